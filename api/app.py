@@ -1,0 +1,63 @@
+"""The FastAPI application: routes per resource, one Settings, errors a caseworker reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.deps import Clock, system_clock
+from api.errors import install_error_handlers
+from api.routes import advice, assessments, health, timescales
+from ehc.settings import Settings, get_settings
+from ehc.store.db import make_engine, sessionmaker
+from ehc.temporal import connect
+
+DESCRIPTION = """
+Statutory deadlines for EHC needs assessments (SEND Regulations 2014).
+
+Authenticate with `Authorization: Bearer <token>` (`ehc users create` prints one).
+Dates are `YYYY-MM-DD` and mean the day something happened, not the day it was entered.
+Errors are `{"error": "<code>", "detail": "<sentence>"}`. Send an `Idempotency-Key`
+header when retrying a POST: the event is recorded once.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    temporal: Client | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """Build the app; tests pass their own Temporal client, store and clock."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if sessions is None:
+            engine = make_engine(settings.effective_database_url)
+            app.state.sessions = sessionmaker(engine)
+        if temporal is None:
+            app.state.temporal = await connect(
+                settings.temporal_address, settings.temporal_namespace
+            )
+        yield
+        if engine is not None:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="ehc-timeliness", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.sessions = sessions
+    app.state.temporal = temporal
+    install_error_handlers(app)
+    for module in (health, timescales, assessments, advice):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,81 @@
+"""FastAPI dependencies: settings, the Temporal client, a store session, the current user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import ApiError
+from ehc.models import User
+from ehc.settings import Settings
+from ehc.statutory import london_date
+from ehc.store import repository
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_client(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        yield session
+
+
+def get_today(request: Request) -> date:
+    """Today's date in England (the clock is injectable for tests)."""
+    clock: Clock = request.app.state.clock
+    return london_date(clock())
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ClientDep = Annotated[Client, Depends(get_client)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TodayDep = Annotated[date, Depends(get_today)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_user(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "unauthorised", "Send your token as 'Authorization: Bearer <token>'.")
+    user = await repository.user_by_token(session, token=credentials.credentials)
+    if user is None:
+        raise ApiError(401, "unauthorised", "That token is not recognised.")
+    return user
+
+
+def require(*roles: str) -> Callable[..., User]:
+    """A dependency that lets only ``roles`` through."""
+
+    async def dependency(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in roles:
+            raise ApiError(403, "forbidden", f"A {user.role} user cannot do this.")
+        return user
+
+    return dependency
+
+
+Reader = Annotated[User, Depends(require("caseworker", "manager", "admin"))]
+Writer = Annotated[User, Depends(require("caseworker", "admin"))]

@@ -1,0 +1,120 @@
+"""``ehc dev``: the whole system on embedded defaults, in the foreground.
+
+Starts the real Temporal dev server (SQLite file under the data folder, WAL pragmas, the
+project's search attributes), runs the store migrations, then the worker and the API as
+child processes. Ctrl-C stops every process it started; the next run resumes with the data
+intact.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ehc.settings import Settings
+from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli
+
+
+def temporal_dev_server_command(settings: Settings) -> list[str]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    cmd = [
+        str(temporal_cli()),
+        "server",
+        "start-dev",
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(settings.temporal_db_path),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=1",
+        "--log-level",
+        "warn",
+    ]
+    for name, kind in SEARCH_ATTRIBUTE_FLAGS.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
+    return cmd
+
+
+def wait_for_port(address: str, timeout: float = 60.0) -> None:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"Nothing answered on {address} within {timeout:.0f} s.")
+
+
+def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+    # A new process group each, so Ctrl-C is handled here and children stop in order.
+    return subprocess.Popen(cmd, start_new_session=True)
+
+
+def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
+    """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env_python = sys.executable
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        if settings.temporal_embedded:
+            procs.append(_spawn(temporal_dev_server_command(settings)))
+        wait_for_port(settings.temporal_address)
+        prepare()
+        procs.append(_spawn([env_python, "-m", "cli", "worker"]))
+        procs.append(_spawn([env_python, "-m", "cli", "api"]))
+        wait_for_port(f"{settings.api_host}:{settings.api_port}")
+        _print_banner(settings)
+        return _supervise(procs)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(procs)
+
+
+def _print_banner(settings: Settings) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        "ehc-timeliness is running (Ctrl-C stops everything):",
+        f"  API docs        {api}/docs",
+        f"  Metrics         {api}/metrics",
+        f"  Temporal Web UI http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Data folder     {Path(settings.data_dir).resolve()}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
+    while True:
+        for proc in procs:
+            code = proc.poll()
+            if code is not None:
+                print(f"A process stopped (exit {code}): {' '.join(map(str, proc.args))}")
+                return code or 1
+        time.sleep(0.5)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,1 @@
+"""ehc-timeliness core: what the workflows, activities, API and worker share."""

@@ -1,0 +1,511 @@
+"""The facts of one assessment and what the law makes of them on a given day.
+
+Pure code shared by the assessment workflow (its state), its update validators and tests:
+no I/O, no clock. ``CaseFacts`` is what happened; ``evaluate`` turns facts and a date into
+the case view with every limit's status. Commands are checked by ``check_*`` functions
+that raise ``CommandRefused`` with a sentence a caseworker understands.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from ehc import statutory
+from ehc.models import (
+    TERMINAL_STAGES,
+    AdviceReceived,
+    AdviceRequestCommand,
+    AdviceRequestView,
+    AssessmentInput,
+    CaseView,
+    DecisionToAssess,
+    DecisionToIssue,
+    DraftPlan,
+    EventView,
+    ExceptionCommand,
+    ExceptionView,
+    FinalPlan,
+    LimitView,
+    Stage,
+    Withdrawal,
+)
+from ehc.statutory import Agency, Limit, LimitStatus
+
+FINALISED_EARLY = "finalised_inside_representation_period"
+
+
+class CommandRefused(ValueError):
+    """An event the case cannot accept; ``code`` is stable, ``detail`` a sentence."""
+
+    def __init__(self, code: str, detail: str, status: int = 422) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+class AdviceRequestFacts(BaseModel):
+    id: str
+    agency: Agency
+    team: str | None = None
+    requested_on: date
+    received_by_adviser_on: date
+    advice_received_on: date | None = None
+
+
+class CaseFacts(BaseModel):
+    """Everything that happened on a case, as entered. The workflow's whole state."""
+
+    case: AssessmentInput
+    decision_to_assess: DecisionToAssess | None = None
+    advice_requests: list[AdviceRequestFacts] = Field(default_factory=list)
+    exceptions: list[ExceptionView] = Field(default_factory=list)
+    decision_to_issue: DecisionToIssue | None = None
+    draft_plan: DraftPlan | None = None
+    final_plan: FinalPlan | None = None
+    withdrawal: Withdrawal | None = None
+    events: list[EventView] = Field(default_factory=list)
+    recorded_statuses: dict[str, LimitStatus] = Field(default_factory=dict)
+    update_ids: list[str] = Field(default_factory=list)
+    closed_at: AwareDatetime | None = None
+
+    @property
+    def day0(self) -> date:
+        return self.case.received_on
+
+    def add_event(
+        self, kind: str, occurred_on: date, entered_at: datetime, entered_by: str, **detail: str
+    ) -> EventView:
+        event = EventView(
+            seq=len(self.events) + 1,
+            kind=kind,
+            occurred_on=occurred_on,
+            entered_at=entered_at,
+            entered_by=entered_by,
+            detail=detail,
+        )
+        self.events.append(event)
+        return event
+
+    def advice(self, advice_id: str) -> AdviceRequestFacts:
+        for request in self.advice_requests:
+            if request.id == advice_id:
+                return request
+        raise CommandRefused("not_found", f"No advice request {advice_id} on this case.", 404)
+
+
+# --- stage ------------------------------------------------------------------------------
+
+
+def stage(facts: CaseFacts) -> Stage:
+    """The case's stage from what has happened (rules.md section 6)."""
+    if facts.withdrawal:
+        return Stage.WITHDRAWN
+    if facts.decision_to_assess is None:
+        return Stage.AWAITING_DECISION_TO_ASSESS
+    if facts.decision_to_assess.decision == "not_assess":
+        return Stage.CLOSED_NOT_ASSESSED
+    if facts.final_plan:
+        return Stage.PLAN_ISSUED
+    if facts.draft_plan:
+        return Stage.DRAFT_ISSUED
+    if facts.decision_to_issue is None:
+        if any(a.advice_received_on is None for a in facts.advice_requests):
+            return Stage.GATHERING_ADVICE
+        return Stage.AWAITING_DECISION_TO_ISSUE if facts.advice_requests else (
+            Stage.GATHERING_ADVICE
+        )
+    if facts.decision_to_issue.decision == "not_issue":
+        return Stage.CLOSED_NO_PLAN
+    return Stage.DRAFTING
+
+
+def closed_on(facts: CaseFacts) -> date | None:
+    """The date the case reached a closing stage, if it has."""
+    if facts.withdrawal:
+        return facts.withdrawal.withdrawn_on
+    if facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess":
+        return facts.decision_to_assess.decided_on
+    if facts.decision_to_issue and facts.decision_to_issue.decision == "not_issue":
+        return facts.decision_to_issue.decided_on
+    if facts.final_plan:
+        return facts.final_plan.issued_on
+    return None
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+
+def _excused(facts: CaseFacts, limit: Limit, advice_id: str | None = None) -> list[str]:
+    refusal = bool(
+        facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess"
+    )
+    allowed = statutory.allowed_kinds(limit, refusal=refusal)
+    return [
+        e.id
+        for e in facts.exceptions
+        if e.limit is limit and e.advice_id == advice_id and e.kind in allowed
+    ]
+
+
+def _withdrawn_before(facts: CaseFacts, due_on: date) -> bool:
+    return facts.withdrawal is not None and facts.withdrawal.withdrawn_on <= due_on
+
+
+def _limit(
+    facts: CaseFacts,
+    limit: Limit,
+    *,
+    due_on: date,
+    met_on: date | None,
+    today: date,
+    applicable: bool = True,
+    advice_id: str | None = None,
+    blocked_by: str | None = None,
+    regulation: str | None = None,
+) -> LimitView:
+    exceptions = _excused(facts, limit, advice_id)
+    status = statutory.limit_status(
+        due_on=due_on, met_on=met_on, today=today, applicable=applicable, excused=bool(exceptions)
+    )
+    at_risk = (
+        status is LimitStatus.PENDING
+        and blocked_by is not None
+        and (due_on - today).days <= facts.case.at_risk_days
+    )
+    return LimitView(
+        limit=limit,
+        regulation=regulation or statutory.REGULATION[limit],
+        statutory=statutory.STATUTORY[limit],
+        due_on=due_on,
+        met_on=met_on,
+        status=status,
+        advice_id=advice_id,
+        exceptions=exceptions,
+        blocked_by=blocked_by if status is LimitStatus.PENDING else None,
+        at_risk=at_risk,
+    )
+
+
+def _decision_to_assess(facts: CaseFacts, today: date) -> LimitView:
+    decision = facts.decision_to_assess
+    due = statutory.decision_to_assess_due(facts.day0)
+    return _limit(
+        facts,
+        Limit.DECISION_TO_ASSESS,
+        due_on=due,
+        met_on=decision.decided_on if decision else None,
+        today=today,
+        applicable=not (decision is None and _withdrawn_before(facts, due)),
+        blocked_by="decision whether to assess not recorded",
+    )
+
+
+def _advice(facts: CaseFacts, request: AdviceRequestFacts, today: date) -> LimitView:
+    due = statutory.advice_due(request.received_by_adviser_on)
+    applicable = not (request.advice_received_on is None and _withdrawn_before(facts, due))
+    return _limit(
+        facts,
+        Limit.ADVICE,
+        due_on=due,
+        met_on=request.advice_received_on,
+        today=today,
+        applicable=applicable,
+        advice_id=request.id,
+        blocked_by=f"{request.agency.value} advice not received",
+        regulation=statutory.regulation_for_advice(request.agency),
+    )
+
+
+def _outstanding(facts: CaseFacts) -> str | None:
+    waiting = sorted({a.agency.value for a in facts.advice_requests if not a.advice_received_on})
+    if waiting:
+        return "advice outstanding: " + ", ".join(waiting)
+    if facts.decision_to_issue is None:
+        return "decision whether to issue a plan not recorded"
+    if facts.draft_plan is None:
+        return "draft plan not served"
+    return None
+
+
+def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
+    """Reg 10(1) applies only if the outcome is no plan. While the decision is outstanding
+    past week 16 the limit shows as breached (provisionally: a later decision to issue
+    makes it not applicable, and the correction is kept in the audit trail)."""
+    due = statutory.no_plan_notice_due(facts.day0)
+    issue = facts.decision_to_issue
+    not_assessed = bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+    applicable = not (
+        not_assessed
+        or (issue is not None and issue.decision == "issue")
+        or (issue is None and _withdrawn_before(facts, due))
+    )
+    met_on = issue.decided_on if issue and issue.decision == "not_issue" else None
+    return _limit(
+        facts, Limit.NO_PLAN_NOTICE, due_on=due, met_on=met_on, today=today,
+        applicable=applicable, blocked_by=_outstanding(facts),
+    )
+
+
+def _final_plan(facts: CaseFacts, today: date) -> LimitView:
+    due = statutory.final_plan_due(facts.day0)
+    refused = bool(
+        (facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+        or (facts.decision_to_issue and facts.decision_to_issue.decision == "not_issue")
+    )
+    applicable = not (refused or (facts.final_plan is None and _withdrawn_before(facts, due)))
+    return _limit(
+        facts,
+        Limit.FINAL_PLAN,
+        due_on=due,
+        met_on=facts.final_plan.issued_on if facts.final_plan else None,
+        today=today,
+        applicable=applicable,
+        blocked_by=_outstanding(facts) or "final plan not issued",
+    )
+
+
+def _representations(facts: CaseFacts, draft: DraftPlan, today: date) -> LimitView:
+    """Reg 13(1): at least 15 days beginning with service. Not an LA deadline: the period
+    is ``met`` once it has run in full, ``breached`` if the plan was finalised inside it."""
+    end = statutory.representations_end(draft.served_on)
+    final = facts.final_plan
+    if final is not None and final.issued_on <= end:
+        status = LimitStatus.BREACHED
+    elif today > end:
+        status = LimitStatus.MET
+    else:
+        status = LimitStatus.PENDING
+    return LimitView(
+        limit=Limit.DRAFT_REPRESENTATIONS,
+        regulation=statutory.REGULATION[Limit.DRAFT_REPRESENTATIONS],
+        statutory=True,
+        due_on=end,
+        met_on=end if status is LimitStatus.MET else None,
+        status=status,
+    )
+
+
+def limits(facts: CaseFacts, today: date) -> list[LimitView]:
+    views = [_decision_to_assess(facts, today)]
+    views += [_advice(facts, a, today) for a in facts.advice_requests]
+    views += [_no_plan_notice(facts, today)]
+    if facts.draft_plan:
+        views.append(_representations(facts, facts.draft_plan, today))
+    views.append(_final_plan(facts, today))
+    return views
+
+
+def limit_key(view: LimitView) -> str:
+    return f"{view.limit.value}:{view.advice_id}" if view.advice_id else view.limit.value
+
+
+def evaluate(facts: CaseFacts, today: date) -> CaseView:
+    """The case as the law sees it on ``today``."""
+    views = limits(facts, today)
+    advice_status = {v.advice_id: v.status for v in views if v.advice_id}
+    pending = [v.due_on for v in views if v.status is LimitStatus.PENDING and v.statutory]
+    flags = []
+    if any(v.limit is Limit.DRAFT_REPRESENTATIONS and v.status is LimitStatus.BREACHED
+           for v in views):
+        flags.append(FINALISED_EARLY)
+    return CaseView(
+        case_ref=facts.case.case_ref,
+        stage=stage(facts),
+        received_on=facts.day0,
+        anchor=facts.case.anchor,
+        requested_by=facts.case.requested_by,
+        rule_version=statutory.rule_version(facts.day0).name,
+        as_of=today,
+        limits=views,
+        advice_requests=[
+            AdviceRequestView(
+                id=a.id,
+                agency=a.agency,
+                team=a.team,
+                regulation=statutory.regulation_for_advice(a.agency),
+                requested_on=a.requested_on,
+                received_by_adviser_on=a.received_by_adviser_on,
+                due_on=statutory.advice_due(a.received_by_adviser_on),
+                advice_received_on=a.advice_received_on,
+                status=advice_status[a.id],
+            )
+            for a in facts.advice_requests
+        ],
+        exceptions=list(facts.exceptions),
+        flags=flags,
+        events=list(facts.events),
+        next_due_on=min(pending) if pending else None,
+        breached=any(v.status is LimitStatus.BREACHED for v in views),
+    )
+
+
+def is_settled(facts: CaseFacts, today: date) -> bool:
+    """Closed and no statutory limit still pending: the workflow may finish after grace."""
+    return stage(facts) in TERMINAL_STAGES and not any(
+        v.status is LimitStatus.PENDING for v in limits(facts, today)
+    )
+
+
+# --- checks on commands ---------------------------------------------------------------
+
+
+def _check_date(facts: CaseFacts, on: date, what: str, today: date) -> None:
+    if on < facts.day0:
+        raise CommandRefused(
+            "before_day0",
+            f"{what} ({on.isoformat()}) is before the request was received "
+            f"({facts.day0.isoformat()}).",
+        )
+    if on > today:
+        raise CommandRefused(
+            "date_in_future",
+            f"{what} ({on.isoformat()}) is in the future; record events once they have happened.",
+        )
+
+
+def _check_open(facts: CaseFacts) -> None:
+    current = stage(facts)
+    if current in TERMINAL_STAGES:
+        raise CommandRefused(
+            "case_closed", f"The case is closed ({current.value}); nothing more can be recorded.", 409
+        )
+
+
+def check_decision_to_assess(facts: CaseFacts, cmd: DecisionToAssess, today: date) -> None:
+    _check_open(facts)
+    if facts.decision_to_assess is not None:
+        raise CommandRefused(
+            "already_decided", "A decision whether to assess is already recorded.", 409
+        )
+    _check_date(facts, cmd.decided_on, "The decision date", today)
+
+
+def _require_assessing(facts: CaseFacts, what: str) -> None:
+    _check_open(facts)
+    if facts.decision_to_assess is None:
+        raise CommandRefused(
+            "out_of_order", f"Record the decision to assess before {what}.", 409
+        )
+
+
+def check_advice_request(facts: CaseFacts, cmd: AdviceRequestCommand, today: date) -> None:
+    _require_assessing(facts, "requesting advice")
+    if facts.decision_to_issue is not None:
+        raise CommandRefused(
+            "out_of_order", "Advice cannot be requested after the decision whether to issue.", 409
+        )
+    _check_date(facts, cmd.requested_on, "The request date", today)
+    received = cmd.received_on or cmd.requested_on
+    if received < cmd.requested_on:
+        raise CommandRefused(
+            "invalid_dates", "The adviser cannot receive the request before it was sent."
+        )
+    _check_date(facts, received, "The date the adviser received the request", today)
+
+
+def check_advice_received(facts: CaseFacts, cmd: AdviceReceived, today: date) -> None:
+    request = facts.advice(cmd.advice_id)
+    if request.advice_received_on is not None:
+        raise CommandRefused(
+            "already_received",
+            f"Advice for {request.id} was already recorded as received on "
+            f"{request.advice_received_on.isoformat()}.",
+            409,
+        )
+    _check_date(facts, cmd.received_on, "The date advice was received", today)
+    if cmd.received_on < request.requested_on:
+        raise CommandRefused("invalid_dates", "Advice cannot arrive before it was requested.")
+
+
+def _period(facts: CaseFacts, cmd: ExceptionCommand) -> tuple[date, date]:
+    if cmd.limit is Limit.ADVICE:
+        if cmd.advice_id is None:
+            raise CommandRefused(
+                "advice_id_required", "An exception on advice must name the advice request."
+            )
+        request = facts.advice(cmd.advice_id)
+        start = request.received_by_adviser_on
+        return start, statutory.advice_due(start)
+    due = {
+        Limit.DECISION_TO_ASSESS: statutory.decision_to_assess_due,
+        Limit.NO_PLAN_NOTICE: statutory.no_plan_notice_due,
+        Limit.FINAL_PLAN: statutory.final_plan_due,
+    }.get(cmd.limit)
+    if due is None:
+        raise CommandRefused(
+            "no_exceptions", f"The {cmd.limit.value} period has no lawful exceptions."
+        )
+    return facts.day0, due(facts.day0)
+
+
+def check_exception(facts: CaseFacts, cmd: ExceptionCommand, today: date) -> None:
+    if cmd.limit is not Limit.ADVICE and cmd.advice_id is not None:
+        raise CommandRefused("invalid_input", "Only an advice exception names an advice request.")
+    starts, due = _period(facts, cmd)
+    refusal = bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+    closure = cmd.closure
+    claim = statutory.ExceptionClaim(
+        limit=cmd.limit,
+        kind=cmd.kind,
+        starts_on=cmd.starts_on,
+        ends_on=cmd.ends_on,
+        closure=statutory.Closure(closure.closed_on, closure.reopens_on,
+                                  closure.advice_requested_on) if closure else None,
+    )
+    try:
+        statutory.validate_exception(claim, period_starts_on=starts, due_on=due, refusal=refusal)
+    except statutory.ExceptionRefused as exc:
+        raise CommandRefused("exception_refused", f"{exc.reason} ({exc.rule})") from exc
+    if cmd.starts_on is not None and cmd.starts_on > today + timedelta(days=366):
+        raise CommandRefused("invalid_dates", "The exception starts too far in the future.")
+
+
+def check_decision_to_issue(facts: CaseFacts, cmd: DecisionToIssue, today: date) -> None:
+    _require_assessing(facts, "deciding whether to issue a plan")
+    if facts.decision_to_issue is not None:
+        raise CommandRefused(
+            "already_decided", "A decision whether to issue a plan is already recorded.", 409
+        )
+    _check_date(facts, cmd.decided_on, "The decision date", today)
+    assert facts.decision_to_assess is not None
+    if cmd.decided_on < facts.decision_to_assess.decided_on:
+        raise CommandRefused(
+            "invalid_dates", "The decision to issue cannot come before the decision to assess."
+        )
+
+
+def check_draft_plan(facts: CaseFacts, cmd: DraftPlan, today: date) -> None:
+    _check_open(facts)
+    issue = facts.decision_to_issue
+    if issue is None or issue.decision != "issue":
+        raise CommandRefused(
+            "out_of_order", "Record a decision to issue a plan before serving the draft.", 409
+        )
+    if facts.draft_plan is not None:
+        raise CommandRefused("already_served", "A draft plan is already recorded.", 409)
+    _check_date(facts, cmd.served_on, "The date the draft was served", today)
+    if cmd.served_on < issue.decided_on:
+        raise CommandRefused(
+            "invalid_dates", "The draft cannot be served before the decision to issue."
+        )
+
+
+def check_final_plan(facts: CaseFacts, cmd: FinalPlan, today: date) -> None:
+    _check_open(facts)
+    if facts.draft_plan is None:
+        raise CommandRefused(
+            "out_of_order", "Record the draft plan before issuing the final plan.", 409
+        )
+    _check_date(facts, cmd.issued_on, "The date the final plan was issued", today)
+    if cmd.issued_on < facts.draft_plan.served_on:
+        raise CommandRefused(
+            "invalid_dates", "The final plan cannot be issued before the draft was served."
+        )
+
+
+def check_withdrawal(facts: CaseFacts, cmd: Withdrawal, today: date) -> None:
+    _check_open(facts)
+    _check_date(facts, cmd.withdrawn_on, "The withdrawal date", today)

@@ -1,0 +1,225 @@
+"""Pydantic models shared by the API, workflows, activities and store.
+
+Nothing here carries a child's personal data except ``ChildDetails``, which only the API
+and the store ever see: workflow inputs, commands and the case view hold a pseudonymous
+case reference, dates and codes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ehc.statutory import Agency, Anchor, ExceptionKind, Limit, LimitStatus
+
+CASE_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Stage(StrEnum):
+    """Stages of an assessment (rules.md section 6)."""
+
+    AWAITING_DECISION_TO_ASSESS = "awaiting_decision_to_assess"
+    GATHERING_ADVICE = "gathering_advice"
+    AWAITING_DECISION_TO_ISSUE = "awaiting_decision_to_issue"
+    DRAFTING = "drafting"
+    DRAFT_ISSUED = "draft_issued"
+    PLAN_ISSUED = "plan_issued"
+    CLOSED_NOT_ASSESSED = "closed_not_assessed"
+    CLOSED_NO_PLAN = "closed_no_plan"
+    WITHDRAWN = "withdrawn"
+
+
+TERMINAL_STAGES = frozenset(
+    {Stage.PLAN_ISSUED, Stage.CLOSED_NOT_ASSESSED, Stage.CLOSED_NO_PLAN, Stage.WITHDRAWN}
+)
+
+
+class RequestedBy(StrEnum):
+    PARENT = "parent"
+    YOUNG_PERSON = "young_person"
+    SCHOOL = "school"
+    OTHER = "other"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- workflow input and commands (no personal data) -----------------------------------
+
+
+class AssessmentInput(Frozen):
+    """The one input of the assessment workflow."""
+
+    case_ref: str = Field(pattern=CASE_REF_PATTERN)
+    received_on: date
+    anchor: Anchor = Anchor.REQUEST
+    requested_by: RequestedBy
+    entered_by: str
+    at_risk_days: int = 14
+    close_grace_days: int = 28
+
+
+class DecisionToAssess(Frozen):
+    decision: Literal["assess", "not_assess"]
+    decided_on: date
+    entered_by: str = ""
+
+
+class AdviceRequestCommand(Frozen):
+    agency: Agency
+    requested_on: date
+    received_on: date | None = Field(
+        default=None, description="When the adviser received the request; defaults to requested_on"
+    )
+    team: str | None = Field(default=None, max_length=80)
+    entered_by: str = ""
+
+
+class AdviceReceived(Frozen):
+    advice_id: str
+    received_on: date
+    entered_by: str = ""
+
+
+class ClosureDates(Frozen):
+    closed_on: date
+    reopens_on: date
+    advice_requested_on: date
+
+
+class ExceptionCommand(Frozen):
+    """An exception claim. Its free-text reason stays in the store, never in Temporal."""
+
+    limit: Limit
+    kind: ExceptionKind
+    starts_on: date | None = None
+    ends_on: date | None = None
+    closure: ClosureDates | None = None
+    advice_id: str | None = None
+    entered_by: str = ""
+
+
+class DecisionToIssue(Frozen):
+    decision: Literal["issue", "not_issue"]
+    decided_on: date
+    entered_by: str = ""
+
+
+class DraftPlan(Frozen):
+    served_on: date
+    entered_by: str = ""
+
+
+class FinalPlan(Frozen):
+    issued_on: date
+    entered_by: str = ""
+
+
+class Withdrawal(Frozen):
+    withdrawn_on: date
+    entered_by: str = ""
+
+
+# --- the case view --------------------------------------------------------------------
+
+
+class LimitView(BaseModel):
+    limit: Limit
+    regulation: str
+    statutory: bool
+    due_on: date
+    met_on: date | None = None
+    status: LimitStatus
+    advice_id: str | None = None
+    exceptions: list[str] = Field(default_factory=list)
+    blocked_by: str | None = None
+    at_risk: bool = False
+
+
+class AdviceRequestView(BaseModel):
+    id: str
+    agency: Agency
+    team: str | None
+    regulation: str
+    requested_on: date
+    received_by_adviser_on: date
+    due_on: date
+    advice_received_on: date | None = None
+    status: LimitStatus
+
+
+class ExceptionView(BaseModel):
+    id: str
+    limit: Limit
+    kind: ExceptionKind
+    advice_id: str | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    closure: ClosureDates | None = None
+    entered_by: str
+    entered_at: AwareDatetime
+
+
+class EventView(BaseModel):
+    """One line of the audit trail: what happened, on which date, who entered it, when."""
+
+    seq: int
+    kind: str
+    occurred_on: date
+    entered_at: AwareDatetime
+    entered_by: str
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class CaseView(BaseModel):
+    case_ref: str
+    stage: Stage
+    received_on: date
+    anchor: Anchor
+    requested_by: RequestedBy
+    rule_version: str
+    as_of: date
+    limits: list[LimitView]
+    advice_requests: list[AdviceRequestView]
+    exceptions: list[ExceptionView]
+    flags: list[str]
+    events: list[EventView]
+    next_due_on: date | None = None
+    breached: bool = False
+
+
+# --- personal data: API and store only, never Temporal --------------------------------
+
+
+class ChildDetails(BaseModel):
+    """The child's personal data. Kept in the case store; never sent to Temporal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date
+
+
+class QueueItem(BaseModel):
+    """One row of a caseworker's queue: a case and its soonest pending limit."""
+
+    case_ref: str
+    stage: Stage
+    received_on: date
+    limit: Limit | None
+    due_on: date | None
+    status: LimitStatus | None
+    at_risk: bool
+    breached: bool
+
+
+class User(BaseModel):
+    id: int
+    name: str
+    role: Literal["caseworker", "manager", "team", "admin"]
+    team: str | None = None

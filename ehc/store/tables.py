@@ -1,0 +1,191 @@
+"""The case store's tables (SQLAlchemy 2 declarative).
+
+Enumerations are stored as plain strings so adding a value never needs a migration.
+Datetimes are aware UTC: ``UTCDateTime`` stores UTC and always returns an aware UTC
+datetime (SQLite keeps no time zone). Constraint names come from ``NAMING_CONVENTION`` so
+Alembic migrations are deterministic on every database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CASE_REF = 64
+CODE = 40
+ID = 64
+NAME = 200
+TEAM = 80
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; read back as aware UTC on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: the store only accepts aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), date: Date(), dict[str, Any]: JSON()}
+
+
+def _case_fk() -> ForeignKey:
+    return ForeignKey("cases.case_ref")
+
+
+class CaseRow(Base):
+    """One row per case: the head of its latest projected case view."""
+
+    __tablename__ = "cases"
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(CODE), index=True)
+    received_on: Mapped[date]
+    anchor: Mapped[str] = mapped_column(String(CODE))
+    requested_by: Mapped[str] = mapped_column(String(CODE))
+    rule_version: Mapped[str] = mapped_column(String(CODE))
+    next_due_on: Mapped[date | None]
+    breached: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+
+
+class ChildRow(Base):
+    """The child's personal data. May exist before the case row, so no foreign key."""
+
+    __tablename__ = "children"
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date]
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+
+
+class LimitRow(Base):
+    """One statutory (or guidance) limit of a case, as of the latest projection."""
+
+    __tablename__ = "limits"
+    __table_args__ = (Index("ix_limits_status_due_on", "status", "due_on"),)
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), primary_key=True)
+    limit_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    limit: Mapped[str] = mapped_column(String(CODE))
+    advice_id: Mapped[str | None] = mapped_column(String(ID))
+    regulation: Mapped[str] = mapped_column(Text)
+    statutory: Mapped[bool] = mapped_column(Boolean)
+    due_on: Mapped[date]
+    met_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(CODE))
+    blocked_by: Mapped[str | None] = mapped_column(Text)
+    exception_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class AdviceRequestRow(Base):
+    __tablename__ = "advice_requests"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), index=True)
+    agency: Mapped[str] = mapped_column(String(CODE))
+    team: Mapped[str | None] = mapped_column(String(TEAM))
+    regulation: Mapped[str] = mapped_column(Text)
+    requested_on: Mapped[date]
+    received_by_adviser_on: Mapped[date]
+    due_on: Mapped[date]
+    advice_received_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(CODE))
+
+
+class ExceptionRow(Base):
+    __tablename__ = "exceptions"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), index=True)
+    limit: Mapped[str] = mapped_column(String(CODE))
+    kind: Mapped[str] = mapped_column(String(CODE))
+    advice_id: Mapped[str | None] = mapped_column(String(ID))
+    starts_on: Mapped[date | None]
+    ends_on: Mapped[date | None]
+    closure: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    entered_by: Mapped[str] = mapped_column(String(NAME))
+    entered_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    """The append-only audit trail: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "events"
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(64))
+    occurred_on: Mapped[date]
+    entered_at: Mapped[datetime]
+    entered_by: Mapped[str] = mapped_column(String(NAME))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class NoteRow(Base):
+    """Free text (exception or withdrawal reasons) that must stay out of Temporal."""
+
+    __tablename__ = "notes"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), index=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    role: Mapped[str] = mapped_column(String(20))
+    team: Mapped[str | None] = mapped_column(String(TEAM))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+metadata = Base.metadata

@@ -1,0 +1,118 @@
+"""The Alembic migrations, on SQLite and PostgreSQL (see conftest.backend)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, make_url
+
+from ehc.store.db import make_engine
+from ehc.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from ehc.store.tables import metadata
+from tests.ehc.store.conftest import Backend
+
+TABLES = {"cases", "children", "limits", "advice_requests", "exceptions", "events", "notes",
+          "users"}
+
+
+async def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_metadata_has_every_table() -> None:
+    assert set(metadata.tables) == TABLES
+
+
+async def test_upgrade_creates_every_table_and_repeats_as_a_no_op(backend: Backend) -> None:
+    url = await backend.fresh_url()
+    assert await current_revision(url) is None
+    await upgrade(url)
+    assert await table_names(url) == TABLES | {"alembic_version"}
+    assert await current_revision(url) == head_revision() == "0001"
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO notes (key, case_ref, text) VALUES ('k', 'C1', 'kept')")
+            )
+        await upgrade(url)
+        await upgrade(url)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT text FROM notes"))).scalar_one() == "kept"
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await engine.dispose()
+    assert [v[0] for v in versions] == ["0001"]
+    assert await table_names(url) == TABLES | {"alembic_version"}
+
+
+async def test_concurrent_upgrades_are_safe(backend: Backend) -> None:
+    url = await backend.fresh_url()
+    await asyncio.gather(*(upgrade(url) for _ in range(3)))
+    assert await current_revision(url) == "0001"
+    assert await table_names(url) == TABLES | {"alembic_version"}
+
+
+async def test_migration_matches_the_metadata(backend: Backend) -> None:
+    def diffs(conn: Connection) -> list[object]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with backend.engine.connect() as conn:
+        assert await conn.run_sync(diffs) == []
+
+
+async def test_downgrade_to_base_and_back(backend: Backend) -> None:
+    url = await backend.fresh_url()
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            config = alembic_config(url)
+
+            def down(c: Connection) -> None:
+                config.attributes["connection"] = c
+                command.downgrade(config, "base")
+
+            await conn.run_sync(down)
+    finally:
+        await engine.dispose()
+    assert await table_names(url) == {"alembic_version"}
+    await upgrade(url)
+    assert await table_names(url) == TABLES | {"alembic_version"}
+
+
+async def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "ehc.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            pragmas = {
+                name: (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys")
+            }
+    finally:
+        await engine.dispose()
+    assert path.parent.is_dir()
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1}
+
+
+async def test_upgrade_url_is_not_read_from_an_ini(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'ehc.db'}"
+    config = alembic_config(url)
+    assert config.config_file_name is None
+    assert config.attributes["url"] == url
+    assert make_url(url).database is not None
+    await upgrade(url)
+    assert await current_revision(url) == "0001"

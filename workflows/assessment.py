@@ -1,0 +1,302 @@
+"""One durable workflow per EHC needs assessment, id ``assessment-{case_ref}``.
+
+The workflow holds the case's facts, evaluates every statutory limit with the pure rules in
+``ehc.casefile`` and sleeps on a durable timer until the next due date ends in England.
+Caseworkers' events arrive as updates whose validators refuse what the law or the order of
+the process does not allow. Every change is projected into the case store by an activity.
+No personal data enters the workflow: only the pseudonymous case reference, dates, codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.casebook import CasebookActivities
+    from ehc import casefile
+    from ehc.casefile import CaseFacts, CommandRefused
+    from ehc.models import (
+        TERMINAL_STAGES,
+        AdviceReceived,
+        AdviceRequestCommand,
+        AssessmentInput,
+        CaseView,
+        DecisionToAssess,
+        DecisionToIssue,
+        DraftPlan,
+        ExceptionCommand,
+        ExceptionView,
+        FinalPlan,
+        Withdrawal,
+    )
+    from ehc.statutory import LimitStatus, end_of_london_day, london_date
+    from ehc.temporal import BREACHED, NEXT_DUE, STAGE
+
+SYSTEM = "system"
+PROJECTION_TIMEOUT = timedelta(seconds=30)
+PROJECTION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
+)
+MISSED = (LimitStatus.BREACHED, LimitStatus.EXCEPTION)
+Command = TypeVar("Command")
+
+
+def workflow_id(case_ref: str) -> str:
+    return f"assessment-{case_ref}"
+
+
+def _refused(exc: CommandRefused) -> ApplicationError:
+    return ApplicationError(exc.detail, exc.status, type=exc.code, non_retryable=True)
+
+
+@workflow.defn(name="Assessment")
+class AssessmentWorkflow:
+    @workflow.init
+    def __init__(self, case: AssessmentInput) -> None:
+        self.facts = CaseFacts(case=case)
+        self.version = 0
+        self.facts.add_event(
+            "request_received", case.received_on, workflow.now(), case.entered_by,
+            anchor=case.anchor.value, requested_by=case.requested_by.value,
+        )
+
+    # --- the clock -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, case: AssessmentInput) -> CaseView:
+        projected = -1
+        while True:
+            view = self._refresh()
+            if projected != self.version:
+                projected = self.version
+                await self._project(view)
+                continue
+            if self._finished(view):
+                break
+            await self._wait_for_change(until=self._next_deadline(view))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._refresh()
+
+    def _refresh(self) -> CaseView:
+        """Evaluate every limit now; record each breach and each correction in the audit."""
+        now = workflow.now()
+        view = casefile.evaluate(self.facts, london_date(now))
+        for limit in view.limits:
+            key = casefile.limit_key(limit)
+            before = self.facts.recorded_statuses.get(key)
+            if before == limit.status:
+                continue
+            self.facts.recorded_statuses[key] = limit.status
+            if limit.status in MISSED:
+                self._system_event(
+                    f"limit_{limit.status.value}", limit.due_on + timedelta(days=1), key
+                )
+            elif before in MISSED:
+                self._system_event("breach_corrected", limit.due_on, key, to=limit.status.value)
+        if view.stage in TERMINAL_STAGES and self.facts.closed_at is None:
+            self.facts.closed_at = now
+            self.version += 1
+        return casefile.evaluate(self.facts, london_date(now))
+
+    def _system_event(self, kind: str, on: date, key: str, **detail: str) -> None:
+        self.facts.add_event(kind, on, workflow.now(), SYSTEM, limit=key, **detail)
+        self.version += 1
+
+    def _grace_ends(self) -> datetime | None:
+        if self.facts.closed_at is None:
+            return None
+        return self.facts.closed_at + timedelta(days=self.facts.case.close_grace_days)
+
+    def _finished(self, view: CaseView) -> bool:
+        """Closed, nothing pending, and the grace period for late corrections is over."""
+        grace_ends = self._grace_ends()
+        pending = any(v.status is LimitStatus.PENDING for v in view.limits)
+        return grace_ends is not None and not pending and workflow.now() >= grace_ends
+
+    def _next_deadline(self, view: CaseView) -> datetime | None:
+        """The end (in England) of the next pending due date, or of the grace period."""
+        ends = [end_of_london_day(v.due_on) for v in view.limits if v.status is LimitStatus.PENDING]
+        grace_ends = self._grace_ends()
+        if grace_ends is not None:
+            ends.append(grace_ends)
+        return min(ends) if ends else None
+
+    async def _wait_for_change(self, until: datetime | None) -> None:
+        """Sleep on a durable timer until ``until``, or until an event changes the case."""
+        seen = self.version
+        timeout = None if until is None else until - workflow.now()
+        if timeout is not None and timeout <= timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(lambda: self.version != seen, timeout=timeout)
+        except TimeoutError:
+            pass
+
+    async def _project(self, view: CaseView) -> None:
+        await workflow.execute_activity_method(
+            CasebookActivities.project_case,
+            view,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=PROJECTION_RETRY,
+        )
+        workflow.upsert_search_attributes(
+            [
+                STAGE.value_set(view.stage.value),
+                BREACHED.value_set(view.breached),
+                NEXT_DUE.value_set(end_of_london_day(view.next_due_on))
+                if view.next_due_on
+                else NEXT_DUE.value_unset(),
+            ]
+        )
+
+    # --- reading -----------------------------------------------------------------------
+
+    @workflow.query
+    def case_view(self) -> CaseView:
+        return casefile.evaluate(self.facts, london_date(workflow.now()))
+
+    # --- events from caseworkers ---------------------------------------------------------
+
+    def _duplicate(self) -> bool:
+        info = workflow.current_update_info()
+        return info is not None and info.id in self.facts.update_ids
+
+    def _check(self, check: Callable[[CaseFacts, Command, date], None], cmd: Command) -> None:
+        if self._duplicate():
+            return
+        try:
+            check(self.facts, cmd, london_date(workflow.now()))
+        except CommandRefused as exc:
+            raise _refused(exc) from None
+
+    def _applied(self, kind: str, on: date, entered_by: str, **detail: str) -> CaseView:
+        info = workflow.current_update_info()
+        if info is not None:
+            self.facts.update_ids.append(info.id)
+            detail["update_id"] = info.id
+        self.facts.add_event(kind, on, workflow.now(), entered_by, **detail)
+        self.version += 1
+        return self._refresh()
+
+    @workflow.update
+    def decision_to_assess(self, cmd: DecisionToAssess) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.decision_to_assess = cmd
+        return self._applied("decision_to_assess", cmd.decided_on, cmd.entered_by,
+                             decision=cmd.decision)
+
+    @decision_to_assess.validator
+    def _validate_decision_to_assess(self, cmd: DecisionToAssess) -> None:
+        self._check(casefile.check_decision_to_assess, cmd)
+
+    @workflow.update
+    def request_advice(self, cmd: AdviceRequestCommand) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
+        self.facts.advice_requests.append(
+            casefile.AdviceRequestFacts(
+                id=advice_id,
+                agency=cmd.agency,
+                team=cmd.team,
+                requested_on=cmd.requested_on,
+                received_by_adviser_on=cmd.received_on or cmd.requested_on,
+            )
+        )
+        return self._applied("advice_requested", cmd.requested_on, cmd.entered_by,
+                             advice_id=advice_id, agency=cmd.agency.value)
+
+    @request_advice.validator
+    def _validate_request_advice(self, cmd: AdviceRequestCommand) -> None:
+        self._check(casefile.check_advice_request, cmd)
+
+    @workflow.update
+    def advice_received(self, cmd: AdviceReceived) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.advice(cmd.advice_id).advice_received_on = cmd.received_on
+        return self._applied("advice_received", cmd.received_on, cmd.entered_by,
+                             advice_id=cmd.advice_id)
+
+    @advice_received.validator
+    def _validate_advice_received(self, cmd: AdviceReceived) -> None:
+        self._check(casefile.check_advice_received, cmd)
+
+    @workflow.update
+    def record_exception(self, cmd: ExceptionCommand) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        exception_id = f"{self.facts.case.case_ref}-exc{len(self.facts.exceptions) + 1}"
+        self.facts.exceptions.append(
+            ExceptionView(
+                id=exception_id,
+                limit=cmd.limit,
+                kind=cmd.kind,
+                advice_id=cmd.advice_id,
+                starts_on=cmd.starts_on,
+                ends_on=cmd.ends_on,
+                closure=cmd.closure,
+                entered_by=cmd.entered_by,
+                entered_at=workflow.now(),
+            )
+        )
+        return self._applied(
+            "exception_recorded", cmd.starts_on or london_date(workflow.now()), cmd.entered_by,
+            exception_id=exception_id, limit=cmd.limit.value, exception_kind=cmd.kind.value,
+        )
+
+    @record_exception.validator
+    def _validate_record_exception(self, cmd: ExceptionCommand) -> None:
+        self._check(casefile.check_exception, cmd)
+
+    @workflow.update
+    def decision_to_issue(self, cmd: DecisionToIssue) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.decision_to_issue = cmd
+        return self._applied("decision_to_issue", cmd.decided_on, cmd.entered_by,
+                             decision=cmd.decision)
+
+    @decision_to_issue.validator
+    def _validate_decision_to_issue(self, cmd: DecisionToIssue) -> None:
+        self._check(casefile.check_decision_to_issue, cmd)
+
+    @workflow.update
+    def draft_plan(self, cmd: DraftPlan) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.draft_plan = cmd
+        return self._applied("draft_plan_served", cmd.served_on, cmd.entered_by)
+
+    @draft_plan.validator
+    def _validate_draft_plan(self, cmd: DraftPlan) -> None:
+        self._check(casefile.check_draft_plan, cmd)
+
+    @workflow.update
+    def final_plan(self, cmd: FinalPlan) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.final_plan = cmd
+        return self._applied("final_plan_issued", cmd.issued_on, cmd.entered_by)
+
+    @final_plan.validator
+    def _validate_final_plan(self, cmd: FinalPlan) -> None:
+        self._check(casefile.check_final_plan, cmd)
+
+    @workflow.update
+    def withdraw(self, cmd: Withdrawal) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        self.facts.withdrawal = cmd
+        return self._applied("withdrawn", cmd.withdrawn_on, cmd.entered_by)
+
+    @withdraw.validator
+    def _validate_withdraw(self, cmd: Withdrawal) -> None:
+        self._check(casefile.check_withdrawal, cmd)
