@@ -61,7 +61,9 @@ def wait_for_port(address: str, timeout: float = 60.0) -> None:
 
 def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
     # A new process group each, so Ctrl-C is handled here and children stop in order.
-    return subprocess.Popen(cmd, start_new_session=True)
+    # Children log readably, like `ehc dev` itself.
+    env = {**os.environ, "EHC_LOG_FORMAT": os.environ.get("EHC_LOG_FORMAT", "console")}
+    return subprocess.Popen(cmd, start_new_session=True, env=env)
 
 
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
@@ -104,7 +106,7 @@ def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
         for proc in procs:
             code = proc.poll()
             if code is not None:
-                print(f"A process stopped (exit {code}): {' '.join(map(str, proc.args))}")
+                print(f"A process stopped (exit {code}): {proc.args!s}")
                 return code or 1
         time.sleep(0.5)
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -23,10 +22,13 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ApiError
 from ehc.models import AssessmentInput, CaseView
 from workflows.assessment import AssessmentWorkflow, workflow_id
+
+Command = TypeVar("Command", bound=BaseModel)
 
 NO_CASE = ApiError(404, "not_found", "No assessment was found with that case reference.")
 UNAVAILABLE = ApiError(
@@ -90,14 +92,14 @@ async def view(client: Client, case_ref: str) -> CaseView:
 async def update(
     client: Client,
     case_ref: str,
-    method: Callable[..., Any],
-    command: BaseModel,
+    method: UpdateMethodMultiParam[[Any, Command], CaseView],
+    command: Command,
     *,
     update_key: str,
 ) -> CaseView:
     """Send an update; a validator's refusal comes back as an ``ApiError``."""
     try:
-        result: CaseView = await handle(client, case_ref).execute_update(
+        result = await handle(client, case_ref).execute_update(
             method, command, id=update_key, rpc_timeout=RPC_TIMEOUT
         )
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -121,6 +123,9 @@ async def _rpc_error(client: Client, case_ref: str, exc: RPCError) -> ApiError:
         return ApiError(503, "unavailable", "The workflow service did not answer; try again.")
     try:
         await handle(client, case_ref).describe()
-    except RPCError:
-        return NO_CASE
+    except RPCError as describe_error:
+        if describe_error.status is RPCStatusCode.NOT_FOUND:
+            return NO_CASE
+    except (TypeError, ValueError):
+        pass  # the execution exists; some servers send search attributes it cannot decode
     return ApiError(409, "case_closed", "This case is closed; nothing more can be recorded.")

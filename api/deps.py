@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -66,7 +66,7 @@ async def current_user(
     return user
 
 
-def require(*roles: str) -> Callable[..., User]:
+def require(*roles: str) -> Callable[..., Awaitable[User]]:
     """A dependency that lets only ``roles`` through."""
 
     async def dependency(user: Annotated[User, Depends(current_user)]) -> User:

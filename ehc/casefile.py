@@ -96,6 +96,11 @@ class CaseFacts(BaseModel):
         raise CommandRefused("not_found", f"No advice request {advice_id} on this case.", 404)
 
 
+def refused_to_assess(facts: CaseFacts) -> bool:
+    """The LA decided not to assess (Reg 4(1) refusal notice)."""
+    return bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+
+
 # --- stage ------------------------------------------------------------------------------
 
 
@@ -112,11 +117,10 @@ def stage(facts: CaseFacts) -> Stage:
     if facts.draft_plan:
         return Stage.DRAFT_ISSUED
     if facts.decision_to_issue is None:
-        if any(a.advice_received_on is None for a in facts.advice_requests):
-            return Stage.GATHERING_ADVICE
-        return Stage.AWAITING_DECISION_TO_ISSUE if facts.advice_requests else (
-            Stage.GATHERING_ADVICE
-        )
+        advice = facts.advice_requests
+        if advice and all(a.advice_received_on for a in advice):
+            return Stage.AWAITING_DECISION_TO_ISSUE
+        return Stage.GATHERING_ADVICE
     if facts.decision_to_issue.decision == "not_issue":
         return Stage.CLOSED_NO_PLAN
     return Stage.DRAFTING
@@ -126,7 +130,7 @@ def closed_on(facts: CaseFacts) -> date | None:
     """The date the case reached a closing stage, if it has."""
     if facts.withdrawal:
         return facts.withdrawal.withdrawn_on
-    if facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess":
+    if facts.decision_to_assess and refused_to_assess(facts):
         return facts.decision_to_assess.decided_on
     if facts.decision_to_issue and facts.decision_to_issue.decision == "not_issue":
         return facts.decision_to_issue.decided_on
@@ -139,9 +143,7 @@ def closed_on(facts: CaseFacts) -> date | None:
 
 
 def _excused(facts: CaseFacts, limit: Limit, advice_id: str | None = None) -> list[str]:
-    refusal = bool(
-        facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess"
-    )
+    refusal = refused_to_assess(facts)
     allowed = statutory.allowed_kinds(limit, refusal=refusal)
     return [
         e.id
@@ -236,7 +238,7 @@ def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
     makes it not applicable, and the correction is kept in the audit trail)."""
     due = statutory.no_plan_notice_due(facts.day0)
     issue = facts.decision_to_issue
-    not_assessed = bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+    not_assessed = refused_to_assess(facts)
     applicable = not (
         not_assessed
         or (issue is not None and issue.decision == "issue")
@@ -252,7 +254,7 @@ def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
 def _final_plan(facts: CaseFacts, today: date) -> LimitView:
     due = statutory.final_plan_due(facts.day0)
     refused = bool(
-        (facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+        refused_to_assess(facts)
         or (facts.decision_to_issue and facts.decision_to_issue.decision == "not_issue")
     )
     applicable = not (refused or (facts.final_plan is None and _withdrawn_before(facts, due)))
@@ -370,7 +372,9 @@ def _check_open(facts: CaseFacts) -> None:
     current = stage(facts)
     if current in TERMINAL_STAGES:
         raise CommandRefused(
-            "case_closed", f"The case is closed ({current.value}); nothing more can be recorded.", 409
+            "case_closed",
+            f"The case is closed ({current.value}); nothing more can be recorded.",
+            409,
         )
 
 
@@ -445,7 +449,7 @@ def check_exception(facts: CaseFacts, cmd: ExceptionCommand, today: date) -> Non
     if cmd.limit is not Limit.ADVICE and cmd.advice_id is not None:
         raise CommandRefused("invalid_input", "Only an advice exception names an advice request.")
     starts, due = _period(facts, cmd)
-    refusal = bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+    refusal = refused_to_assess(facts)
     closure = cmd.closure
     claim = statutory.ExceptionClaim(
         limit=cmd.limit,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -36,7 +37,7 @@ from ehc.store.migrate import upgrade
 from ehc.temporal import BREACHED, NEXT_DUE, STAGE, temporal_cli, temporal_test_server
 from worker import build_worker
 
-SEARCH_ATTRIBUTES = [STAGE, NEXT_DUE, BREACHED]
+SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, NEXT_DUE, BREACHED]
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -51,13 +52,28 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
         data_converter=pydantic_data_converter,
     )
     await register_search_attributes(env.client)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def clock_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the module's own: tests that skip months of time must not
+    share a clock with tests that leave work behind (the server stops skipping while any
+    task is outstanding)."""
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 
@@ -206,11 +222,11 @@ async def ts_stack(
 
 
 @pytest.fixture
-async def ts_stack_no_worker(
-    ts_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
+async def clock_stack(
+    clock_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
     tokens: dict[str, str],
 ) -> AsyncIterator[Stack]:
-    async for stack in open_stack(ts_env, sessions, tokens, with_worker=False):
+    async for stack in open_stack(clock_env, sessions, tokens):
         yield stack
 
 

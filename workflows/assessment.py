@@ -9,6 +9,7 @@ No personal data enters the workflow: only the pseudonymous case reference, date
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -133,10 +134,8 @@ class AssessmentWorkflow:
         timeout = None if until is None else until - workflow.now()
         if timeout is not None and timeout <= timedelta(0):
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self.version != seen, timeout=timeout)
-        except TimeoutError:
-            pass
 
     async def _project(self, view: CaseView) -> None:
         await workflow.execute_activity_method(

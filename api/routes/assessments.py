@@ -127,7 +127,9 @@ async def list_assessments(
             cursor=cursor,
         )
     except ValueError as exc:
-        raise ApiError(400, "bad_cursor", "That cursor is not valid; start from the first page.") from exc
+        raise ApiError(
+            400, "bad_cursor", "That cursor is not valid; start from the first page."
+        ) from exc
     return QueuePage(items=items, next_cursor=next_cursor)
 
 

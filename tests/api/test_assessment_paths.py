@@ -79,8 +79,9 @@ async def test_late_decision_stays_breached(any_stack: Stack) -> None:
     s = any_stack
     day0 = await s.today() - weeks(8)
     ref = (await create_case(s, day0))["case_ref"]
+    late = day0 + weeks(6) + timedelta(days=1)
     r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": (day0 + weeks(6) + timedelta(days=1)).isoformat()})
+                     {"decision": "assess", "decided_on": late.isoformat()})
     assert limit(r.json(), "decision_to_assess")["status"] == "breached"
 
 

@@ -1,0 +1,124 @@
+"""Kill -9 the worker in the middle of cases, start it again: nothing lost, nothing doubled.
+
+Runs on the real Temporal dev server with the worker as a separate process (`ehc worker`),
+exactly as `make dev` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.testing import WorkflowEnvironment
+
+from ehc.store import tables
+from tests.api.scenarios import create_case, event_kinds, statuses, weeks
+from tests.conftest import Stack, open_stack
+
+
+@pytest.fixture
+async def dev_stack_no_worker(dev_env, sessions, tokens) -> AsyncIterator[Stack]:
+    async for stack in open_stack(dev_env, sessions, tokens, with_worker=False):
+        yield stack
+
+
+class WorkerProcess:
+    def __init__(self, env: WorkflowEnvironment, store_url: str, task_queue: str) -> None:
+        self.environ = {
+            **os.environ,
+            "EHC_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "EHC_DATABASE_URL": store_url,
+            "EHC_TEMPORAL_TASK_QUEUE": task_queue,
+            "EHC_LOG_LEVEL": "WARNING",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=self.environ)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def worker_process(dev_stack_no_worker: Stack, dev_env, store_url: str) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(dev_env, store_url, dev_stack_no_worker.task_queue)
+    yield process
+    process.stop()
+
+
+async def _store_counts(s: Stack, ref: str) -> tuple[int, int]:
+    async with s.sessions() as session:
+        events = await session.scalar(
+            select(func.count()).select_from(tables.EventRow).where(tables.EventRow.case_ref == ref)
+        )
+        limits = await session.scalar(
+            select(func.count()).select_from(tables.LimitRow).where(tables.LimitRow.case_ref == ref)
+        )
+    return int(events or 0), int(limits or 0)
+
+
+async def _until_projected(s: Stack, ref: str, view: dict[str, object]) -> tuple[int, int]:
+    expected = (len(view["events"]), len(view["limits"]))  # type: ignore[arg-type]
+    counts = (0, 0)
+    for _ in range(100):
+        counts = await _store_counts(s, ref)
+        if counts == expected:
+            break
+        await asyncio.sleep(0.1)
+    return counts
+
+
+async def test_killed_worker_loses_and_doubles_nothing(
+    dev_stack_no_worker: Stack, worker_process: WorkerProcess
+) -> None:
+    s = dev_stack_no_worker
+    worker_process.start()
+    day0 = await s.today() - weeks(21)
+    ref = (await create_case(s, day0))["case_ref"]
+    decision = {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()}
+    assert (await s.post(f"/assessments/{ref}/decision-to-assess", decision)).status_code == 200
+    advice = {"agency": "health", "requested_on": (day0 + weeks(6)).isoformat()}
+    r = await s.post(f"/assessments/{ref}/advice-requests", advice)
+    assert r.status_code == 201
+    worker_process.kill()  # mid-case, possibly mid-projection
+
+    # While no worker runs, another backdated case arrives: its start is durable.
+    second = asyncio.create_task(create_case(s, day0 + timedelta(days=1)))
+    await asyncio.sleep(1)
+    worker_process.start()
+    other = (await second)["case_ref"]
+
+    r = await s.post(f"/advice-requests/{r.json()['id']}/received",
+                     {"received_on": (day0 + weeks(10)).isoformat()})
+    assert r.status_code == 200, r.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    kinds = event_kinds(view)
+    for kind in ("request_received", "decision_to_assess", "advice_requested", "advice_received"):
+        assert kinds.count(kind) == 1, kinds
+    # Backdated 21 weeks: decision, no-plan notice, final plan and (once requested) advice
+    # were each breached once; the decision and the advice were then corrected once each.
+    assert kinds.count("limit_breached") == 4, kinds
+    assert kinds.count("breach_corrected") == 2, kinds
+    assert [e["seq"] for e in view["events"]] == list(range(1, len(kinds) + 1))
+    assert await _until_projected(s, ref, view) == (len(view["events"]), len(view["limits"]))
+
+    other_view = (await s.get(f"/assessments/{other}")).json()
+    assert statuses(other_view)["decision_to_assess"] == "breached"
+    assert await _until_projected(s, other, other_view) == (
+        len(other_view["events"]), len(other_view["limits"])
+    )
