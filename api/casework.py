@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -49,20 +50,26 @@ def update_id(kind: str, body: BaseModel, idempotency_key: str | None) -> str:
     return f"{kind}:{idempotency_key or fingerprint(body)[:32]}"
 
 
-async def start(client: Client, case: AssessmentInput, task_queue: str) -> bool:
-    """Start the case's workflow; ``False`` if it already exists (never restart a closed one)."""
+async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> CaseView:
+    """Start the case's workflow, or find the running one, and return the case view in one
+    round trip (update-with-start). A closed case is never restarted: it is read instead."""
+    start = WithStartWorkflowOperation(
+        AssessmentWorkflow.run,
+        case,
+        id=workflow_id(case.case_ref),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
     try:
-        await client.start_workflow(
-            AssessmentWorkflow.run,
-            case,
-            id=workflow_id(case.case_ref),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        result: CaseView = await client.execute_update_with_start_workflow(
+            AssessmentWorkflow.opened, start_workflow_operation=start, rpc_timeout=RPC_TIMEOUT
         )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise UNAVAILABLE from None
+    except (WorkflowAlreadyStartedError, RPCError):
+        return await view(client, case.case_ref)
+    return result
 
 
 def case_ref_of_advice(advice_id: str) -> str | None:

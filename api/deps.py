@@ -61,6 +61,9 @@ async def current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorised", "Send your token as 'Authorization: Bearer <token>'.")
     user = await repository.user_by_token(session, token=credentials.credentials)
+    # End the read transaction now: a route must never hold the store while it waits on
+    # Temporal (the worker's projection of that very case needs to write).
+    await session.rollback()
     if user is None:
         raise ApiError(401, "unauthorised", "That token is not recognised.")
     return user

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ehc.logging import get_logger
@@ -58,9 +59,16 @@ def install_error_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorised"}
         return _error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected_error", error_type=type(exc).__name__)
-        return _error(
-            500, "internal_error", "Something went wrong on our side; nothing was recorded."
-        )
+    @app.middleware("http")
+    async def _unexpected(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Answer 500 without letting the server log a traceback: exception messages can
+        carry personal data (a database error quoting a row, a value in a message)."""
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            log.error("unexpected_error", error_type=type(exc).__name__, path=request.url.path)
+            return _error(
+                500, "internal_error", "Something went wrong on our side; please try again."
+            )

@@ -222,6 +222,15 @@ async def ts_stack(
 
 
 @pytest.fixture
+async def dev_stack(
+    dev_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
+    tokens: dict[str, str],
+) -> AsyncIterator[Stack]:
+    async for stack in open_stack(dev_env, sessions, tokens):
+        yield stack
+
+
+@pytest.fixture
 async def clock_stack(
     clock_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
     tokens: dict[str, str],

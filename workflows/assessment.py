@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from ehc.temporal import BREACHED, NEXT_DUE, STAGE
 
 SYSTEM = "system"
-PROJECTION_TIMEOUT = timedelta(seconds=30)
+PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
 )
@@ -159,6 +159,11 @@ class AssessmentWorkflow:
     @workflow.query
     def case_view(self) -> CaseView:
         return casefile.evaluate(self.facts, london_date(workflow.now()))
+
+    @workflow.update
+    def opened(self) -> CaseView:
+        """The case as it stands, for the caller that started it (update-with-start)."""
+        return self._refresh()
 
     # --- events from caseworkers ---------------------------------------------------------
 

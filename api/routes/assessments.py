@@ -85,11 +85,10 @@ async def create_assessment(
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
     )
-    started = await casework.start(client, case, settings.temporal_task_queue)
-    if not started:
+    view = await casework.open_case(client, case, settings.temporal_task_queue)
+    if outcome == "same":
         response.status_code = status.HTTP_200_OK
-    return CaseResponse(**(await casework.view(client, body.case_ref)).model_dump(),
-                        child=body.child)
+    return CaseResponse(**view.model_dump(), child=body.child)
 
 
 def _check_day0(body: CreateAssessment, today: Any) -> None:

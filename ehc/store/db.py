@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers queue on SQLite; under a burst some wait seconds
 
 
 def _sqlite_file(database: str | None) -> Path | None:
@@ -27,18 +27,21 @@ def _sqlite_file(database: str | None) -> Path | None:
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for ``url``.
 
-    For SQLite the parent folder of the database file is created, and every new
+    Statement parameters never appear in error messages (they can hold a child's personal
+    data). For SQLite the parent folder of the database file is created, and every new
     connection gets WAL journaling (API and worker share the file), a busy timeout and
-    enforced foreign keys.
+    enforced foreign keys. Every SQLite transaction is ``BEGIN IMMEDIATE``: a transaction
+    that read first and then writes would otherwise fail at once with "database is locked"
+    when another writer got in between, instead of waiting for the busy timeout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
     path = _sqlite_file(parsed.database)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
+    engine = create_async_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,6 +52,11 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

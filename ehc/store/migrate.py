@@ -41,26 +41,19 @@ def head_revision() -> str | None:
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
-    """Make every transaction on this engine ``BEGIN IMMEDIATE`` (takes the write lock).
+    """Foreign keys off while migrating, as batch migrations (copy and rename a table) need.
 
-    The driver normally defers ``BEGIN`` until the first DML statement, which leaves DDL
-    outside the transaction; with this, the whole upgrade is one transaction and a
-    concurrent upgrade waits (busy timeout) and then finds the schema at head. Foreign
-    keys are off while migrating, as batch migrations (copy and rename a table) need.
+    ``make_engine`` already makes every SQLite transaction ``BEGIN IMMEDIATE``, so the whole
+    upgrade is one transaction and a concurrent upgrade waits, then finds the schema at head.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+    def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=OFF")
         finally:
             cursor.close()
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin_immediate(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:

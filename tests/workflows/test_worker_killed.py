@@ -75,7 +75,8 @@ async def _store_counts(s: Stack, ref: str) -> tuple[int, int]:
 async def _until_projected(s: Stack, ref: str, view: dict[str, object]) -> tuple[int, int]:
     expected = (len(view["events"]), len(view["limits"]))  # type: ignore[arg-type]
     counts = (0, 0)
-    for _ in range(100):
+    # A projection in flight on the killed worker is retried after its 10 s timeout.
+    for _ in range(300):
         counts = await _store_counts(s, ref)
         if counts == expected:
             break

@@ -1,0 +1,228 @@
+"""`make bench`: assessment starts per second through the API against raw starts, and the
+wall time for N whole lifecycles under time skipping. Prints figures; asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.casebook import CasebookActivities
+from api.app import create_app
+from bench.minimal import MinimalWorkflow
+from ehc.settings import Settings
+from ehc.statutory import london_date
+from ehc.store import repository
+from ehc.store.db import make_engine, sessionmaker
+from ehc.store.migrate import upgrade
+from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli, temporal_test_server
+from worker import build_worker
+
+CONCURRENCY = 20
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def run_concurrently(n: int, job: Callable[[int], Awaitable[object]]) -> float:
+    """Run ``job(i)`` for i < n with bounded concurrency; return seconds taken."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await job(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.perf_counter() - started
+
+
+def child() -> dict[str, str]:
+    return {"given_name": "Bench", "family_name": "Case", "date_of_birth": "2016-01-01"}
+
+
+async def starts(n: int, folder: str, store_url: str) -> tuple[float, float]:
+    extra = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1"]
+    for name, kind in SEARCH_ATTRIBUTE_FLAGS.items():
+        extra += ["--search-attribute", f"{name}={kind}"]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        dev_server_database_filename=f"{folder}/temporal.db",
+        dev_server_extra_args=extra,
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        raw = await raw_starts(env.client, n)
+        api = await api_starts(env.client, n, store_url)
+    finally:
+        await env.shutdown()
+    return raw, api
+
+
+async def raw_starts(client: Client, n: int) -> float:
+    queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=queue, workflows=[MinimalWorkflow]):
+        run = uuid.uuid4().hex[:6]
+        seconds = await run_concurrently(
+            n, lambda i: client.start_workflow(
+                MinimalWorkflow.run, f"c{i}", id=f"raw-{run}-{i}", task_queue=queue)
+        )
+    return n / seconds
+
+
+async def api_starts(client: Client, n: int, url: str) -> float:
+    await upgrade(url)
+    engine = make_engine(url)
+    sessions = sessionmaker(engine)
+    async with sessions() as session:
+        _, token = await repository.create_user(session, name="bench", role="caseworker")
+    port = free_port()
+    settings = Settings(temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", api_port=port)
+    app = create_app(settings, temporal=client, sessions=sessions)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    today = london_date(datetime.now(UTC))
+    headers = {"Authorization": f"Bearer {token}"}
+    run = uuid.uuid4().hex[:6]
+    worker = build_worker(client, settings, CasebookActivities(sessions))
+    http_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    async with worker, http_client as http:
+
+        async def create(i: int) -> None:
+            body = {"case_ref": f"B-{run}-{i}", "received_on": today.isoformat(),
+                    "requested_by": "parent", "child": child()}
+            response = await http.post("/assessments", json=body, headers=headers)
+            response.raise_for_status()
+
+        seconds = await run_concurrently(n, create)
+    server.should_exit = True
+    await serving
+    await engine.dispose()
+    return n / seconds
+
+
+async def lifecycles(n: int, folder: str) -> float:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(temporal_test_server()),
+        data_converter=pydantic_data_converter,
+    )
+    from tests.conftest import register_search_attributes
+
+    await register_search_attributes(env.client)
+    url = f"sqlite+aiosqlite:///{folder}/life.db"
+    await upgrade(url)
+    engine = make_engine(url)
+    sessions = sessionmaker(engine)
+    async with sessions() as session:
+        _, token = await repository.create_user(session, name="bench", role="caseworker")
+    settings = Settings(temporal_task_queue="bench-life")
+    now = await env.get_current_time()
+    app = create_app(settings, temporal=env.client, sessions=sessions, clock=lambda: now)
+    headers = {"Authorization": f"Bearer {token}"}
+    day0 = london_date(now) - timedelta(weeks=19)
+    transport = httpx.ASGITransport(app=app)
+    worker = build_worker(env.client, settings, CasebookActivities(sessions))
+    started = time.perf_counter()
+    async with worker, httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+
+        async def lifecycle(i: int) -> None:
+            ref = f"L-{i}"
+            steps = [
+                ("/assessments", {"case_ref": ref, "received_on": day0.isoformat(),
+                                  "requested_by": "school", "child": child()}),
+                (f"/assessments/{ref}/decision-to-assess",
+                 {"decision": "assess", "decided_on": (day0 + timedelta(weeks=5)).isoformat()}),
+                (f"/assessments/{ref}/decision-to-issue",
+                 {"decision": "issue", "decided_on": (day0 + timedelta(weeks=12)).isoformat()}),
+                (f"/assessments/{ref}/draft-plan",
+                 {"served_on": (day0 + timedelta(weeks=14)).isoformat()}),
+                (f"/assessments/{ref}/final-plan",
+                 {"issued_on": (day0 + timedelta(weeks=18)).isoformat()}),
+            ]
+            for path, body in steps:
+                (await http.post(path, json=body, headers=headers)).raise_for_status()
+
+        await run_concurrently(n, lifecycle)
+        # Let every case run to its end: the grace period after closing passes in skipped time.
+        await env.sleep(timedelta(days=settings.case_close_grace_days + 1))
+        handles = [env.client.get_workflow_handle(f"assessment-L-{i}") for i in range(n)]
+        await asyncio.gather(*(h.result() for h in handles))
+    seconds = time.perf_counter() - started
+    await engine.dispose()
+    await env.shutdown()
+    return seconds
+
+
+async def fresh_postgres(base: str) -> str | None:
+    """A new empty database on the PostgreSQL at ``base``, or None if none answers."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"ehc_bench_{uuid.uuid4().hex[:8]}"
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        conn = await asyncpg.connect(dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def main(n_starts: int, n_lifecycles: int, postgres: str) -> None:
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as folder:
+        stores = {"SQLite (embedded default)": f"sqlite+aiosqlite:///{folder}/ehc.db"}
+        pg = await fresh_postgres(postgres)
+        if pg:
+            stores["PostgreSQL (production)"] = pg
+        for i, (label, url) in enumerate(stores.items()):
+            run_folder = Path(folder) / str(i)
+            run_folder.mkdir()
+            raw, api = await starts(n_starts, str(run_folder), url)
+            print(f"case store: {label}")
+            print(f"  raw client.start_workflow, minimal workflow: {raw:7.1f} starts/s")
+            print(f"  POST /assessments through the API:          {api:7.1f} starts/s")
+            print(f"  ratio API / raw:                            {api / raw:7.2f}  (n={n_starts})")
+        life = await lifecycles(n_lifecycles, folder)
+    print(f"{n_lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
+          f"({life / n_lifecycles * 1000:.0f} ms per case)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--starts", type=int, default=300)
+    parser.add_argument("--lifecycles", type=int, default=50)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("EHC_BENCH_POSTGRES_URL", PG_DEFAULT),
+        help="a PostgreSQL to create a scratch database on (skipped if none answers)",
+    )
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(args.starts, args.lifecycles, args.postgres))

@@ -1,0 +1,78 @@
+"""The `ehc` command as a council's administrator uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from casestore import rebuild
+from ehc.settings import Settings
+from ehc.store import tables
+from ehc.store.db import make_engine, sessionmaker
+from ehc.store.migrate import upgrade
+from tests.api.scenarios import create_case, weeks
+from tests.conftest import Stack
+
+
+def ehc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_timescales_json_gives_the_statutory_dates() -> None:
+    result = ehc("timescales", "--received-on", "2024-09-02", "--json")
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    assert (view["decision_to_assess"], view["no_plan_notice"], view["final_plan"]) == (
+        "2024-10-14", "2024-12-23", "2025-01-20")
+
+
+def test_timescales_text_and_bad_dates() -> None:
+    text = ehc("timescales", "--received-on", "2024-09-02", "--anchor", "brought_to_attention")
+    assert "Mon 20 Jan 2025" in text.stdout
+    bad = ehc("timescales", "--received-on", "2024-02-30")
+    assert bad.returncode == 2
+    assert "not a real date" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    early = ehc("timescales", "--received-on", "2010-01-01")
+    assert early.returncode == 2
+    assert "1 September 2014" in early.stderr
+
+
+def test_users_create_prints_a_token_that_is_stored_hashed(tmp_path: Path) -> None:
+    env = {"EHC_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = ehc("users", "create", "--role", "manager", "--name", "Pat Manager", env=env)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert len(token) > 30
+    assert token.encode() not in (tmp_path / "ehc.db").read_bytes()
+    missing_team = ehc("users", "create", "--role", "team", "--name", "CAMHS", env=env)
+    assert missing_team.returncode == 2
+    assert "--team" in missing_team.stderr
+
+
+async def test_store_rebuild_restores_the_projection_from_the_workflows(
+    dev_stack: Stack, tmp_path: Path
+) -> None:
+    """Listing workflows needs visibility: the real dev server, not the test server."""
+    s = dev_stack
+    ref = (await create_case(s, await s.today() - weeks(8)))["case_ref"]
+    url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    await upgrade(url)
+    target = s.env.client.service_client.config.target_host
+    count = await rebuild(Settings(temporal_address=target, database_url=url))
+    assert count >= 1
+    engine = make_engine(url)
+    async with sessionmaker(engine)() as session:
+        status = await session.scalar(
+            select(tables.LimitRow.status).where(
+                tables.LimitRow.case_ref == ref, tables.LimitRow.limit_key == "decision_to_assess"
+            )
+        )
+    await engine.dispose()
+    assert status == "breached"
