@@ -18,11 +18,12 @@ log = get_logger(__name__)
 class ApiError(Exception):
     """An error with a status, a stable code and a sentence a caseworker understands."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.extra = extra
 
 
 def not_found(what: str) -> ApiError:
@@ -47,7 +48,7 @@ def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.error, exc.detail)
+        return _error(exc.status, exc.error, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,7 +23,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.casebook import CasebookActivities
 from api.app import create_app
 from bench.minimal import MinimalWorkflow
 from ehc.settings import Settings
@@ -107,7 +106,7 @@ async def api_starts(client: Client, n: int, url: str) -> float:
     today = london_date(datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}
     run = uuid.uuid4().hex[:6]
-    worker = build_worker(client, settings, CasebookActivities(sessions))
+    worker = build_worker(client, settings, sessions)
     http_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60)
     async with worker, http_client as http:
 
@@ -144,7 +143,7 @@ async def lifecycles(n: int, folder: str) -> float:
     headers = {"Authorization": f"Bearer {token}"}
     day0 = london_date(now) - timedelta(weeks=19)
     transport = httpx.ASGITransport(app=app)
-    worker = build_worker(env.client, settings, CasebookActivities(sessions))
+    worker = build_worker(env.client, settings, sessions)
     started = time.perf_counter()
     async with worker, httpx.AsyncClient(transport=transport, base_url="http://api") as http:
 

@@ -9,12 +9,17 @@ that raise ``CommandRefused`` with a sentence a caseworker understands.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ehc import statutory
+from ehc.chasing import ChasingPolicy
 from ehc.models import (
+    CLOSED_ADVICE,
     TERMINAL_STAGES,
+    AdviceOutcome,
+    AdviceOutcomeCommand,
     AdviceReceived,
     AdviceRequestCommand,
     AdviceRequestView,
@@ -53,6 +58,17 @@ class AdviceRequestFacts(BaseModel):
     requested_on: date
     received_by_adviser_on: date
     advice_received_on: date | None = None
+    outcome: AdviceOutcome = AdviceOutcome.OUTSTANDING
+    outcome_on: date | None = None
+    policy: ChasingPolicy = ChasingPolicy()
+    ladder_rungs: int = 0
+    chasing_started: bool = False
+    chasing_cycle: int = 0
+    chaser_told: AdviceOutcome | Literal["case_closed"] = AdviceOutcome.OUTSTANDING
+
+    @property
+    def open(self) -> bool:
+        return self.outcome not in CLOSED_ADVICE
 
 
 class CaseFacts(BaseModel):
@@ -118,7 +134,7 @@ def stage(facts: CaseFacts) -> Stage:
         return Stage.DRAFT_ISSUED
     if facts.decision_to_issue is None:
         advice = facts.advice_requests
-        if advice and all(a.advice_received_on for a in advice):
+        if advice and not any(a.open for a in advice):
             return Stage.AWAITING_DECISION_TO_ISSUE
         return Stage.GATHERING_ADVICE
     if facts.decision_to_issue.decision == "not_issue":
@@ -207,7 +223,13 @@ def _decision_to_assess(facts: CaseFacts, today: date) -> LimitView:
 
 def _advice(facts: CaseFacts, request: AdviceRequestFacts, today: date) -> LimitView:
     due = statutory.advice_due(request.received_by_adviser_on)
-    applicable = not (request.advice_received_on is None and _withdrawn_before(facts, due))
+    withdrawn_in_time = (
+        request.outcome is AdviceOutcome.WITHDRAWN
+        and request.outcome_on is not None
+        and request.outcome_on <= due
+    )
+    unmet = request.advice_received_on is None
+    applicable = not (unmet and (withdrawn_in_time or _withdrawn_before(facts, due)))
     return _limit(
         facts,
         Limit.ADVICE,
@@ -222,7 +244,7 @@ def _advice(facts: CaseFacts, request: AdviceRequestFacts, today: date) -> Limit
 
 
 def _outstanding(facts: CaseFacts) -> str | None:
-    waiting = sorted({a.agency.value for a in facts.advice_requests if not a.advice_received_on})
+    waiting = sorted({a.agency.value for a in facts.advice_requests if a.open})
     if waiting:
         return "advice outstanding: " + ", ".join(waiting)
     if facts.decision_to_issue is None:
@@ -333,6 +355,7 @@ def evaluate(facts: CaseFacts, today: date) -> CaseView:
                 due_on=statutory.advice_due(a.received_by_adviser_on),
                 advice_received_on=a.advice_received_on,
                 status=advice_status[a.id],
+                outcome=a.outcome,
             )
             for a in facts.advice_requests
         ],
@@ -412,6 +435,8 @@ def check_advice_request(facts: CaseFacts, cmd: AdviceRequestCommand, today: dat
 
 def check_advice_received(facts: CaseFacts, cmd: AdviceReceived, today: date) -> None:
     request = facts.advice(cmd.advice_id)
+    if request.outcome is AdviceOutcome.WITHDRAWN:
+        raise CommandRefused("advice_withdrawn", f"Advice request {request.id} was withdrawn.", 409)
     if request.advice_received_on is not None:
         raise CommandRefused(
             "already_received",
@@ -513,3 +538,36 @@ def check_final_plan(facts: CaseFacts, cmd: FinalPlan, today: date) -> None:
 def check_withdrawal(facts: CaseFacts, cmd: Withdrawal, today: date) -> None:
     _check_open(facts)
     _check_date(facts, cmd.withdrawn_on, "The withdrawal date", today)
+
+
+def check_advice_outcome(facts: CaseFacts, cmd: AdviceOutcomeCommand, today: date) -> None:
+    """Returned for quality (the original due date stands), a nil return, or withdrawn."""
+    request = facts.advice(cmd.advice_id)
+    if cmd.outcome == "returned_for_quality" and request.outcome is not AdviceOutcome.RECEIVED:
+        raise CommandRefused(
+            "not_received", "Only advice that has been received can be returned for quality.", 409
+        )
+    if cmd.outcome != "returned_for_quality" and not request.open:
+        raise CommandRefused(
+            "advice_closed",
+            f"Advice request {request.id} is already {request.outcome.value.replace('_', ' ')}.",
+            409,
+        )
+    _check_date(facts, cmd.on, "The date", today)
+    if cmd.on < request.requested_on:
+        raise CommandRefused("invalid_dates", "That date is before the advice was requested.")
+
+
+def apply_advice_outcome(request: AdviceRequestFacts, cmd: AdviceOutcomeCommand) -> None:
+    request.outcome = AdviceOutcome(cmd.outcome)
+    request.outcome_on = cmd.on
+    if request.outcome is AdviceOutcome.RETURNED_FOR_QUALITY:
+        request.advice_received_on = None  # the resubmission is measured against the due date
+    elif request.outcome is AdviceOutcome.NOT_KNOWN_TO_SERVICE:
+        request.advice_received_on = cmd.on  # a valid nil return answers the request
+
+
+def apply_advice_received(request: AdviceRequestFacts, received_on: date) -> None:
+    request.advice_received_on = received_on
+    request.outcome = AdviceOutcome.RECEIVED
+    request.outcome_on = received_on

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ehc.chasing import ChasingPolicy
 from ehc.statutory import Agency, Anchor, ExceptionKind, Limit, LimitStatus
 
 CASE_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -34,6 +35,21 @@ class Stage(StrEnum):
 
 TERMINAL_STAGES = frozenset(
     {Stage.PLAN_ISSUED, Stage.CLOSED_NOT_ASSESSED, Stage.CLOSED_NO_PLAN, Stage.WITHDRAWN}
+)
+
+
+class AdviceOutcome(StrEnum):
+    """Where an advice request stands (rules.md section 5)."""
+
+    OUTSTANDING = "outstanding"
+    RECEIVED = "received"
+    RETURNED_FOR_QUALITY = "returned_for_quality"
+    NOT_KNOWN_TO_SERVICE = "not_known_to_service"
+    WITHDRAWN = "withdrawn"
+
+
+CLOSED_ADVICE = frozenset(
+    {AdviceOutcome.RECEIVED, AdviceOutcome.NOT_KNOWN_TO_SERVICE, AdviceOutcome.WITHDRAWN}
 )
 
 
@@ -77,11 +93,22 @@ class AdviceRequestCommand(Frozen):
     )
     team: str | None = Field(default=None, max_length=80)
     entered_by: str = ""
+    policy: ChasingPolicy = ChasingPolicy()
+    ladder_rungs: int = 0
 
 
 class AdviceReceived(Frozen):
     advice_id: str
     received_on: date
+    entered_by: str = ""
+
+
+class AdviceOutcomeCommand(Frozen):
+    """Returned for quality, a nil return ("not known to the service"), or withdrawn."""
+
+    advice_id: str
+    outcome: Literal["returned_for_quality", "not_known_to_service", "withdrawn"]
+    on: date
     entered_by: str = ""
 
 
@@ -150,6 +177,7 @@ class AdviceRequestView(BaseModel):
     due_on: date
     advice_received_on: date | None = None
     status: LimitStatus
+    outcome: AdviceOutcome = AdviceOutcome.OUTSTANDING
 
 
 class ExceptionView(BaseModel):
@@ -223,3 +251,42 @@ class User(BaseModel):
     name: str
     role: Literal["caseworker", "manager", "team", "admin"]
     team: str | None = None
+
+
+# --- advice chasing (no personal data: references, codes and dates) --------------------
+
+
+class AdviceInput(Frozen):
+    """The one input of an advice request's workflow."""
+
+    advice_id: str
+    case_ref: str
+    agency: Agency
+    team: str | None
+    requested_on: date
+    due_on: date
+    policy: ChasingPolicy = ChasingPolicy()
+    ladder_rungs: int = 0
+    cycle: int = Field(default=0, description="0, then one more after each return for quality")
+
+
+class AdviceState(Frozen):
+    """What the assessment tells an advice request's workflow: its outcome changed."""
+
+    outcome: AdviceOutcome | Literal["case_closed"]
+    on: date
+
+
+class NoticeInput(Frozen):
+    """One notice to send; ``key`` makes it go out once whatever is retried."""
+
+    key: str
+    advice_id: str
+    case_ref: str
+    agency: Agency
+    team: str | None
+    kind: str
+    seq: int
+    rung: int
+    on: date
+    due_on: date

@@ -17,15 +17,21 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.casebook import CasebookActivities
     from ehc import casefile
-    from ehc.casefile import CaseFacts, CommandRefused
+    from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
     from ehc.models import (
+        CLOSED_ADVICE,
         TERMINAL_STAGES,
+        AdviceInput,
+        AdviceOutcome,
+        AdviceOutcomeCommand,
         AdviceReceived,
         AdviceRequestCommand,
+        AdviceState,
         AssessmentInput,
         CaseView,
         DecisionToAssess,
@@ -36,9 +42,11 @@ with workflow.unsafe.imports_passed_through():
         FinalPlan,
         Withdrawal,
     )
-    from ehc.statutory import LimitStatus, end_of_london_day, london_date
+    from ehc.statutory import LimitStatus, advice_due, end_of_london_day, london_date
     from ehc.temporal import BREACHED, NEXT_DUE, STAGE
+    from workflows.advice import AdviceRequestWorkflow, advice_workflow_id
 
+CHASING_PATCH = "advice-chasing-workflows"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -74,6 +82,8 @@ class AssessmentWorkflow:
         projected = -1
         while True:
             view = self._refresh()
+            if workflow.patched(CHASING_PATCH):
+                await self._sync_chasers(view.stage in TERMINAL_STAGES)
             if projected != self.version:
                 projected = self.version
                 await self._project(view)
@@ -154,6 +164,67 @@ class AssessmentWorkflow:
             ]
         )
 
+    # --- chasing advice --------------------------------------------------------------
+
+    async def _sync_chasers(self, case_closed: bool) -> None:
+        """Start a chasing workflow for each new advice request (and after each return for
+        quality); tell the running one when its request closes or the case does."""
+        for request in self.facts.advice_requests:
+            if case_closed and request.open and request.chasing_started:
+                if request.chaser_told != "case_closed":
+                    await self._tell_chaser(request, "case_closed")
+                continue
+            if request.team is None:
+                continue  # no team in the directory for this agency: nobody to chase
+            if not request.chasing_started and request.open and not case_closed:
+                await self._start_chaser(request)
+            elif request.outcome is AdviceOutcome.RETURNED_FOR_QUALITY and (
+                request.chaser_told is not AdviceOutcome.RETURNED_FOR_QUALITY
+            ):
+                request.chasing_cycle += 1
+                await self._start_chaser(request)
+                request.chaser_told = AdviceOutcome.RETURNED_FOR_QUALITY
+            elif request.outcome in CLOSED_ADVICE and request.chaser_told != request.outcome:
+                await self._tell_chaser(request, request.outcome)
+
+    def _chaser_id(self, request: AdviceRequestFacts) -> str:
+        base = advice_workflow_id(request.id)
+        return base if request.chasing_cycle == 0 else f"{base}-c{request.chasing_cycle}"
+
+    async def _start_chaser(self, request: AdviceRequestFacts) -> None:
+        await workflow.start_child_workflow(
+            AdviceRequestWorkflow.run,
+            AdviceInput(
+                advice_id=request.id,
+                case_ref=self.facts.case.case_ref,
+                agency=request.agency,
+                team=request.team,
+                requested_on=request.received_by_adviser_on,
+                due_on=advice_due(request.received_by_adviser_on),
+                policy=request.policy,
+                ladder_rungs=request.ladder_rungs,
+                cycle=request.chasing_cycle,
+            ),
+            id=self._chaser_id(request),
+            parent_close_policy=ParentClosePolicy.TERMINATE,  # a chaser holds nothing to tidy
+        )
+        request.chasing_started = True
+        request.chaser_told = AdviceOutcome.OUTSTANDING
+
+    async def _tell_chaser(self, request: AdviceRequestFacts, outcome: str) -> None:
+        handle = workflow.get_external_workflow_handle_for(
+            AdviceRequestWorkflow.run, self._chaser_id(request)
+        )
+        state = AdviceState(
+            outcome=outcome,
+            on=request.outcome_on or london_date(workflow.now()),
+        )
+        try:
+            await handle.signal(AdviceRequestWorkflow.set_outcome, state)
+        except Exception:  # the chaser already finished: nothing left to stop
+            workflow.logger.info("chaser_already_finished")
+        request.chaser_told = outcome  # type: ignore[assignment]
+
     # --- reading -----------------------------------------------------------------------
 
     @workflow.query
@@ -212,6 +283,8 @@ class AssessmentWorkflow:
                 team=cmd.team,
                 requested_on=cmd.requested_on,
                 received_by_adviser_on=cmd.received_on or cmd.requested_on,
+                policy=cmd.policy,
+                ladder_rungs=cmd.ladder_rungs,
             )
         )
         return self._applied("advice_requested", cmd.requested_on, cmd.entered_by,
@@ -225,13 +298,25 @@ class AssessmentWorkflow:
     def advice_received(self, cmd: AdviceReceived) -> CaseView:
         if self._duplicate():
             return self.case_view()
-        self.facts.advice(cmd.advice_id).advice_received_on = cmd.received_on
+        casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
         return self._applied("advice_received", cmd.received_on, cmd.entered_by,
                              advice_id=cmd.advice_id)
 
     @advice_received.validator
     def _validate_advice_received(self, cmd: AdviceReceived) -> None:
         self._check(casefile.check_advice_received, cmd)
+
+    @workflow.update
+    def advice_outcome(self, cmd: AdviceOutcomeCommand) -> CaseView:
+        if self._duplicate():
+            return self.case_view()
+        casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
+        return self._applied(f"advice_{cmd.outcome}", cmd.on, cmd.entered_by,
+                             advice_id=cmd.advice_id)
+
+    @advice_outcome.validator
+    def _validate_advice_outcome(self, cmd: AdviceOutcomeCommand) -> None:
+        self._check(casefile.check_advice_outcome, cmd)
 
     @workflow.update
     def record_exception(self, cmd: ExceptionCommand) -> CaseView:

@@ -1,33 +1,250 @@
-"""Advice requests addressed by their own id."""
+"""Advice requests addressed by their own id: the team's view, its submission, and the
+caseworker's outcomes (received by email, returned for quality, nil return, withdrawn).
+
+A team user sees only its own team's requests; anything else is 404, as if it did not
+exist.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from prometheus_client import Counter
+from pydantic import BaseModel, Field
 
 from api import casework
-from api.deps import ClientDep, Writer
+from api.deps import ClientDep, SessionDep, TodayDep, require
 from api.errors import ApiError
-from api.schemas import AdviceReceivedBody
-from ehc.models import AdviceReceived, CaseView
+from api.schemas import AdviceReceivedBody, Body
+from ehc.directory import Directory
+from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
+from ehc.statutory import Agency
+from ehc.store import chasing_repository as chasing
+from ehc.store import repository
+from ehc.store.tables import AdviceRequestRow
+from ehc.templates import problems
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
 
+MISSING_INPUTS = Counter(
+    "ehc_missing_inputs",
+    "Submissions refused because a section of the agreed template was missing or invalid.",
+    ["agency"],
+)
+
+Caseworker = Annotated[User, Depends(require("caseworker", "admin"))]
+Anyone = Annotated[User, Depends(require("caseworker", "manager", "admin", "team"))]
+TeamOrCaseworker = Annotated[User, Depends(require("caseworker", "admin", "team"))]
+NOT_FOUND = ApiError(404, "not_found", "No advice request was found with that id.")
+
+
+class AdviceRequestOut(BaseModel):
+    id: str
+    case_ref: str
+    agency: str
+    team: str | None
+    regulation: str
+    requested_on: date
+    received_by_adviser_on: date
+    due_on: date
+    advice_received_on: date | None
+    status: str
+    outcome: str
+
+
+class TeamRequestOut(AdviceRequestOut):
+    child: dict[str, Any] | None = Field(
+        default=None, description="Only what identifies the child: names and date of birth"
+    )
+
+
+class SubmissionBody(Body):
+    submitted_on: date
+    sections: dict[str, Any]
+
+
+class ReturnBody(Body):
+    returned_on: date
+    reasons: str = Field(min_length=1, max_length=4000)
+
+
+class NilReturnBody(Body):
+    on: date
+    reason: str = Field(default="not known to the service", max_length=2000)
+
+
+class WithdrawBody(Body):
+    withdrawn_on: date
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _out(row: AdviceRequestRow) -> dict[str, Any]:
+    return {c: getattr(row, c) for c in AdviceRequestOut.model_fields if c != "child"}
+
+
+async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRow:
+    row = await chasing.advice_request(session, advice_id=advice_id)
+    if row is None or (user.role == "team" and row.team != user.team):
+        raise NOT_FOUND
+    return row
+
+
+def _directory(request: Request) -> Directory:
+    directory: Directory = request.app.state.directory
+    return directory
+
+
+@router.get("", response_model=list[AdviceRequestOut], summary="Open advice requests")
+async def list_requests(
+    user: Anyone,
+    session: SessionDep,
+    mine: bool = False,
+    team: Annotated[str | None, Query(max_length=80)] = None,
+) -> list[dict[str, Any]]:
+    """A team user lists its own open requests (`?mine=true`); staff list a team's."""
+    if user.role == "team":
+        if not mine:
+            raise ApiError(400, "mine_required", "Team users list their requests with ?mine=true.")
+        team = user.team
+    if team is None:
+        raise ApiError(400, "team_required", "Name a team (?team=) to list its open requests.")
+    return [_out(r) for r in await chasing.team_requests(session, team=team)]
+
+
+@router.get("/{advice_id}", response_model=TeamRequestOut, summary="One advice request")
+async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict[str, Any]:
+    row = await _visible(session, advice_id, user)
+    child = await repository.get_child(session, case_ref=row.case_ref)
+    identity = (
+        {"given_name": child.given_name, "family_name": child.family_name,
+         "date_of_birth": child.date_of_birth.isoformat()}
+        if child else None
+    )
+    return {**_out(row), "child": identity}
+
 
 @router.post(
-    "/{advice_id}/received",
+    "/{advice_id}/submission",
     response_model=CaseView,
-    summary="Record advice that arrived by email or post",
+    summary="A team submits its contribution; it is checked against the agreed template",
+    responses={422: {"description": "A missing input: every missing or invalid section"}},
 )
-async def advice_received(
-    advice_id: str, body: AdviceReceivedBody, user: Writer, client: ClientDep
+async def submit(
+    advice_id: str, body: SubmissionBody, user: TeamOrCaseworker, session: SessionDep,
+    client: ClientDep, request: Request, today: TodayDep,
 ) -> CaseView:
-    case_ref = casework.case_ref_of_advice(advice_id)
-    if case_ref is None:
-        raise ApiError(404, "not_found", "No advice request was found with that id.")
+    row = await _visible(session, advice_id, user)
+    agency = Agency(row.agency)
+    found = problems(_directory(request).template(agency), body.sections)
+    if body.submitted_on > today:
+        raise ApiError(422, "date_in_future", "submitted_on is in the future.")
+    await chasing.save_submission(
+        session, advice_id=advice_id, agency=agency.value, team=row.team,
+        submitted_on=body.submitted_on, accepted=not found, problems=found,
+        sections=body.sections, entered_by=str(user.id),
+        entered_at=request.app.state.clock(),
+    )
+    await session.commit()
+    if found:
+        MISSING_INPUTS.labels(agency.value).inc()
+        raise ApiError(422, "missing_input", " ".join(found), problems=found)
+    command = AdviceReceived(advice_id=advice_id, received_on=body.submitted_on,
+                             entered_by=str(user.id))
+    return await casework.update(
+        client, row.case_ref, AssessmentWorkflow.advice_received, command,
+        update_key=casework.update_id(f"submission-{advice_id}", body, None),
+    )
+
+
+@router.post("/{advice_id}/received", response_model=CaseView,
+             summary="Record advice that arrived by email or post")
+async def advice_received(
+    advice_id: str, body: AdviceReceivedBody, user: Caseworker, client: ClientDep
+) -> CaseView:
+    case_ref = _case_ref(advice_id)
     command = AdviceReceived(advice_id=advice_id, received_on=body.received_on,
                              entered_by=str(user.id))
     return await casework.update(
         client, case_ref, AssessmentWorkflow.advice_received, command,
         update_key=casework.update_id(f"advice-received-{advice_id}", body, None),
     )
+
+
+def _case_ref(advice_id: str) -> str:
+    case_ref = casework.case_ref_of_advice(advice_id)
+    if case_ref is None:
+        raise NOT_FOUND
+    return case_ref
+
+
+async def _outcome(
+    advice_id: str, outcome: str, on: date, text: str, user: User, session: SessionDep,
+    client: ClientDep, body: BaseModel,
+) -> CaseView:
+    case_ref = _case_ref(advice_id)
+    command = AdviceOutcomeCommand.model_validate(
+        {"advice_id": advice_id, "outcome": outcome, "on": on, "entered_by": str(user.id)}
+    )
+    key = casework.update_id(f"{outcome}-{advice_id}", body, None)
+    view = await casework.update(
+        client, case_ref, AssessmentWorkflow.advice_outcome, command, update_key=key
+    )
+    await repository.save_note(session, key=key, case_ref=case_ref, text=text)
+    await session.commit()
+    return view
+
+
+@router.post("/{advice_id}/return", response_model=CaseView,
+             summary="Return a contribution for quality (the original due date stands)")
+async def return_for_quality(
+    advice_id: str, body: ReturnBody, user: Caseworker, session: SessionDep, client: ClientDep
+) -> CaseView:
+    return await _outcome(advice_id, "returned_for_quality", body.returned_on, body.reasons,
+                          user, session, client, body)
+
+
+@router.post("/{advice_id}/nil-return", response_model=CaseView,
+             summary="The child is not known to the service: a valid nil return")
+async def nil_return(
+    advice_id: str, body: NilReturnBody, user: TeamOrCaseworker, session: SessionDep,
+    client: ClientDep,
+) -> CaseView:
+    if user.role == "team":
+        await _visible(session, advice_id, user)
+    return await _outcome(advice_id, "not_known_to_service", body.on, body.reason, user,
+                          session, client, body)
+
+
+@router.post("/{advice_id}/withdrawal", response_model=CaseView,
+             summary="Withdraw an advice request (its limit no longer applies)")
+async def withdraw(
+    advice_id: str, body: WithdrawBody, user: Caseworker, session: SessionDep, client: ClientDep
+) -> CaseView:
+    return await _outcome(advice_id, "withdrawn", body.withdrawn_on, body.reason, user,
+                          session, client, body)
+
+
+class NoticeOut(BaseModel):
+    key: str
+    kind: str
+    rung: int
+    recipient: str
+    channel: str
+    status: str
+    attempts: int
+    first_attempt_at: datetime
+    sent_at: datetime | None
+
+
+@router.get("/{advice_id}/notices", response_model=list[NoticeOut],
+            summary="What was sent to chase this request, and when")
+async def notices(
+    advice_id: str,
+    user: Annotated[User, Depends(require("caseworker", "manager", "admin"))],
+    session: SessionDep,
+) -> list[NoticeOut]:
+    rows = await chasing.list_notices(session, advice_id=advice_id)
+    return [NoticeOut.model_validate(r, from_attributes=True) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
 from api import casework
@@ -21,6 +21,8 @@ from api.schemas import (
     FinalPlanBody,
     WithdrawalBody,
 )
+from ehc.chasing import ChasingPolicy
+from ehc.directory import Directory
 from ehc.models import (
     AdviceRequestCommand,
     AssessmentInput,
@@ -37,6 +39,7 @@ from ehc.models import (
     Withdrawal,
 )
 from ehc.statutory import NoRuleVersion, rule_version
+from ehc.store import chasing_repository as chasing
 from ehc.store import repository
 from workflows.assessment import AssessmentWorkflow
 
@@ -160,15 +163,38 @@ async def decision_to_assess(
 )
 async def request_advice(
     case_ref: str, body: AdviceRequestBody, user: Writer, client: ClientDep,
-    idempotency_key: IdempotencyKey = None,
+    session: SessionDep, request: Request, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    command = AdviceRequestCommand(**body.model_dump(), entered_by=str(user.id))
+    team, policy, rungs = await _chasing_for(request, session, body)
+    command = AdviceRequestCommand(
+        agency=body.agency, requested_on=body.requested_on, received_on=body.received_on,
+        team=team, policy=policy, ladder_rungs=rungs, entered_by=str(user.id),
+    )
     key = casework.update_id("advice-request", body, idempotency_key)
     view = await casework.update(
         client, case_ref, AssessmentWorkflow.request_advice, command, update_key=key
     )
     advice = _advice_for(view, key)
     return {**advice, "case": view.model_dump(mode="json")}
+
+
+async def _chasing_for(
+    request: Request, session: SessionDep, body: AdviceRequestBody
+) -> tuple[str | None, ChasingPolicy, int]:
+    """The team to chase (named, or the agency's default), its policy and ladder height."""
+    directory: Directory = request.app.state.directory
+    config = directory.agency(body.agency)
+    team_id = body.team or config.default_team
+    if team_id is None:
+        return None, config.policy, 0
+    team = await chasing.get_team(session, team_id=team_id)
+    await session.rollback()  # hold nothing while the update waits on Temporal
+    if team is None or team.agency is not body.agency:
+        raise ApiError(
+            422, "unknown_team",
+            f"There is no {body.agency.value} team '{team_id}' in the team directory.",
+        )
+    return team.id, config.policy, len(team.ladder)
 
 
 def _advice_for(view: CaseView, key: str) -> dict[str, Any]:

@@ -197,6 +197,7 @@ def _advice_rows(view: CaseView) -> dict[str, dict[str, Any]]:
             "due_on": a.due_on,
             "advice_received_on": a.advice_received_on,
             "status": a.status.value,
+            "outcome": a.outcome.value,
         }
         for a in view.advice_requests
     }

@@ -136,6 +136,9 @@ class AdviceRequestRow(Base):
     due_on: Mapped[date]
     advice_received_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(CODE))
+    outcome: Mapped[str] = mapped_column(
+        String(CODE), default="outstanding", server_default="outstanding"
+    )
 
 
 class ExceptionRow(Base):
@@ -186,6 +189,55 @@ class UserRow(Base):
     team: Mapped[str | None] = mapped_column(String(TEAM))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+
+
+class TeamRow(Base):
+    """The team directory: who answers for an agency, and who to escalate to, in order."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(TEAM), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(CODE), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    email: Mapped[str] = mapped_column(String(NAME))
+    ladder: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+
+
+class NotificationRow(Base):
+    """The ledger that makes every notice go out once: keyed by (request, sequence, kind)."""
+
+    __tablename__ = "notifications"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    advice_id: Mapped[str] = mapped_column(String(ID), index=True)
+    agency: Mapped[str] = mapped_column(String(CODE))
+    team: Mapped[str] = mapped_column(String(TEAM))
+    kind: Mapped[str] = mapped_column(String(CODE))
+    rung: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(NAME))
+    channel: Mapped[str] = mapped_column(String(CODE))
+    status: Mapped[str] = mapped_column(String(CODE))
+    attempts: Mapped[int] = mapped_column(Integer)
+    provider_id: Mapped[str | None] = mapped_column(String(NAME))
+    first_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SubmissionRow(Base):
+    """A team's contribution as submitted, whole or refused (a missing input)."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    advice_id: Mapped[str] = mapped_column(String(ID), index=True)
+    agency: Mapped[str] = mapped_column(String(CODE))
+    team: Mapped[str | None] = mapped_column(String(TEAM))
+    submitted_on: Mapped[date]
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    problems: Mapped[list[str]] = mapped_column(JSON)
+    sections: Mapped[dict[str, Any]] = mapped_column(JSON)
+    entered_by: Mapped[str] = mapped_column(String(NAME))
+    entered_at: Mapped[datetime]
 
 
 metadata = Base.metadata

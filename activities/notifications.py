@@ -1,0 +1,105 @@
+"""Sending notices to advisers: once each, whatever is retried or restarted.
+
+The ledger (``notifications`` table) is keyed by (advice request, sequence, kind). A notice
+already marked sent is never sent again; a failed attempt is counted and retried by
+Temporal with backoff (an SMTP outage delays notices, it never loses or doubles them). The
+window left is a crash between the mail server accepting a message and the ledger saying
+so; the message id is derived from the key so mail clients fold such a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ehc.directory import Team
+from ehc.logging import get_logger
+from ehc.models import NoticeInput
+from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
+from ehc.notify.render import render
+from ehc.store import chasing_repository as ledger
+
+log = get_logger(__name__)
+
+SEND_FAILURES = Counter(
+    "ehc_notice_send_failures",
+    "Failed attempts to send a notice to an adviser (each is retried with backoff).",
+    ["agency", "channel"],
+)
+
+
+def recipients(team: Team, rung: int) -> tuple[str, tuple[str, ...]]:
+    """Rung 0 is the team; an escalation goes to that rung of the ladder, team copied."""
+    if rung == 0 or not team.ladder:
+        return str(team.email), ()
+    person = team.ladder[min(rung, len(team.ladder)) - 1]
+    return str(person.email), (str(team.email),)
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        sender: EmailSender,
+        public_url: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.public_url = public_url
+        self.clock = clock
+
+    async def _prepare(self, notice: NoticeInput) -> Email | None:
+        async with self.sessions() as session, session.begin():
+            done = await ledger.sent_notice(session, key=notice.key)
+            if done is not None and done.status in ("sent", "failed"):
+                return None
+            team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
+            if team is None:
+                raise ApplicationError(
+                    f"no team {notice.team!r} in the directory", type="PermanentSendError",
+                    non_retryable=True,
+                )
+            to, cc = recipients(team, notice.rung)
+            await ledger.record_attempt(
+                session, key=notice.key, now=self.clock(),
+                values={"advice_id": notice.advice_id, "agency": notice.agency.value,
+                        "team": team.id, "kind": notice.kind, "rung": notice.rung,
+                        "recipient": to, "channel": self.sender.channel},
+            )
+        return render(
+            key=notice.key, kind=notice.kind, case_ref=notice.case_ref,
+            advice_id=notice.advice_id, agency=notice.agency.value, team_name=team.name,
+            due_on=notice.due_on, to=to, cc=cc, respond_url=self.public_url,
+        )
+
+    async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await ledger.sent_notice(session, key=key)
+            if row is not None:
+                row.status = status
+                row.provider_id = provider_id
+                row.sent_at = self.clock() if status == "sent" else None
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: NoticeInput) -> None:
+        email = await self._prepare(notice)
+        if email is None:
+            return
+        try:
+            provider_id = await self.sender.send(email)
+        except RetryableSendError as exc:
+            SEND_FAILURES.labels(notice.agency.value, self.sender.channel).inc()
+            log.warning("notice_send_failed", key=notice.key, reason=str(exc))
+            raise
+        except PermanentSendError as exc:
+            SEND_FAILURES.labels(notice.agency.value, self.sender.channel).inc()
+            await self._settle(notice.key, "failed")
+            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+        await self._settle(notice.key, "sent", provider_id)
+        log.info("notice_sent", key=notice.key, kind=notice.kind, rung=notice.rung)

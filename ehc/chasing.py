@@ -1,0 +1,89 @@
+"""When advisers are told, reminded and escalated: pure scheduling, no I/O, no clock.
+
+Each advice request has its own 6-week clock (Reg 8(1) for health and other bodies under
+the duty to co-operate; CoP 9.41 for everyone else). The default policy (configurable per
+agency): a request notice at once; reminders 14 and 7 days before the due date and on it;
+the day after, an overdue notice to the team and the first escalation; then weekly, one
+rung further up the escalation ladder each time, until the advice arrives or the request
+is withdrawn.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NoticeKind(StrEnum):
+    REQUEST = "request"
+    REMINDER = "reminder"
+    DUE_TODAY = "due_today"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    RETURNED_FOR_QUALITY = "returned_for_quality"
+
+
+class ChasingPolicy(BaseModel):
+    """How one agency is chased. Loaded from the team directory."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reminder_days_before: tuple[int, ...] = (14, 7)
+    remind_on_due_date: bool = True
+    escalate_every_days: int = Field(default=7, ge=1)
+    max_weeks_overdue: int = Field(default=26, ge=1, description="stop escalating after this")
+    digest: bool = True
+
+
+class PlannedNotice(BaseModel):
+    """One message the schedule calls for. ``rung`` 0 is the team itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    kind: NoticeKind
+    on: date
+    rung: int = 0
+
+
+def schedule(
+    *, requested_on: date, due_on: date, policy: ChasingPolicy, ladder_rungs: int
+) -> list[PlannedNotice]:
+    """Every notice for one advice request, in date order, numbered from 1.
+
+    ``ladder_rungs`` counts the people above the team (service lead, DCO or team manager,
+    the council's SEND manager): escalations climb one rung a time and stay on the top one.
+    """
+    plan: list[tuple[NoticeKind, date, int]] = [(NoticeKind.REQUEST, requested_on, 0)]
+    for days in sorted(policy.reminder_days_before, reverse=True):
+        on = due_on - timedelta(days=days)
+        if on > requested_on:
+            plan.append((NoticeKind.REMINDER, on, 0))
+    if policy.remind_on_due_date and due_on > requested_on:
+        plan.append((NoticeKind.DUE_TODAY, due_on, 0))
+    first_late = due_on + timedelta(days=1)
+    plan.append((NoticeKind.OVERDUE, first_late, 0))
+    rounds = policy.max_weeks_overdue * 7 // policy.escalate_every_days
+    for n in range(rounds):
+        if ladder_rungs == 0:
+            break
+        on = first_late + timedelta(days=n * policy.escalate_every_days)
+        plan.append((NoticeKind.ESCALATION, on, min(n + 1, ladder_rungs)))
+    return [PlannedNotice(seq=i, kind=k, on=on, rung=r) for i, (k, on, r) in enumerate(plan, 1)]
+
+
+def due_now(plan: list[PlannedNotice], today: date) -> list[PlannedNotice]:
+    """What a request entered late should send today: not a burst of past reminders.
+
+    Notices dated today are due. Of the past ones, only those on the latest past date are
+    sent (the current state: "overdue, escalated to rung 2"), so nobody is left unaware.
+    """
+    past = [n for n in plan if n.on < today]
+    latest = max((n.on for n in past), default=None)
+    return [n for n in plan if n.on == today or (latest is not None and n.on == latest)]
+
+
+def still_to_come(plan: list[PlannedNotice], today: date) -> list[PlannedNotice]:
+    return [n for n in plan if n.on > today]

@@ -1,0 +1,1 @@
+"""Email channels behind one interface: SMTP (default), GOV.UK Notify, the dev mail sink."""

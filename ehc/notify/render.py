@@ -1,0 +1,65 @@
+"""The words of each notice. No personal data: the case reference, what is asked, the due
+date and how to respond, nothing about the child."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ehc.notify.base import Email
+
+AGENCY_WORDS = {
+    "health": "health advice",
+    "social_care": "social care advice",
+    "educational_psychology": "educational psychology advice",
+    "education": "educational advice",
+    "parent": "the family's views",
+    "preparing_for_adulthood": "advice on preparing for adulthood",
+    "other": "advice",
+}
+
+SUBJECTS = {
+    "request": "Advice requested for EHC needs assessment {case_ref}: due {due}",
+    "reminder": "Reminder: advice for {case_ref} is due {due}",
+    "due_today": "Advice for {case_ref} is due today ({due})",
+    "overdue": "Overdue: advice for {case_ref} was due {due}",
+    "escalation": "Escalation: advice for {case_ref} is overdue (due {due})",
+    "returned_for_quality": "Advice for {case_ref} returned: it does not meet the agreed template",
+}
+
+OPENINGS = {
+    "request": "The council asks your team for {what} for an EHC needs assessment.",
+    "reminder": "This is a reminder that {what} is still outstanding.",
+    "due_today": "{what_cap} is due today.",
+    "overdue": "{what_cap} has not been received and is now overdue.",
+    "escalation": "{what_cap} requested from {team} is overdue. You are named on the "
+    "escalation route for this team; please make sure it is sent.",
+    "returned_for_quality": "The advice sent was returned by the caseworker because it does not "
+    "meet the agreed template. The original due date still stands.",
+}
+
+
+def render(
+    *, key: str, kind: str, case_ref: str, advice_id: str, agency: str, team_name: str,
+    due_on: date, to: str, cc: tuple[str, ...], respond_url: str,
+) -> Email:
+    what = AGENCY_WORDS.get(agency, "advice")
+    due = f"{due_on:%A %d %B %Y}"
+    opening = OPENINGS[kind].format(what=what, what_cap=what[0].upper() + what[1:], team=team_name)
+    body = "\n".join(
+        [
+            opening,
+            "",
+            f"Case reference: {case_ref}",
+            f"Advice request: {advice_id}",
+            f"Due by: {due} (6 weeks from receipt of the request; SEND Regulations 2014 "
+            "reg 8 for health bodies, SEND Code of Practice 9.41 for others)",
+            "",
+            "How to respond: submit the contribution in the agreed template at",
+            f"{respond_url}/advice-requests/{advice_id}/submission",
+            "or reply to the SEND team's casework inbox quoting the case reference.",
+            "",
+            "This message holds no personal details; sign in to see the request.",
+        ]
+    )
+    return Email(to=to, cc=cc, subject=SUBJECTS[kind].format(case_ref=case_ref, due=due),
+                 body=body, key=key)

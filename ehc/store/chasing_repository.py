@@ -1,0 +1,111 @@
+"""Store access for chasing advice: teams, the notification ledger, team submissions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ehc.directory import Rung, Team
+from ehc.statutory import Agency
+from ehc.store.tables import AdviceRequestRow, NotificationRow, SubmissionRow, TeamRow
+
+
+def _team(row: TeamRow) -> Team:
+    return Team(
+        id=row.id, agency=Agency(row.agency), name=row.name, email=row.email,
+        ladder=[Rung.model_validate(r) for r in row.ladder],
+    )
+
+
+async def list_teams(session: AsyncSession) -> list[Team]:
+    rows = await session.scalars(select(TeamRow).order_by(TeamRow.agency, TeamRow.id))
+    return [_team(r) for r in rows]
+
+
+async def get_team(session: AsyncSession, *, team_id: str) -> Team | None:
+    row = await session.get(TeamRow, team_id)
+    return _team(row) if row else None
+
+
+async def save_team(session: AsyncSession, team: Team) -> None:
+    """Insert or replace one team (the caller commits)."""
+    row = await session.get(TeamRow, team.id)
+    values = {
+        "agency": team.agency.value,
+        "name": team.name,
+        "email": str(team.email),
+        "ladder": [r.model_dump(mode="json") for r in team.ladder],
+    }
+    if row is None:
+        session.add(TeamRow(id=team.id, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+async def sent_notice(session: AsyncSession, *, key: str) -> NotificationRow | None:
+    return await session.get(NotificationRow, key)
+
+
+async def record_attempt(
+    session: AsyncSession, *, key: str, values: dict[str, Any], now: datetime
+) -> NotificationRow:
+    """The ledger row for ``key``, created on the first attempt; counts every attempt."""
+    row = await session.get(NotificationRow, key)
+    if row is None:
+        row = NotificationRow(key=key, status="sending", attempts=0, first_attempt_at=now,
+                              **values)
+        session.add(row)
+    row.attempts += 1
+    return row
+
+
+async def list_notices(session: AsyncSession, *, advice_id: str) -> list[NotificationRow]:
+    rows = await session.scalars(
+        select(NotificationRow)
+        .where(NotificationRow.advice_id == advice_id)
+        .order_by(NotificationRow.first_attempt_at, NotificationRow.key)
+    )
+    return list(rows)
+
+
+async def team_requests(
+    session: AsyncSession, *, team: str, open_only: bool = True
+) -> list[AdviceRequestRow]:
+    query = select(AdviceRequestRow).where(AdviceRequestRow.team == team)
+    if open_only:
+        query = query.where(
+            AdviceRequestRow.outcome.in_(("outstanding", "returned_for_quality"))
+        )
+    rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
+    return list(rows)
+
+
+async def advice_request(session: AsyncSession, *, advice_id: str) -> AdviceRequestRow | None:
+    return await session.get(AdviceRequestRow, advice_id)
+
+
+async def save_submission(
+    session: AsyncSession,
+    *,
+    advice_id: str,
+    agency: str,
+    team: str | None,
+    submitted_on: date,
+    accepted: bool,
+    problems: list[str],
+    sections: dict[str, Any],
+    entered_by: str,
+    entered_at: datetime,
+) -> int:
+    row = SubmissionRow(
+        advice_id=advice_id, agency=agency, team=team, submitted_on=submitted_on,
+        accepted=accepted, problems=problems, sections=sections, entered_by=entered_by,
+        entered_at=entered_at,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id

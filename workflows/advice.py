@@ -1,0 +1,121 @@
+"""One durable workflow per advice request, id ``advice-{advice_id}``: it chases.
+
+It owns the request's reminder and escalation schedule (``ehc.chasing``): it sleeps on a
+durable timer until each notice falls due (09:00 in England), sends it through an activity
+whose key makes it go out once, and stops when the assessment tells it the advice arrived,
+was a nil return, was withdrawn, or the case closed. A return for quality starts a new
+cycle of this workflow (``cycle`` > 0): it sends the return notice at once, then chases on
+against the original due date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from ehc import chasing
+    from ehc.chasing import NoticeKind, PlannedNotice
+    from ehc.models import CLOSED_ADVICE, AdviceInput, AdviceOutcome, AdviceState, NoticeInput
+    from ehc.statutory import end_of_london_day, london_date
+
+NOTICE_HOUR = timedelta(hours=9)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(minutes=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    non_retryable_error_types=["PermanentSendError"],
+)
+
+
+def advice_workflow_id(advice_id: str) -> str:
+    return f"advice-{advice_id}"
+
+
+def send_time(notice: PlannedNotice) -> datetime:
+    """09:00 in England on the notice's date."""
+    return end_of_london_day(notice.on - timedelta(days=1)) + NOTICE_HOUR
+
+
+@workflow.defn(name="AdviceRequest")
+class AdviceRequestWorkflow:
+    @workflow.init
+    def __init__(self, request: AdviceInput) -> None:
+        self.request = request
+        self.outcome: AdviceOutcome | str = AdviceOutcome.OUTSTANDING
+        self.changes = 0
+        self.sent: list[int] = []
+
+    @workflow.signal
+    def set_outcome(self, state: AdviceState) -> None:
+        """Kept trivial: an error in a signal handler would fail the workflow."""
+        self.outcome = state.outcome
+        self.changes += 1
+
+    @workflow.query
+    def notices_sent(self) -> list[int]:
+        return list(self.sent)
+
+    def _closed(self) -> bool:
+        return self.outcome in CLOSED_ADVICE or self.outcome == "case_closed"
+
+    @workflow.run
+    async def run(self, request: AdviceInput) -> list[int]:
+        plan = chasing.schedule(
+            requested_on=request.requested_on,
+            due_on=request.due_on,
+            policy=request.policy,
+            ladder_rungs=request.ladder_rungs,
+        )
+        today = london_date(workflow.now())
+        first = chasing.due_now(plan, today)
+        if request.cycle:
+            first = [PlannedNotice(seq=1000 + request.cycle,
+                                   kind=NoticeKind.RETURNED_FOR_QUALITY, on=today)]
+        for notice in first:
+            await self._send(notice)
+        for notice in chasing.still_to_come(plan, today):
+            if not await self._wait_for(send_time(notice)):
+                break
+            await self._send(notice)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.sent
+
+    async def _wait_for(self, at: datetime) -> bool:
+        """Sleep until ``at``; ``False`` if chasing should stop first."""
+        remaining = at - workflow.now()
+        if remaining > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(self._closed, timeout=remaining)
+        return not self._closed()
+
+    async def _send(self, notice: PlannedNotice) -> None:
+        r = self.request
+        notice_input = NoticeInput(
+            key=f"{r.advice_id}:{notice.seq}:{notice.kind.value}",
+            advice_id=r.advice_id,
+            case_ref=r.case_ref,
+            agency=r.agency,
+            team=r.team,
+            kind=notice.kind.value,
+            seq=notice.seq,
+            rung=notice.rung,
+            on=notice.on,
+            due_on=r.due_on,
+        )
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_notice,
+                notice_input,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("notice_not_sent", extra={"seq": notice.seq})
+            return
+        self.sent.append(notice.seq)
