@@ -1,0 +1,358 @@
+"""Read-only aggregate queries over the case store, for the API's Prometheus collector.
+
+Every function takes an ``AsyncSession`` first and keyword arguments after it, reads only,
+and returns counts keyed by bounded codes (stage, limit, agency, event kind): never a case
+reference, a name or a date of birth. ``read_snapshot`` runs them all in one transaction so
+the figures of one scrape agree with each other.
+
+Definitions (``docs/observability.md`` explains them to managers):
+
+- *open*: a case whose stage is not terminal (``ehc.models.TERMINAL_STAGES``).
+- *at risk*: a pending statutory limit that something blocks and that falls due within
+  ``at_risk_days`` (as ``repository.list_queue`` and ``LimitView.at_risk`` compute it).
+- *breached*: a statutory limit whose latest projected status is ``breached``. A later
+  entry with the true date can correct it, so it is a state, not an event count.
+- *advice outstanding*: an advice request on an open case with no advice received yet;
+  *overdue*: outstanding and past its due date.
+- *plans issued within 20 weeks* (DfE SEN2): final plans issued in the trailing 12 months
+  whose ``final_plan`` limit was met on or before its due date. A case with any exception
+  recorded on ``final_plan`` is an exception case (SEN2 ``Week20`` = 1); "excluding
+  exceptions" leaves exception cases out of both numerator and denominator.
+- *data-entry lag*: for events a person entered (not the system's own evaluations), the
+  days from the date the event happened to the day it was entered, in England.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    SQLColumnExpression,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ehc.models import TERMINAL_STAGES, Stage
+from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
+from ehc.store.tables import (
+    AdviceRequestRow,
+    CaseRow,
+    EventRow,
+    ExceptionRow,
+    LimitRow,
+    NotificationRow,
+    SubmissionRow,
+)
+
+OPEN_STAGES: tuple[str, ...] = tuple(s.value for s in Stage if s not in TERMINAL_STAGES)
+STATUTORY_LIMITS: tuple[str, ...] = tuple(lim.value for lim in Limit if STATUTORY[lim])
+AGENCIES: tuple[str, ...] = tuple(a.value for a in Agency)
+EXCEPTIONS_SCOPES: tuple[str, ...] = ("included", "excluded")
+
+# Events a person enters, dated with when the thing happened. The system's own events
+# (limit_breached, limit_exception, breach_corrected) and exception_recorded (dated with
+# the start of the exception, which may lie ahead) are not data entry.
+ENTERED_EVENT_KINDS: tuple[str, ...] = (
+    "request_received",
+    "decision_to_assess",
+    "advice_requested",
+    "advice_received",
+    "decision_to_issue",
+    "draft_plan_served",
+    "final_plan_issued",
+    "withdrawn",
+)
+
+_PENDING = LimitStatus.PENDING.value
+_BREACHED = LimitStatus.BREACHED.value
+_NOT_APPLICABLE = LimitStatus.NOT_APPLICABLE.value
+_FINAL_PLAN = Limit.FINAL_PLAN.value
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """Every figure the collector exposes, read at one moment; zero-filled per label."""
+
+    open_by_stage: Mapping[str, int]
+    limits_pending: Mapping[str, int]
+    limits_at_risk: Mapping[str, int]
+    limits_breached: Mapping[str, int]
+    assessments_at_risk: int
+    advice_outstanding: Mapping[str, int]
+    advice_overdue: Mapping[str, int]
+    plans_issued: Mapping[str, int]
+    plans_within_20_weeks: Mapping[str, int]
+    entry_lag_days: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    chasing: ChasingFigures = field(default_factory=lambda: ChasingFigures({}, {}, {}, {}))
+
+
+@dataclass(frozen=True)
+class ChasingFigures:
+    """Durable counts from the notification ledger, submissions and advice outcomes."""
+
+    notices_sent: Mapping[tuple[str, str], int]  # (agency, kind)
+    failed_attempts: Mapping[str, int]  # agency
+    missing_inputs: Mapping[str, int]  # agency
+    outcomes: Mapping[tuple[str, str], int]  # (agency, outcome)
+
+
+def _zero_filled(keys: tuple[str, ...], counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts for exactly ``keys``: missing ones are 0, unknown codes are dropped."""
+    return {key: int(counts.get(key, 0)) for key in keys}
+
+
+def year_before(today: date) -> date:
+    """The same day a year earlier (28 February for 29 February)."""
+    try:
+        return today.replace(year=today.year - 1)
+    except ValueError:
+        return today.replace(year=today.year - 1, day=28)
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+async def open_assessments_by_stage(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(CaseRow.stage, func.count())
+        .where(CaseRow.stage.in_(OPEN_STAGES))
+        .group_by(CaseRow.stage)
+    )
+    return _zero_filled(OPEN_STAGES, {stage: n for stage, n in rows})
+
+
+def _at_risk(today: date, at_risk_days: int) -> ColumnElement[bool]:
+    return and_(
+        LimitRow.status == _PENDING,
+        LimitRow.blocked_by.is_not(None),
+        LimitRow.due_on <= today + timedelta(days=at_risk_days),
+    )
+
+
+async def limits_by_status(
+    session: AsyncSession, *, today: date, at_risk_days: int
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Statutory limits pending, at risk and breached, each by limit."""
+    at_risk = _at_risk(today, at_risk_days)
+    rows = await session.execute(
+        select(
+            LimitRow.limit,
+            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
+            func.sum(case((at_risk, 1), else_=0)),
+            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
+        )
+        .where(LimitRow.statutory == true(), LimitRow.status.in_([_PENDING, _BREACHED]))
+        .group_by(LimitRow.limit)
+    )
+    pending: dict[str, int] = {}
+    risky: dict[str, int] = {}
+    breached: dict[str, int] = {}
+    for limit, n_pending, n_risk, n_breached in rows:
+        pending[limit] = int(n_pending or 0)
+        risky[limit] = int(n_risk or 0)
+        breached[limit] = int(n_breached or 0)
+    return (
+        _zero_filled(STATUTORY_LIMITS, pending),
+        _zero_filled(STATUTORY_LIMITS, risky),
+        _zero_filled(STATUTORY_LIMITS, breached),
+    )
+
+
+async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_days: int) -> int:
+    """Cases with at least one limit at risk (the queue's ``status=at_risk``)."""
+    count = await session.scalar(
+        select(func.count(func.distinct(LimitRow.case_ref))).where(
+            _at_risk(today, at_risk_days)
+        )
+    )
+    return int(count or 0)
+
+
+# --- advice ---------------------------------------------------------------------------------
+
+
+async def advice_by_agency(
+    session: AsyncSession, *, today: date
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Advice outstanding and overdue on open cases, by agency."""
+    rows = await session.execute(
+        select(
+            AdviceRequestRow.agency,
+            func.count(),
+            func.sum(case((AdviceRequestRow.due_on < today, 1), else_=0)),
+        )
+        .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
+        .where(
+            AdviceRequestRow.advice_received_on.is_(None),
+            AdviceRequestRow.status != _NOT_APPLICABLE,
+            CaseRow.stage.in_(OPEN_STAGES),
+        )
+        .group_by(AdviceRequestRow.agency)
+    )
+    outstanding: dict[str, int] = {}
+    overdue: dict[str, int] = {}
+    for agency, n_outstanding, n_overdue in rows:
+        outstanding[agency] = int(n_outstanding or 0)
+        overdue[agency] = int(n_overdue or 0)
+    return _zero_filled(AGENCIES, outstanding), _zero_filled(AGENCIES, overdue)
+
+
+async def chasing_figures(session: AsyncSession) -> ChasingFigures:
+    """What chasing has done, from durable rows: notices sent by agency and kind (request,
+    reminder, due today, overdue, escalation, returned for quality), failed send attempts,
+    missing inputs (refused submissions) and advice outcomes (nil returns among them)."""
+    sent = await session.execute(
+        select(NotificationRow.agency, NotificationRow.kind, func.count())
+        .where(NotificationRow.status == "sent")
+        .group_by(NotificationRow.agency, NotificationRow.kind)
+    )
+    failed = await session.execute(
+        select(
+            NotificationRow.agency,
+            func.sum(NotificationRow.attempts - case((NotificationRow.status == "sent", 1),
+                                                     else_=0)),
+        ).group_by(NotificationRow.agency)
+    )
+    missing = await session.execute(
+        select(SubmissionRow.agency, func.count())
+        .where(SubmissionRow.accepted.is_(False))
+        .group_by(SubmissionRow.agency)
+    )
+    outcomes = await session.execute(
+        select(AdviceRequestRow.agency, AdviceRequestRow.outcome, func.count())
+        .group_by(AdviceRequestRow.agency, AdviceRequestRow.outcome)
+    )
+    return ChasingFigures(
+        notices_sent={(a, k): int(n) for a, k, n in sent},
+        failed_attempts=_zero_filled(AGENCIES, {a: int(n or 0) for a, n in failed}),
+        missing_inputs=_zero_filled(AGENCIES, {a: int(n) for a, n in missing}),
+        outcomes={(a, o): int(n) for a, o, n in outcomes},
+    )
+
+
+# --- the 20-week measure --------------------------------------------------------------------
+
+
+async def plans_within_20_weeks(
+    session: AsyncSession, *, today: date
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Final plans issued in the trailing 12 months and, of those, issued within 20 weeks;
+    each ``{"included": n, "excluded": n}`` for exceptions included and excluded."""
+    exception_case = exists().where(
+        ExceptionRow.case_ref == LimitRow.case_ref, ExceptionRow.limit == _FINAL_PLAN
+    )
+    on_time = LimitRow.met_on <= LimitRow.due_on
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((on_time, 1), else_=0)),
+                func.sum(case((exception_case, 0), else_=1)),
+                func.sum(case((and_(on_time, ~exception_case), 1), else_=0)),
+            ).where(
+                LimitRow.limit == _FINAL_PLAN,
+                LimitRow.met_on.is_not(None),
+                LimitRow.met_on > year_before(today),
+                LimitRow.met_on <= today,
+            )
+        )
+    ).one()
+    issued, within, issued_ex, within_ex = (int(v or 0) for v in row)
+    return (
+        {"included": issued, "excluded": issued_ex},
+        {"included": within, "excluded": within_ex},
+    )
+
+
+# --- data-entry lag -------------------------------------------------------------------------
+
+
+def _london_date_sqlite(ts: SQLColumnExpression[datetime]) -> ColumnElement[str]:
+    """The England date of a UTC timestamp stored by SQLite as ``YYYY-MM-DD HH:MM:SS...``.
+
+    SQLite has no time zone data, so British Summer Time is computed from its rule (since
+    1996): from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
+    October. ``date(Y-03-25, 'weekday 0')`` is the Sunday on or after 25 March: the last
+    Sunday of March.
+    """
+    year = func.strftime("%Y", ts)
+    bst_starts = func.datetime(func.date(year.concat("-03-25"), "weekday 0"), "+1 hour")
+    bst_ends = func.datetime(func.date(year.concat("-10-25"), "weekday 0"), "+1 hour")
+    return case(
+        (and_(ts >= bst_starts, ts < bst_ends), func.date(ts, "+1 hour")),
+        else_=func.date(ts),
+    )
+
+
+def _entry_lag_days(dialect: str) -> ColumnElement[int]:
+    entered = EventRow.entered_at
+    if dialect == "postgresql":
+        london_day = cast(func.timezone("Europe/London", entered), EventRow.occurred_on.type)
+        return cast(london_day - EventRow.occurred_on, Integer)
+    if dialect == "sqlite":
+        days = func.julianday(_london_date_sqlite(entered)) - func.julianday(EventRow.occurred_on)
+        return cast(days, Integer)
+    raise NotImplementedError(f"the case store does not support {dialect}")
+
+
+async def entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
+    """How many entered events had each lag in whole days, by event kind.
+
+    The events table is append-only, so these counts only grow: they form a cumulative
+    histogram that survives restarts. A negative lag (clock skew) counts as 0.
+    """
+    lag = _entry_lag_days(session.get_bind().dialect.name).label("lag")
+    rows = await session.execute(
+        select(EventRow.kind, lag, func.count())
+        .where(EventRow.kind.in_(ENTERED_EVENT_KINDS))
+        .group_by(EventRow.kind, lag)
+    )
+    result: dict[str, dict[int, int]] = {kind: {} for kind in ENTERED_EVENT_KINDS}
+    for kind, days, n in rows:
+        per_kind = result.setdefault(kind, {})
+        key = max(int(days or 0), 0)
+        per_kind[key] = per_kind.get(key, 0) + int(n)
+    return result
+
+
+# --- everything at once ---------------------------------------------------------------------
+
+
+async def read_snapshot(
+    session: AsyncSession, *, today: date, at_risk_days: int
+) -> StoreSnapshot:
+    """Every figure, read in one transaction (a consistent snapshot on PostgreSQL too when
+    the session runs at REPEATABLE READ; on the default READ COMMITTED each query sees the
+    latest committed state, which is close enough for a 15-second gauge)."""
+    stages = await open_assessments_by_stage(session)
+    pending, at_risk, breached = await limits_by_status(
+        session, today=today, at_risk_days=at_risk_days
+    )
+    cases_at_risk = await assessments_at_risk(session, today=today, at_risk_days=at_risk_days)
+    outstanding, overdue = await advice_by_agency(session, today=today)
+    issued, within = await plans_within_20_weeks(session, today=today)
+    lag = await entry_lag_days(session)
+    chasing = await chasing_figures(session)
+    return StoreSnapshot(
+        open_by_stage=stages,
+        limits_pending=pending,
+        limits_at_risk=at_risk,
+        limits_breached=breached,
+        assessments_at_risk=cases_at_risk,
+        advice_outstanding=outstanding,
+        advice_overdue=overdue,
+        plans_issued=issued,
+        plans_within_20_weeks=within,
+        entry_lag_days=lag,
+        chasing=chasing,
+    )
