@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from ehc.directory import load as load_directory
 from ehc.models import CaseView, User
 from ehc.settings import Settings
-from ehc.store import repository
+from ehc.store import chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from ehc.temporal import connect
@@ -47,19 +53,45 @@ async def dev_caseworker_token(settings: Settings) -> str:
     return token
 
 
-async def rebuild(settings: Settings) -> int:
-    """Re-project every assessment workflow into the store (the workflows are the truth)."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+async def load_teams(settings: Settings, path: Path | None = None, *, only_if_empty: bool) -> int:
+    """Put the directory file's teams in the store; ``only_if_empty`` keeps admins' edits."""
+    directory = load_directory(path or settings.teams_file)
     engine = make_engine(settings.effective_database_url)
-    count = 0
     try:
-        sessions = sessionmaker(engine)
-        async for execution in client.list_workflows("WorkflowType = 'Assessment'"):
-            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            view: CaseView = await handle.query(AssessmentWorkflow.case_view)
-            async with sessions() as session, session.begin():
-                await repository.project_case(session, view)
-            count += 1
+        async with sessionmaker(engine)() as session:
+            if only_if_empty and await chasing_repository.list_teams(session):
+                return 0
+            for team in directory.teams:
+                await chasing_repository.save_team(session, team)
+            await session.commit()
     finally:
         await engine.dispose()
-    return count
+    return len(directory.teams)
+
+
+async def rebuild(settings: Settings) -> tuple[int, list[str]]:
+    """Re-project every assessment workflow on this deployment's task queue into the store
+    (the workflows are the truth). Returns how many were rebuilt and the ids that could not
+    be read (a query needs a running worker)."""
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    engine = make_engine(settings.effective_database_url)
+    rebuilt, unreadable = 0, []
+    query = (
+        "WorkflowType = 'Assessment' "
+        f"AND TaskQueue = '{settings.temporal_task_queue.replace(chr(39), '')}'"
+    )
+    try:
+        sessions = sessionmaker(engine)
+        async for execution in client.list_workflows(query):
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            try:
+                view: CaseView = await handle.query(AssessmentWorkflow.case_view)
+            except (RPCError, WorkflowQueryFailedError):
+                unreadable.append(execution.id)
+                continue
+            async with sessions() as session, session.begin():
+                await repository.project_case(session, view)
+            rebuilt += 1
+    finally:
+        await engine.dispose()
+    return rebuilt, unreadable

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from ehc.logging import configure_logging
 from ehc.settings import Settings, get_settings
@@ -46,8 +47,46 @@ def _parser() -> argparse.ArgumentParser:
     store = sub.add_parser("store", help="the case store").add_subparsers(
         dest="store_command", required=True
     )
+    teams = sub.add_parser("teams", help="the team directory").add_subparsers(
+        dest="teams_command", required=True
+    )
+    load_teams = teams.add_parser("load", help="load teams from a YAML file into the store")
+    load_teams.add_argument("file", nargs="?", type=Path, help="default: EHC_TEAMS_FILE")
+
     store.add_parser("migrate", help="bring the database schema up to date")
     store.add_parser("rebuild", help="rebuild the store's projection from the workflows")
+
+    sen2 = sub.add_parser("sen2", help="the SEN2 statutory return").add_subparsers(
+        dest="sen2_command", required=True
+    )
+    export = sen2.add_parser(
+        "export", help="write the SEN2 XML for a collection year to stdout",
+        description="SEN2 YYYY covers requests active in calendar year YYYY-1. Cases that "
+        "cannot be exported are listed on stderr and the exit code is 1.",
+    )
+    export.add_argument("--year", type=int, required=True, metavar="YYYY",
+                        help="collection year (SEN2 2025 covers 2024)")
+    export.add_argument("--la", metavar="NNN", help="DfE LA number (default EHC_LA_NUMBER)")
+    export.add_argument("--dmo", choices=["Y", "N", "R"],
+                        help="Designated Medical Officer in post (default EHC_SEN2_DMO)")
+    export.add_argument("--dco", choices=["Y", "N", "R"],
+                        help="Designated Clinical Officer in post (default EHC_SEN2_DCO)")
+    report = sub.add_parser("report", help="timeliness reports").add_subparsers(
+        dest="report_command", required=True
+    )
+    timeliness = report.add_parser(
+        "timeliness", help="DfE's timeliness measures for a period (JSON or CSV)"
+    )
+    timeliness.add_argument("--from", dest="start", type=_date, required=True,
+                            metavar="YYYY-MM-DD")
+    timeliness.add_argument("--to", dest="end", type=_date, required=True, metavar="YYYY-MM-DD")
+    timeliness.add_argument("--format", choices=["json", "csv"], default="json")
+    timeliness.add_argument(
+        "--section", default="timeliness_20_week",
+        choices=["requests", "assessments", "timeliness_20_week", "advice"],
+        help="the table printed as CSV (JSON always holds every section)",
+    )
+    timeliness.add_argument("--la", metavar="NNN", help="DfE LA number for the geography columns")
     return parser
 
 
@@ -107,6 +146,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _users(args, settings)
     if args.command == "store":
         return _store(args, settings)
+    if args.command == "teams":
+        return _teams(args, settings)
+    if args.command in ("sen2", "report"):
+        from ehc.reports import commands
+
+        return commands.dispatch(args, settings)
     return 2
 
 
@@ -115,6 +160,7 @@ def _prepare_dev(settings: Settings) -> None:
     import casestore
 
     asyncio.run(casestore.migrate(settings))
+    asyncio.run(casestore.load_teams(settings, only_if_empty=True))
     token = asyncio.run(casestore.dev_caseworker_token(settings))
     print(f"Development caseworker token: {token}", flush=True)
 
@@ -132,6 +178,19 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _teams(args: argparse.Namespace, settings: Settings) -> int:
+    import casestore
+
+    asyncio.run(casestore.migrate(settings))
+    try:
+        count = asyncio.run(casestore.load_teams(settings, args.file, only_if_empty=False))
+    except ValueError as exc:
+        print(f"ehc: {exc}", file=sys.stderr)
+        return 2
+    print(f"Loaded {count} teams into the store.")
+    return 0
+
+
 def _store(args: argparse.Namespace, settings: Settings) -> int:
     import casestore
 
@@ -139,9 +198,11 @@ def _store(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(casestore.migrate(settings))
         print("The case store is up to date.")
         return 0
-    count = asyncio.run(casestore.rebuild(settings))
+    count, unreadable = asyncio.run(casestore.rebuild(settings))
     print(f"Rebuilt the projection of {count} assessments from their workflows.")
-    return 0
+    for workflow_id in unreadable:
+        print(f"ehc: could not read {workflow_id} (is a worker running?)", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 if __name__ == "__main__":

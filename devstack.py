@@ -47,6 +47,13 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
     return cmd
 
 
+def _mail_sink_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "ehc.notify.sink", "--host", settings.smtp_host,
+        "--port", str(settings.smtp_port), "--folder", str(settings.data_dir / "mail"),
+    ]
+
+
 def wait_for_port(address: str, timeout: float = 60.0) -> None:
     host, _, port = address.rpartition(":")
     deadline = time.monotonic() + timeout
@@ -69,12 +76,16 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
     """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop everything on SIGTERM as on Ctrl-C
     env_python = sys.executable
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if settings.temporal_embedded:
             procs.append(_spawn(temporal_dev_server_command(settings)))
         wait_for_port(settings.temporal_address)
+        if settings.mail_sink:
+            procs.append(_spawn(_mail_sink_command(settings)))
+            wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}")
         prepare()
         procs.append(_spawn([env_python, "-m", "cli", "worker"]))
         procs.append(_spawn([env_python, "-m", "cli", "api"]))
@@ -87,6 +98,10 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
         _stop(procs)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _print_banner(settings: Settings) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
@@ -95,6 +110,10 @@ def _print_banner(settings: Settings) -> None:
         f"  API docs        {api}/docs",
         f"  Metrics         {api}/metrics",
         f"  Temporal Web UI http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Mail sink       {Path(settings.data_dir, 'mail').resolve()}/ (SMTP "
+        f"{settings.smtp_host}:{settings.smtp_port})",
+        f"  Worker metrics  http://{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+        "/metrics",
         f"  Data folder     {Path(settings.data_dir).resolve()}",
         "",
     ]

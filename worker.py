@@ -5,39 +5,73 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.casebook import CasebookActivities
+from activities.notifications import NotificationActivities
 from ehc.logging import get_logger
+from ehc.notify.base import EmailSender
+from ehc.notify.factory import make_sender
 from ehc.settings import Settings
 from ehc.store.db import make_engine, sessionmaker
 from ehc.temporal import connect
+from workflows.advice import AdviceRequestWorkflow
 from workflows.assessment import AssessmentWorkflow
 
 log = get_logger(__name__)
 
 
-def build_worker(client: Client, settings: Settings, casebook: CasebookActivities) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    sender: EmailSender | None = None,
+    max_cached_workflows: int = 1000,
+) -> Worker:
     """The one place that lists what the worker runs."""
+    casebook = CasebookActivities(sessions)
+    notices = NotificationActivities(
+        sessions, sender or make_sender(settings), settings.public_url
+    )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[AssessmentWorkflow],
-        activities=[casebook.project_case],
+        workflows=[AssessmentWorkflow, AdviceRequestWorkflow],
+        activities=[casebook.project_case, notices.send_notice],
+        max_cached_workflows=max_cached_workflows,
     )
 
 
 async def run(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then drain and stop."""
+    """Run until SIGINT or SIGTERM, then drain and stop.
+
+    The Temporal SDK's own metrics (task latencies, slots, pollers, failures) are served
+    for Prometheus on ``worker_metrics_host:worker_metrics_port`` with conventional names
+    (``_total`` counters, ``_seconds`` durations); port 0 turns them off.
+    """
+    if settings.worker_metrics_port:
+        metrics = PrometheusConfig(
+            bind_address=f"{settings.worker_metrics_host}:{settings.worker_metrics_port}",
+            counters_total_suffix=True,
+            unit_suffix=True,
+            durations_as_seconds=True,
+        )
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig(metrics=metrics)))
     engine = make_engine(settings.effective_database_url)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = build_worker(client, settings, CasebookActivities(sessionmaker(engine)))
+    worker = build_worker(client, settings, sessionmaker(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker_started", task_queue=settings.temporal_task_queue)
+    log.info(
+        "worker_started",
+        task_queue=settings.temporal_task_queue,
+        metrics_port=settings.worker_metrics_port,
+    )
     async with worker:
         await stop.wait()
     await engine.dispose()

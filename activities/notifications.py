@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,13 +24,6 @@ from ehc.notify.render import render
 from ehc.store import chasing_repository as ledger
 
 log = get_logger(__name__)
-
-SEND_FAILURES = Counter(
-    "ehc_notice_send_failures",
-    "Failed attempts to send a notice to an adviser (each is retried with backoff).",
-    ["agency", "channel"],
-)
-
 
 def recipients(team: Team, rung: int) -> tuple[str, tuple[str, ...]]:
     """Rung 0 is the team; an escalation goes to that rung of the ladder, team copied."""
@@ -94,11 +86,10 @@ class NotificationActivities:
         try:
             provider_id = await self.sender.send(email)
         except RetryableSendError as exc:
-            SEND_FAILURES.labels(notice.agency.value, self.sender.channel).inc()
+            # Counted durably: the ledger row's attempts (ehc_notice_send_failures_total).
             log.warning("notice_send_failed", key=notice.key, reason=str(exc))
             raise
         except PermanentSendError as exc:
-            SEND_FAILURES.labels(notice.agency.value, self.sender.channel).inc()
             await self._settle(notice.key, "failed")
             raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
         await self._settle(notice.key, "sent", provider_id)

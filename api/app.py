@@ -11,7 +11,8 @@ from temporalio.client import Client
 
 from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
-from api.routes import advice, assessments, health, timescales
+from api.routes import advice, assessments, health, reports, teams, timescales
+from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
 from ehc.store.db import make_engine, sessionmaker
 from ehc.temporal import connect
@@ -24,6 +25,13 @@ Dates are `YYYY-MM-DD` and mean the day something happened, not the day it was e
 Errors are `{"error": "<code>", "detail": "<sentence>"}`. Send an `Idempotency-Key`
 header when retrying a POST: the event is recorded once.
 """
+
+
+def load_directory(settings: Settings) -> Directory:
+    """The agencies' policies and templates; an absent file means built-in defaults."""
+    if not settings.teams_file.exists():
+        return Directory()
+    return load(settings.teams_file)
 
 
 def create_app(
@@ -54,10 +62,12 @@ def create_app(
         title="ehc-timeliness", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
+    app.state.directory = load_directory(settings)
     app.state.clock = clock
     app.state.sessions = sessions
     app.state.temporal = temporal
     install_error_handlers(app)
-    for module in (health, timescales, assessments, advice):
+    health.install_http_metrics(app)
+    for module in (health, timescales, assessments, advice, teams, reports):
         app.include_router(module.router)
     return app

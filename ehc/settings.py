@@ -38,8 +38,39 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     at_risk_days: int = Field(default=14, ge=0, description="Days left that make a limit at risk.")
+
+    teams_file: Path = Field(
+        default=Path("config/teams.yaml"),
+        description="The team directory loaded into the store by `ehc teams load`.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where teams respond, shown in notices."
+    )
+    email_channel: Literal["smtp", "govuk_notify"] = "smtp"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "send-casework@council.example"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    notify_api_key: str | None = Field(default=None, description="GOV.UK Notify API key")
+    notify_template_id: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    mail_sink: bool = Field(
+        default=True, description="`ehc dev` runs a local SMTP sink writing mail to data_dir/mail."
+    )
     case_close_grace_days: int = Field(
         default=28, ge=0, description="Days a finished case stays open for late corrections."
+    )
+
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Where the worker serves the Temporal SDK's metrics."
+    )
+    worker_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of the worker's metrics; 0 turns it off."
+    )
+    metrics_cache_seconds: float = Field(
+        default=15, ge=0, description="How long the API reuses its reading of the case store."
     )
 
     @property

@@ -213,12 +213,16 @@ class Stack:
         await self.env.sleep(duration)
         await self.today()
 
-    def worker(self) -> Worker:
-        """A fresh worker on this stack's task queue (use ``async with``)."""
+    def worker(self, *, cached: bool = True) -> Worker:
+        """A fresh worker on this stack's task queue (use ``async with``). An uncached
+        worker uses no sticky queue, so another can take over at once: the time-skipping
+        server cannot time out a sticky queue while its clock is locked."""
         settings = Settings(
             temporal_task_queue=self.task_queue, environment="test", smtp_port=self.smtp_port
         )
-        return build_worker(self.env.client, settings, self.sessions)
+        return build_worker(
+            self.env.client, settings, self.sessions, max_cached_workflows=1000 if cached else 0
+        )
 
     def headers(self, role: str = "caseworker") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -320,6 +324,18 @@ async def clock_stack(
     mail_server: MailServer,
 ) -> AsyncIterator[Stack]:
     async for stack in open_stack(clock_env, sessions, tokens, smtp_port=mail_server.port):
+        yield stack
+
+
+@pytest.fixture
+async def clock_stack_no_worker(
+    clock_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
+    tokens: dict[str, str],
+    mail_server: MailServer,
+) -> AsyncIterator[Stack]:
+    """A stack whose test starts and stops its own workers."""
+    async for stack in open_stack(clock_env, sessions, tokens, with_worker=False,
+                                  smtp_port=mail_server.port):
         yield stack
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -25,12 +25,23 @@ with workflow.unsafe.imports_passed_through():
     from ehc.statutory import end_of_london_day, london_date
 
 NOTICE_HOUR = timedelta(hours=9)
+# A send is tried twice at once; after that the workflow waits on a durable timer with
+# backoff (5 minutes, doubling to an hour) and tries again until it is sent, it fails for
+# good, or the request closes. The waits are in the history, where anyone can see them.
 SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(minutes=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(hours=1),
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=2,
     non_retryable_error_types=["PermanentSendError"],
 )
+FIRST_BACKOFF = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def _permanent(err: ActivityError) -> bool:
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and (
+        cause.non_retryable or cause.type == "PermanentSendError"
+    )
 
 
 def advice_workflow_id(advice_id: str) -> str:
@@ -108,14 +119,21 @@ class AdviceRequestWorkflow:
             on=notice.on,
             due_on=r.due_on,
         )
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_notice,
-                notice_input,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=SEND_RETRY,
-            )
-        except ActivityError:
-            workflow.logger.warning("notice_not_sent", extra={"seq": notice.seq})
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                await workflow.execute_activity_method(
+                    NotificationActivities.send_notice,
+                    notice_input,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=SEND_RETRY,
+                )
+            except ActivityError as err:
+                if _permanent(err) or self._closed():
+                    workflow.logger.warning("notice_not_sent", extra={"seq": notice.seq})
+                    return
+                await self._wait_for(workflow.now() + backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            self.sent.append(notice.seq)
             return
-        self.sent.append(notice.seq)

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from api import casework
@@ -28,12 +27,6 @@ from ehc.templates import problems
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
-
-MISSING_INPUTS = Counter(
-    "ehc_missing_inputs",
-    "Submissions refused because a section of the agreed template was missing or invalid.",
-    ["agency"],
-)
 
 Caseworker = Annotated[User, Depends(require("caseworker", "admin"))]
 Anyone = Annotated[User, Depends(require("caseworker", "manager", "admin", "team"))]
@@ -149,7 +142,6 @@ async def submit(
     )
     await session.commit()
     if found:
-        MISSING_INPUTS.labels(agency.value).inc()
         raise ApiError(422, "missing_input", " ".join(found), problems=found)
     command = AdviceReceived(advice_id=advice_id, received_on=body.submitted_on,
                              entered_by=str(user.id))

@@ -65,8 +65,10 @@ async def test_store_rebuild_restores_the_projection_from_the_workflows(
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
     await upgrade(url)
     target = s.env.client.service_client.config.target_host
-    count = await rebuild(Settings(temporal_address=target, database_url=url))
-    assert count >= 1
+    settings = Settings(temporal_address=target, database_url=url,
+                        temporal_task_queue=s.task_queue)
+    count, unreadable = await rebuild(settings)
+    assert (count, unreadable) == (1, [])
     engine = make_engine(url)
     async with sessionmaker(engine)() as session:
         status = await session.scalar(

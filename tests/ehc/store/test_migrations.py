@@ -12,12 +12,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
 from ehc.store.db import make_engine
+from ehc.store.db import SQLITE_BUSY_TIMEOUT_MS
 from ehc.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from ehc.store.tables import metadata
 from tests.ehc.store.conftest import Backend
 
 TABLES = {"cases", "children", "limits", "advice_requests", "exceptions", "events", "notes",
-          "users"}
+          "users", "teams", "notifications", "submissions"}
+HEAD = "0002"
 
 
 async def table_names(url: str) -> set[str]:
@@ -38,7 +40,7 @@ async def test_upgrade_creates_every_table_and_repeats_as_a_no_op(backend: Backe
     assert await current_revision(url) is None
     await upgrade(url)
     assert await table_names(url) == TABLES | {"alembic_version"}
-    assert await current_revision(url) == head_revision() == "0001"
+    assert await current_revision(url) == head_revision() == HEAD
 
     engine = make_engine(url)
     try:
@@ -53,14 +55,14 @@ async def test_upgrade_creates_every_table_and_repeats_as_a_no_op(backend: Backe
             versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [v[0] for v in versions] == ["0001"]
+    assert [v[0] for v in versions] == [HEAD]
     assert await table_names(url) == TABLES | {"alembic_version"}
 
 
 async def test_concurrent_upgrades_are_safe(backend: Backend) -> None:
     url = await backend.fresh_url()
     await asyncio.gather(*(upgrade(url) for _ in range(3)))
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == HEAD
     assert await table_names(url) == TABLES | {"alembic_version"}
 
 
@@ -105,7 +107,7 @@ async def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path)
     finally:
         await engine.dispose()
     assert path.parent.is_dir()
-    assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1}
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "foreign_keys": 1}
 
 
 async def test_upgrade_url_is_not_read_from_an_ini(tmp_path: Path) -> None:
@@ -115,4 +117,4 @@ async def test_upgrade_url_is_not_read_from_an_ini(tmp_path: Path) -> None:
     assert config.attributes["url"] == url
     assert make_url(url).database is not None
     await upgrade(url)
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == HEAD

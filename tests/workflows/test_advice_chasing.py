@@ -1,0 +1,129 @@
+"""A health advice request that is never answered, chased by the book, to a real SMTP
+server: the exact messages, on the exact dates, each exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from ehc.statutory import end_of_london_day
+from tests.api.scenarios import create_case
+from tests.conftest import MailServer, Stack
+
+TEAM = "paediatrics.send@nhs.example"
+LEAD = "paediatrics.lead@nhs.example"
+DCO = "dco@icb.example"
+SEND_MANAGER = "send.manager@council.example"
+
+# (day after the request, kind, first recipient): the default policy for health.
+EXPECTED = [
+    (0, "request", TEAM),
+    (28, "reminder", TEAM),
+    (35, "reminder", TEAM),
+    (42, "due_today", TEAM),
+    (43, "overdue", TEAM),
+    (43, "escalation", LEAD),
+    (50, "escalation", DCO),
+    (57, "escalation", SEND_MANAGER),
+    (64, "escalation", SEND_MANAGER),
+]
+
+
+def ten_am(day: date) -> datetime:
+    return end_of_london_day(day - timedelta(days=1)) + timedelta(hours=10)
+
+
+async def until(stack: Stack, at: datetime) -> None:
+    now = await stack.env.get_current_time()
+    if at > now:
+        await stack.sleep(at - now)
+
+
+async def delivered(mail: MailServer, advice_id: str, count: int) -> list[tuple[str, str]]:
+    """What the SMTP server holds for this request, once ``count`` messages are in (the
+    send runs a moment after the timer fires) or after 10 s."""
+    for _ in range(100):
+        got = mail.for_advice(advice_id)
+        if len(got) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return [(m.key.rsplit(":", 1)[1], m.to[0]) for m in mail.for_advice(advice_id)]
+
+
+async def request_health_advice(s: Stack) -> tuple[str, date]:
+    today = await s.today()
+    ref = (await create_case(s, today))["case_ref"]
+    decision = {"decision": "assess", "decided_on": today.isoformat()}
+    assert (await s.post(f"/assessments/{ref}/decision-to-assess", decision)).status_code == 200
+    r = await s.post(f"/assessments/{ref}/advice-requests",
+                     {"agency": "health", "requested_on": today.isoformat(),
+                      "team": "community-paediatrics"})
+    assert r.status_code == 201, r.text
+    assert r.json()["due_on"] == (today + timedelta(weeks=6)).isoformat()
+    return r.json()["id"], today
+
+
+async def test_unanswered_health_advice_is_chased_on_the_exact_dates(
+    clock_stack: Stack, mail_server: MailServer
+) -> None:
+    s = clock_stack
+    advice_id, day0 = await request_health_advice(s)
+    checkpoints = sorted({day for day, _, _ in EXPECTED} | {27, 41, 60})
+    for day in checkpoints:
+        await until(s, ten_am(day0 + timedelta(days=day)))
+        expected = [(kind, to) for d, kind, to in EXPECTED if d <= day]
+        assert await delivered(mail_server, advice_id, len(expected)) == expected, f"day {day}"
+    keys = [m.key for m in mail_server.for_advice(advice_id)]
+    assert len(keys) == len(set(keys))  # exactly once each
+    escalation = mail_server.for_advice(advice_id)[5]
+    assert TEAM in escalation.to  # the team is copied on every escalation
+    assert "Amelia" not in escalation.body and "2015-03-04" not in escalation.body
+
+
+async def test_chasing_survives_a_worker_restart_and_a_two_day_smtp_outage(
+    clock_stack_no_worker: Stack, mail_server: MailServer
+) -> None:
+    s = clock_stack_no_worker
+    async with s.worker(cached=False):
+        advice_id, day0 = await request_health_advice(s)
+        await until(s, ten_am(day0 + timedelta(days=36)))
+        assert len(await delivered(mail_server, advice_id, 3)) == 3
+    # The worker stopped in the middle of the case; a new one takes over.
+    async with s.worker():
+        await _outage_then_recovery(s, mail_server, advice_id, day0)
+
+
+async def _outage_then_recovery(
+    s: Stack, mail_server: MailServer, advice_id: str, day0: date
+) -> None:
+    mail_server.stop()  # the relay is down from day 41 to day 43
+    await until(s, ten_am(day0 + timedelta(days=41)))
+    await until(s, ten_am(day0 + timedelta(days=43)) - timedelta(hours=1))
+    assert len(mail_server.for_advice(advice_id)) == 3  # nothing got through
+    mail_server.start()
+    await until(s, ten_am(day0 + timedelta(days=43)) + timedelta(hours=2))
+    await until(s, ten_am(day0 + timedelta(days=58)))
+    expected = [(kind, to) for d, kind, to in EXPECTED if d <= 58]
+    assert await delivered(mail_server, advice_id, len(expected)) == expected
+    keys = [m.key for m in mail_server.for_advice(advice_id)]
+    assert len(keys) == len(set(keys))
+    r = await s.get(f"/advice-requests/{advice_id}/notices")
+    ledger = {n["key"]: n for n in r.json()}
+    due_today = next(n for k, n in ledger.items() if k.endswith(":due_today"))
+    assert due_today["status"] == "sent"
+    assert due_today["attempts"] > 1  # it was retried through the outage, then sent once
+
+
+async def test_received_advice_stops_the_chasing(
+    clock_stack: Stack, mail_server: MailServer
+) -> None:
+    s = clock_stack
+    advice_id, day0 = await request_health_advice(s)
+    await until(s, ten_am(day0 + timedelta(days=30)))
+    r = await s.post(f"/advice-requests/{advice_id}/received",
+                     {"received_on": (day0 + timedelta(days=30)).isoformat()})
+    assert r.status_code == 200, r.text
+    await until(s, ten_am(day0 + timedelta(days=60)))
+    assert [k for k, _ in await delivered(mail_server, advice_id, 2)] == ["request", "reminder"]
+
+
