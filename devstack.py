@@ -54,10 +54,15 @@ def _mail_sink_command(settings: Settings) -> list[str]:
     ]
 
 
-def wait_for_port(address: str, timeout: float = 60.0) -> None:
+def wait_for_port(
+    address: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until something listens on ``address``; give up early if ``proc`` dies."""
     host, _, port = address.rpartition(":")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!s} stopped (exit {proc.returncode})")
         try:
             with socket.create_connection((host, int(port)), timeout=1):
                 return
@@ -85,15 +90,18 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
         wait_for_port(settings.temporal_address)
         if settings.mail_sink:
             procs.append(_spawn(_mail_sink_command(settings)))
-            wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}")
+            wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}", proc=procs[-1])
         prepare()
         procs.append(_spawn([env_python, "-m", "cli", "worker"]))
         procs.append(_spawn([env_python, "-m", "cli", "api"]))
-        wait_for_port(f"{settings.api_host}:{settings.api_port}")
+        wait_for_port(f"{settings.api_host}:{settings.api_port}", proc=procs[-1])
         _print_banner(settings)
         return _supervise(procs)
     except KeyboardInterrupt:
         return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"ehc dev: {exc}", file=sys.stderr)
+        return 1
     finally:
         _stop(procs)
 
