@@ -68,9 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="collection year (SEN2 2025 covers 2024)")
     export.add_argument("--la", metavar="NNN", help="DfE LA number (default EHC_LA_NUMBER)")
     export.add_argument("--dmo", choices=["Y", "N", "R"],
-                        help="Designated Medical Officer in post (default EHC_SEN2_DMO)")
+                        help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)")
     export.add_argument("--dco", choices=["Y", "N", "R"],
-                        help="Designated Clinical Officer in post (default EHC_SEN2_DCO)")
+                        help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)")
     report = sub.add_parser("report", help="timeliness reports").add_subparsers(
         dest="report_command", required=True
     )

@@ -77,7 +77,8 @@ async def test_unanswered_health_advice_is_chased_on_the_exact_dates(
     assert len(keys) == len(set(keys))  # exactly once each
     escalation = mail_server.for_advice(advice_id)[5]
     assert TEAM in escalation.to  # the team is copied on every escalation
-    assert "Amelia" not in escalation.body and "2015-03-04" not in escalation.body
+    assert "Amelia" not in escalation.body
+    assert "2015-03-04" not in escalation.body
 
 
 async def test_chasing_survives_a_worker_restart_and_a_two_day_smtp_outage(

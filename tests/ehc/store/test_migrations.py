@@ -11,8 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
-from ehc.store.db import make_engine
-from ehc.store.db import SQLITE_BUSY_TIMEOUT_MS
+from ehc.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from ehc.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from ehc.store.tables import metadata
 from tests.ehc.store.conftest import Backend
@@ -107,7 +106,9 @@ async def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path)
     finally:
         await engine.dispose()
     assert path.parent.is_dir()
-    assert pragmas == {"journal_mode": "wal", "busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "foreign_keys": 1}
+    assert pragmas == {
+        "journal_mode": "wal", "busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "foreign_keys": 1
+    }
 
 
 async def test_upgrade_url_is_not_read_from_an_ini(tmp_path: Path) -> None:
