@@ -85,6 +85,10 @@ class AssessmentWorkflow:
             if workflow.patched(CHASING_PATCH):
                 await self._sync_chasers(view.stage in TERMINAL_STAGES)
             if projected != self.version:
+                # The view must be the one of the version it is recorded as: an update can
+                # land during any await above, so it is computed here, with no await
+                # between reading the version and building the view.
+                view = self._refresh()
                 projected = self.version
                 await self._project(view)
                 continue
