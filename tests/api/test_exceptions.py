@@ -83,6 +83,8 @@ async def test_school_closure_window(ts_stack: Stack) -> None:
         ("advice", "personal_circumstances", 201),
         ("no_plan_notice", "personal_circumstances", 201),
         ("decision_to_assess", "personal_circumstances", 201),
+        ("final_plan", "early_years_closure", 201),
+        ("no_plan_notice", "school_closure", 201),
     ],
 )
 async def test_which_kinds_each_limit_admits(
