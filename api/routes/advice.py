@@ -134,7 +134,7 @@ async def submit(
     found = problems(_directory(request).template(agency), body.sections)
     if body.submitted_on > today:
         raise ApiError(422, "date_in_future", "submitted_on is in the future.")
-    await chasing.save_submission(
+    submission_id = await chasing.save_submission(
         session, advice_id=advice_id, agency=agency.value, team=row.team,
         submitted_on=body.submitted_on, accepted=not found, problems=found,
         sections=body.sections, entered_by=str(user.id),
@@ -145,10 +145,17 @@ async def submit(
         raise ApiError(422, "missing_input", " ".join(found), problems=found)
     command = AdviceReceived(advice_id=advice_id, received_on=body.submitted_on,
                              entered_by=str(user.id))
-    return await casework.update(
-        client, row.case_ref, AssessmentWorkflow.advice_received, command,
-        update_key=casework.update_id(f"submission-{advice_id}", body, None),
-    )
+    try:
+        return await casework.update(
+            client, row.case_ref, AssessmentWorkflow.advice_received, command,
+            update_key=casework.update_id(f"submission-{advice_id}", body, None),
+        )
+    except ApiError as refused:
+        # The contribution is kept either way; the record says the case did not take it.
+        await chasing.refuse_submission(session, submission_id=submission_id,
+                                        reason=refused.detail)
+        await session.commit()
+        raise
 
 
 @router.post("/{advice_id}/received", response_model=CaseView,

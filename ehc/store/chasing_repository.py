@@ -88,6 +88,14 @@ async def advice_request(session: AsyncSession, *, advice_id: str) -> AdviceRequ
     return await session.get(AdviceRequestRow, advice_id)
 
 
+async def refuse_submission(session: AsyncSession, *, submission_id: int, reason: str) -> None:
+    """The case refused a submission the template accepted: record why (caller commits)."""
+    row = await session.get(SubmissionRow, submission_id)
+    if row is not None:
+        row.accepted = False
+        row.problems = [*row.problems, reason]
+
+
 async def save_submission(
     session: AsyncSession,
     *,

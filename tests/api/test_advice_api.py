@@ -6,8 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from ehc.store import chasing_repository, repository
+from ehc.store.tables import SubmissionRow
 from tests.api.scenarios import create_case, limit, weeks
 from tests.conftest import Stack
 
@@ -190,3 +192,22 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
     assert samples['ehc_advice_requests{agency="health",outcome="outstanding"}'] >= 1
     assert ref not in text
     assert advice_id not in text
+
+
+async def test_a_submission_the_case_refuses_is_kept_and_marked_refused(ts_stack: Stack) -> None:
+    s = ts_stack
+    _, advice_id, day0 = await _health_request(s, weeks_ago=3)
+    r = await s.post(f"/advice-requests/{advice_id}/withdrawal",
+                     {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "duplicate"})
+    assert r.status_code == 200, r.text
+    today = (await s.today()).isoformat()
+    r = await s.post(f"/advice-requests/{advice_id}/submission",
+                     {"submitted_on": today, "sections": WHOLE}, role="team")
+    assert r.status_code == 409
+    assert r.json()["error"] == "advice_withdrawn"
+    async with s.sessions() as session:
+        rows = (await session.scalars(
+            select(SubmissionRow).where(SubmissionRow.advice_id == advice_id))).all()
+    assert [(row.accepted, row.sections["service"]) for row in rows] == [
+        (False, "Community paediatrics")]
+    assert "withdrawn" in rows[0].problems[-1]
