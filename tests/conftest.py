@@ -297,45 +297,49 @@ async def open_stack(
             await stack.terminate_cases()
 
 
+StackMaker = Callable[..., contextlib.AbstractAsyncContextManager[Stack]]
+
+
 @pytest.fixture
-async def ts_stack(
-    ts_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-    tokens: dict[str, str],
-    mail_server: MailServer,
-) -> AsyncIterator[Stack]:
-    async for stack in open_stack(ts_env, sessions, tokens, smtp_port=mail_server.port):
+def stacks(
+    sessions: async_sessionmaker[AsyncSession], tokens: dict[str, str], mail_server: MailServer
+) -> StackMaker:
+    """Open a stack on a given Temporal server with this session's store, users and mail
+    server: ``async with stacks(env, with_worker=False) as stack``."""
+
+    def make(env: WorkflowEnvironment, *, with_worker: bool = True
+             ) -> contextlib.AbstractAsyncContextManager[Stack]:
+        return contextlib.asynccontextmanager(open_stack)(
+            env, sessions, tokens, with_worker=with_worker, smtp_port=mail_server.port
+        )
+
+    return make
+
+
+@pytest.fixture
+async def ts_stack(ts_env: WorkflowEnvironment, stacks: StackMaker) -> AsyncIterator[Stack]:
+    async with stacks(ts_env) as stack:
         yield stack
 
 
 @pytest.fixture
-async def dev_stack(
-    dev_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-    tokens: dict[str, str],
-    mail_server: MailServer,
-) -> AsyncIterator[Stack]:
-    async for stack in open_stack(dev_env, sessions, tokens, smtp_port=mail_server.port):
+async def dev_stack(dev_env: WorkflowEnvironment, stacks: StackMaker) -> AsyncIterator[Stack]:
+    async with stacks(dev_env) as stack:
         yield stack
 
 
 @pytest.fixture
-async def clock_stack(
-    clock_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-    tokens: dict[str, str],
-    mail_server: MailServer,
-) -> AsyncIterator[Stack]:
-    async for stack in open_stack(clock_env, sessions, tokens, smtp_port=mail_server.port):
+async def clock_stack(clock_env: WorkflowEnvironment, stacks: StackMaker) -> AsyncIterator[Stack]:
+    async with stacks(clock_env) as stack:
         yield stack
 
 
 @pytest.fixture
 async def clock_stack_no_worker(
-    clock_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-    tokens: dict[str, str],
-    mail_server: MailServer,
+    clock_env: WorkflowEnvironment, stacks: StackMaker
 ) -> AsyncIterator[Stack]:
     """A stack whose test starts and stops its own workers."""
-    async for stack in open_stack(clock_env, sessions, tokens, with_worker=False,
-                                  smtp_port=mail_server.port):
+    async with stacks(clock_env, with_worker=False) as stack:
         yield stack
 
 
@@ -348,11 +352,7 @@ def any_env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
 
 
 @pytest.fixture
-async def any_stack(
-    any_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-    tokens: dict[str, str],
-    mail_server: MailServer,
-) -> AsyncIterator[Stack]:
+async def any_stack(any_env: WorkflowEnvironment, stacks: StackMaker) -> AsyncIterator[Stack]:
     """The same API scenarios against both Temporal servers."""
-    async for stack in open_stack(any_env, sessions, tokens, smtp_port=mail_server.port):
+    async with stacks(any_env) as stack:
         yield stack

@@ -20,12 +20,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from ehc.store import tables
 from tests.api.scenarios import create_case, event_kinds, statuses, weeks
-from tests.conftest import Stack, open_stack
+from tests.conftest import Stack, StackMaker
 
 
 @pytest.fixture
-async def dev_stack_no_worker(dev_env, sessions, tokens) -> AsyncIterator[Stack]:
-    async for stack in open_stack(dev_env, sessions, tokens, with_worker=False):
+async def dev_stack_no_worker(dev_env: WorkflowEnvironment, stacks: StackMaker
+                              ) -> AsyncIterator[Stack]:
+    async with stacks(dev_env, with_worker=False) as stack:
         yield stack
 
 
