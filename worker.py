@@ -7,6 +7,7 @@ import signal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -20,6 +21,7 @@ from ehc.store.db import make_engine, sessionmaker
 from ehc.temporal import connect
 from workflows.advice import AdviceRequestWorkflow
 from workflows.assessment import AssessmentWorkflow
+from workflows.postbox import PostboxWorkflow, postbox_id
 
 log = get_logger(__name__)
 
@@ -33,14 +35,26 @@ def build_worker(
 ) -> Worker:
     """The one place that lists what the worker runs."""
     casebook = CasebookActivities(sessions)
+
+    async def open_postbox(batch: str) -> None:
+        await client.start_workflow(
+            PostboxWorkflow.run, batch, id=postbox_id(batch),
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
     notices = NotificationActivities(
-        sessions, sender or make_sender(settings), settings.public_url
+        sessions, sender or make_sender(settings), settings.public_url,
+        open_postbox=open_postbox,
     )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[AssessmentWorkflow, AdviceRequestWorkflow],
-        activities=[casebook.project_case, notices.send_notice],
+        workflows=[AssessmentWorkflow, AdviceRequestWorkflow, PostboxWorkflow],
+        activities=[
+            casebook.project_case, notices.send_notice, notices.queue_notice,
+            notices.send_batch,
+        ],
         max_cached_workflows=max_cached_workflows,
     )
 

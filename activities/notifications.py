@@ -9,28 +9,25 @@ so; the message id is derived from the key so mail clients fold such a duplicate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ehc.directory import Team
 from ehc.logging import get_logger
 from ehc.models import NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
-from ehc.notify.render import render
+from ehc.notify.render import render, render_batch
+from ehc.notify.routing import recipients
 from ehc.store import chasing_repository as ledger
 
 log = get_logger(__name__)
 
-def recipients(team: Team, rung: int) -> tuple[str, tuple[str, ...]]:
-    """Rung 0 is the team; an escalation goes to that rung of the ladder, team copied."""
-    if rung == 0 or not team.ladder:
-        return str(team.email), ()
-    person = team.ladder[min(rung, len(team.ladder)) - 1]
-    return str(person.email), (str(team.email),)
+def batch_of(notice: NoticeInput, team_id: str) -> str:
+    """Notices for the same recipient (team and ladder rung) on the same day share a batch."""
+    return f"{team_id}.r{notice.rung}.{notice.on.isoformat()}"
 
 
 class NotificationActivities:
@@ -40,11 +37,13 @@ class NotificationActivities:
         sender: EmailSender,
         public_url: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        open_postbox: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.public_url = public_url
         self.clock = clock
+        self.open_postbox = open_postbox
 
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
@@ -94,3 +93,61 @@ class NotificationActivities:
             raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
         await self._settle(notice.key, "sent", provider_id)
         log.info("notice_sent", key=notice.key, kind=notice.kind, rung=notice.rung)
+
+    @activity.defn(name="queue_notice")
+    async def queue_notice(self, notice: NoticeInput) -> None:
+        """Put a notice in its recipient's postbox for the day (digests): the postbox sends
+        every notice queued for that recipient that day in one message."""
+        async with self.sessions() as session, session.begin():
+            row = await ledger.sent_notice(session, key=notice.key)
+            if row is None:
+                team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
+                if team is None:
+                    raise ApplicationError(
+                        f"no team {notice.team!r} in the directory", type="PermanentSendError",
+                        non_retryable=True,
+                    )
+                to, _ = recipients(team, notice.rung)
+                row = await ledger.record_attempt(
+                    session, key=notice.key, now=self.clock(),
+                    values={"advice_id": notice.advice_id, "agency": notice.agency.value,
+                            "team": team.id, "kind": notice.kind, "rung": notice.rung,
+                            "recipient": to, "channel": self.sender.channel,
+                            "batch": batch_of(notice, team.id), "case_ref": notice.case_ref,
+                            "due_on": notice.due_on},
+                )
+                row.status = "queued"
+                row.attempts = 0
+            batch, queued = row.batch, row.status == "queued"
+        if queued and batch and self.open_postbox is not None:
+            await self.open_postbox(batch)
+
+    @activity.defn(name="send_batch")
+    async def send_batch(self, batch: str) -> None:
+        """Send what is queued in ``batch``: one notice as it is, several as one digest."""
+        async with self.sessions() as session, session.begin():
+            rows = await ledger.queued(session, batch=batch)
+            if not rows:
+                return
+            team = await ledger.get_team(session, team_id=rows[0].team)
+            if team is None:
+                raise ApplicationError("team gone", type="PermanentSendError", non_retryable=True)
+            for row in rows:
+                row.attempts += 1
+            items = [(r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on)
+                     for r in rows]
+        email = render_batch(items, team, rows[0].rung, self.public_url, batch)
+        try:
+            provider_id = await self.sender.send(email)
+        except RetryableSendError as exc:
+            log.warning("batch_send_failed", batch=batch, reason=str(exc))
+            raise
+        except PermanentSendError as exc:
+            await self._settle_batch([r.key for r in rows], "failed", None)
+            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+        await self._settle_batch([r.key for r in rows], "sent", provider_id)
+        log.info("batch_sent", batch=batch, notices=len(rows))
+
+    async def _settle_batch(self, keys: list[str], status: str, provider_id: str | None) -> None:
+        for key in keys:
+            await self._settle(key, status, provider_id)

@@ -34,6 +34,10 @@ class ChasingPolicy(BaseModel):
     remind_on_due_date: bool = True
     escalate_every_days: int = Field(default=7, ge=1)
     max_weeks_overdue: int = Field(default=26, ge=1, description="stop escalating after this")
+    digest: bool = Field(
+        default=False,
+        description="gather a recipient's notices of the same day into one message",
+    )
 
 
 class PlannedNotice(BaseModel):

@@ -123,7 +123,9 @@ class AdviceRequestWorkflow:
         while True:
             try:
                 await workflow.execute_activity_method(
-                    NotificationActivities.send_notice,
+                    NotificationActivities.queue_notice
+                    if self.request.policy.digest
+                    else NotificationActivities.send_notice,
                     notice_input,
                     start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=SEND_RETRY,

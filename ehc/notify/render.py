@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from ehc.directory import Team
 from ehc.notify.base import Email
+from ehc.notify.routing import recipients
 
 AGENCY_WORDS = {
     "health": "health advice",
@@ -63,3 +65,28 @@ def render(
     )
     return Email(to=to, cc=cc, subject=SUBJECTS[kind].format(case_ref=case_ref, due=due),
                  body=body, key=key)
+
+
+Item = tuple[str, str, str, str, str, date | None]  # key, kind, case, advice id, agency, due
+
+
+def render_batch(
+    items: list[Item], team: Team, rung: int, respond_url: str, batch: str
+) -> Email:
+    """One notice as it is; several for the same recipient and day as one digest."""
+    to, cc = recipients(team, rung)
+    if len(items) == 1:
+        key, kind, case_ref, advice_id, agency, due_on = items[0]
+        assert due_on is not None
+        return render(key=key, kind=kind, case_ref=case_ref, advice_id=advice_id, agency=agency,
+                      team_name=team.name, due_on=due_on, to=to, cc=cc, respond_url=respond_url)
+    lines = [f"{len(items)} advice requests for {team.name} need attention today:", ""]
+    for _key, kind, case_ref, advice_id, agency, due_on in items:
+        due = f"{due_on:%a %d %b %Y}" if due_on else "see the request"
+        lines.append(f"- {case_ref}, {AGENCY_WORDS.get(agency, 'advice')} ({advice_id}): "
+                     f"{kind.replace('_', ' ')}, due {due}")
+        lines.append(f"  {respond_url}/advice-requests/{advice_id}/submission")
+    lines += ["", "This message holds no personal details; sign in to see each request."]
+    return Email(to=to, cc=cc, key=f"digest:{batch}",
+                 subject=f"{len(items)} advice requests for {team.name}: reminders and overdue "
+                 "notices", body="\n".join(lines))

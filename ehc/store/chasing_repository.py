@@ -117,3 +117,20 @@ async def save_submission(
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
+    """Notices queued in ``batch`` and any earlier day's batch for the same recipient that
+    is still unsent (after a mail outage they go together, in order, not out of order)."""
+    recipient = batch.rsplit(".", 1)[0] + "."
+    rows = await session.scalars(
+        select(NotificationRow)
+        .where(
+            NotificationRow.batch.startswith(recipient, autoescape=True),
+            NotificationRow.batch <= batch,
+            NotificationRow.status == "queued",
+        )
+        .order_by(NotificationRow.batch, NotificationRow.first_attempt_at, NotificationRow.key)
+    )
+    return list(rows)
+

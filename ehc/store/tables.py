@@ -219,6 +219,9 @@ class NotificationRow(Base):
     status: Mapped[str] = mapped_column(String(CODE))
     attempts: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[str | None] = mapped_column(String(NAME))
+    batch: Mapped[str | None] = mapped_column(String(200), index=True)
+    case_ref: Mapped[str | None] = mapped_column(String(CASE_REF))
+    due_on: Mapped[date | None]
     first_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 

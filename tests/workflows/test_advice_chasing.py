@@ -128,3 +128,33 @@ async def test_received_advice_stops_the_chasing(
     assert [k for k, _ in await delivered(mail_server, advice_id, 2)] == ["request", "reminder"]
 
 
+
+
+async def test_a_team_gets_one_digest_for_the_days_notices(
+    clock_stack: Stack, mail_server: MailServer
+) -> None:
+    """Social care asks for digests in the sample directory (config/teams.yaml)."""
+    s = clock_stack
+    today = await s.today()
+    ids = []
+    for _ in range(2):
+        ref = (await create_case(s, today))["case_ref"]
+        await s.post(f"/assessments/{ref}/decision-to-assess",
+                     {"decision": "assess", "decided_on": today.isoformat()})
+        r = await s.post(f"/assessments/{ref}/advice-requests",
+                         {"agency": "social_care", "requested_on": today.isoformat()})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    await until(s, ten_am(today))
+    key = f"digest:childrens-disability.r0.{today.isoformat()}"
+    for _ in range(100):
+        digests = [m for m in mail_server.messages if m.key == key]
+        if digests:
+            break
+        await asyncio.sleep(0.1)
+    assert len(digests) == 1
+    assert all(advice_id in digests[0].body for advice_id in ids)
+    assert digests[0].to == ["cdt@council.example"]
+    assert all(mail_server.for_advice(advice_id) == [] for advice_id in ids)
+    r = await s.get(f"/advice-requests/{ids[0]}/notices")
+    assert [(n["kind"], n["status"]) for n in r.json()] == [("request", "sent")]

@@ -18,7 +18,7 @@ from tests.ehc.store.conftest import Backend
 
 TABLES = {"cases", "children", "limits", "advice_requests", "exceptions", "events", "notes",
           "users", "teams", "notifications", "submissions"}
-HEAD = "0002"
+HEAD = "0003"
 
 
 async def table_names(url: str) -> set[str]:
