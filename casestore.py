@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -17,6 +20,17 @@ from ehc.temporal import connect
 from workflows.assessment import AssessmentWorkflow
 
 
+@asynccontextmanager
+async def store_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One session on the configured store, its engine disposed afterwards."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
 async def migrate(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.effective_database_url)
@@ -25,29 +39,21 @@ async def migrate(settings: Settings) -> None:
 async def create_user(
     settings: Settings, name: str, role: str, team: str | None
 ) -> tuple[User, str]:
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with sessionmaker(engine)() as session:
-            return await repository.create_user(session, name=name, role=role, team=team)
-    finally:
-        await engine.dispose()
+    async with store_session(settings) as session:
+        return await repository.create_user(session, name=name, role=role, team=team)
 
 
 async def dev_caseworker_token(settings: Settings) -> str:
     """The development caseworker's token, kept in the data folder across runs."""
     path = settings.data_dir / "dev-caseworker.token"
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with sessionmaker(engine)() as session:
-            if path.exists():
-                token = path.read_text().strip()
-                if await repository.user_by_token(session, token=token):
-                    return token
-            _, token = await repository.create_user(
-                session, name="Development caseworker", role="caseworker"
-            )
-    finally:
-        await engine.dispose()
+    async with store_session(settings) as session:
+        if path.exists():
+            token = path.read_text().strip()
+            if await repository.user_by_token(session, token=token):
+                return token
+        _, token = await repository.create_user(
+            session, name="Development caseworker", role="caseworker"
+        )
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token
@@ -56,16 +62,12 @@ async def dev_caseworker_token(settings: Settings) -> str:
 async def load_teams(settings: Settings, path: Path | None = None, *, only_if_empty: bool) -> int:
     """Put the directory file's teams in the store; ``only_if_empty`` keeps admins' edits."""
     directory = load_directory(path or settings.teams_file)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with sessionmaker(engine)() as session:
-            if only_if_empty and await chasing_repository.list_teams(session):
-                return 0
-            for team in directory.teams:
-                await chasing_repository.save_team(session, team)
-            await session.commit()
-    finally:
-        await engine.dispose()
+    async with store_session(settings) as session:
+        if only_if_empty and await chasing_repository.list_teams(session):
+            return 0
+        for team in directory.teams:
+            await chasing_repository.save_team(session, team)
+        await session.commit()
     return len(directory.teams)
 
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ehc.directory import Team
 from ehc.logging import get_logger
 from ehc.models import NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
 from ehc.notify.render import render, render_batch
 from ehc.notify.routing import recipients
 from ehc.store import chasing_repository as ledger
+from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)
 
@@ -45,24 +48,33 @@ class NotificationActivities:
         self.clock = clock
         self.open_postbox = open_postbox
 
+    async def _attempt(
+        self, session: AsyncSession, notice: NoticeInput, **extra: Any
+    ) -> tuple[Team, NotificationRow]:
+        """The notice's team, and its ledger row with this attempt counted (created on the
+        first); a team missing from the directory is a permanent failure."""
+        team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
+        if team is None:
+            raise ApplicationError(
+                f"no team {notice.team!r} in the directory", type="PermanentSendError",
+                non_retryable=True,
+            )
+        to, _ = recipients(team, notice.rung)
+        row = await ledger.record_attempt(
+            session, key=notice.key, now=self.clock(),
+            values={"advice_id": notice.advice_id, "agency": notice.agency.value,
+                    "team": team.id, "kind": notice.kind, "rung": notice.rung,
+                    "recipient": to, "channel": self.sender.channel, **extra},
+        )
+        return team, row
+
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
             done = await ledger.sent_notice(session, key=notice.key)
             if done is not None and done.status in ("sent", "failed"):
                 return None
-            team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
-            if team is None:
-                raise ApplicationError(
-                    f"no team {notice.team!r} in the directory", type="PermanentSendError",
-                    non_retryable=True,
-                )
-            to, cc = recipients(team, notice.rung)
-            await ledger.record_attempt(
-                session, key=notice.key, now=self.clock(),
-                values={"advice_id": notice.advice_id, "agency": notice.agency.value,
-                        "team": team.id, "kind": notice.kind, "rung": notice.rung,
-                        "recipient": to, "channel": self.sender.channel},
-            )
+            team, _ = await self._attempt(session, notice)
+        to, cc = recipients(team, notice.rung)
         return render(
             key=notice.key, kind=notice.kind, case_ref=notice.case_ref,
             advice_id=notice.advice_id, agency=notice.agency.value, team_name=team.name,
@@ -101,20 +113,9 @@ class NotificationActivities:
         async with self.sessions() as session, session.begin():
             row = await ledger.sent_notice(session, key=notice.key)
             if row is None:
-                team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
-                if team is None:
-                    raise ApplicationError(
-                        f"no team {notice.team!r} in the directory", type="PermanentSendError",
-                        non_retryable=True,
-                    )
-                to, _ = recipients(team, notice.rung)
-                row = await ledger.record_attempt(
-                    session, key=notice.key, now=self.clock(),
-                    values={"advice_id": notice.advice_id, "agency": notice.agency.value,
-                            "team": team.id, "kind": notice.kind, "rung": notice.rung,
-                            "recipient": to, "channel": self.sender.channel,
-                            "batch": batch_of(notice, team.id), "case_ref": notice.case_ref,
-                            "due_on": notice.due_on},
+                _, row = await self._attempt(
+                    session, notice, batch=batch_of(notice, notice.team or ""),
+                    case_ref=notice.case_ref, due_on=notice.due_on,
                 )
                 row.status = "queued"
                 row.attempts = 0
