@@ -38,9 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="users_command", required=True
     )
     create = users.add_parser("create", help="create a user and print its token once")
-    create.add_argument(
-        "--role", choices=["caseworker", "manager", "team", "admin"], required=True
-    )
+    create.add_argument("--role", choices=["caseworker", "manager", "team", "admin"], required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--team", help="the team a `team` user answers for")
 
@@ -60,29 +58,37 @@ def _parser() -> argparse.ArgumentParser:
         dest="sen2_command", required=True
     )
     export = sen2.add_parser(
-        "export", help="write the SEN2 XML for a collection year to stdout",
+        "export",
+        help="write the SEN2 XML for a collection year to stdout",
         description="SEN2 YYYY covers requests active in calendar year YYYY-1. Cases that "
         "cannot be exported are listed on stderr and the exit code is 1.",
     )
-    export.add_argument("--year", type=int, required=True, metavar="YYYY",
-                        help="collection year (SEN2 2025 covers 2024)")
+    export.add_argument(
+        "--year",
+        type=int,
+        required=True,
+        metavar="YYYY",
+        help="collection year (SEN2 2025 covers 2024)",
+    )
     export.add_argument("--la", metavar="NNN", help="DfE LA number (default EHC_LA_NUMBER)")
-    export.add_argument("--dmo", choices=["Y", "N", "R"],
-                        help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)")
-    export.add_argument("--dco", choices=["Y", "N", "R"],
-                        help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)")
+    export.add_argument(
+        "--dmo", choices=["Y", "N", "R"], help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)"
+    )
+    export.add_argument(
+        "--dco", choices=["Y", "N", "R"], help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)"
+    )
     report = sub.add_parser("report", help="timeliness reports").add_subparsers(
         dest="report_command", required=True
     )
     timeliness = report.add_parser(
         "timeliness", help="DfE's timeliness measures for a period (JSON or CSV)"
     )
-    timeliness.add_argument("--from", dest="start", type=_date, required=True,
-                            metavar="YYYY-MM-DD")
+    timeliness.add_argument("--from", dest="start", type=_date, required=True, metavar="YYYY-MM-DD")
     timeliness.add_argument("--to", dest="end", type=_date, required=True, metavar="YYYY-MM-DD")
     timeliness.add_argument("--format", choices=["json", "csv"], default="json")
     timeliness.add_argument(
-        "--section", default="timeliness_20_week",
+        "--section",
+        default="timeliness_20_week",
         choices=["requests", "assessments", "timeliness_20_week", "advice"],
         help="the table printed as CSV (JSON always holds every section)",
     )

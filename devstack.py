@@ -49,8 +49,15 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
 
 def _mail_sink_command(settings: Settings) -> list[str]:
     return [
-        sys.executable, "-m", "ehc.notify.sink", "--host", settings.smtp_host,
-        "--port", str(settings.smtp_port), "--folder", str(settings.data_dir / "mail"),
+        sys.executable,
+        "-m",
+        "ehc.notify.sink",
+        "--host",
+        settings.smtp_host,
+        "--port",
+        str(settings.smtp_port),
+        "--folder",
+        str(settings.data_dir / "mail"),
     ]
 
 

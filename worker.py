@@ -38,13 +38,17 @@ def build_worker(
 
     async def open_postbox(batch: str) -> None:
         await client.start_workflow(
-            PostboxWorkflow.run, batch, id=postbox_id(batch),
+            PostboxWorkflow.run,
+            batch,
+            id=postbox_id(batch),
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
     notices = NotificationActivities(
-        sessions, sender or make_sender(settings), settings.public_url,
+        sessions,
+        sender or make_sender(settings),
+        settings.public_url,
         open_postbox=open_postbox,
     )
     return Worker(
@@ -52,7 +56,9 @@ def build_worker(
         task_queue=settings.temporal_task_queue,
         workflows=[AssessmentWorkflow, AdviceRequestWorkflow, PostboxWorkflow],
         activities=[
-            casebook.project_case, notices.send_notice, notices.queue_notice,
+            casebook.project_case,
+            notices.send_notice,
+            notices.queue_notice,
             notices.send_batch,
         ],
         max_cached_workflows=max_cached_workflows,

@@ -28,6 +28,7 @@ from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)
 
+
 def batch_of(notice: NoticeInput, team_id: str) -> str:
     """Notices for the same recipient (team and ladder rung) on the same day share a batch."""
     return f"{team_id}.r{notice.rung}.{notice.on.isoformat()}"
@@ -56,15 +57,25 @@ class NotificationActivities:
         team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
         if team is None:
             raise ApplicationError(
-                f"no team {notice.team!r} in the directory", type="PermanentSendError",
+                f"no team {notice.team!r} in the directory",
+                type="PermanentSendError",
                 non_retryable=True,
             )
         to, _ = recipients(team, notice.rung)
         row = await ledger.record_attempt(
-            session, key=notice.key, now=self.clock(),
-            values={"advice_id": notice.advice_id, "agency": notice.agency.value,
-                    "team": team.id, "kind": notice.kind, "rung": notice.rung,
-                    "recipient": to, "channel": self.sender.channel, **extra},
+            session,
+            key=notice.key,
+            now=self.clock(),
+            values={
+                "advice_id": notice.advice_id,
+                "agency": notice.agency.value,
+                "team": team.id,
+                "kind": notice.kind,
+                "rung": notice.rung,
+                "recipient": to,
+                "channel": self.sender.channel,
+                **extra,
+            },
         )
         return team, row
 
@@ -76,9 +87,16 @@ class NotificationActivities:
             team, _ = await self._attempt(session, notice)
         to, cc = recipients(team, notice.rung)
         return render(
-            key=notice.key, kind=notice.kind, case_ref=notice.case_ref,
-            advice_id=notice.advice_id, agency=notice.agency.value, team_name=team.name,
-            due_on=notice.due_on, to=to, cc=cc, respond_url=self.public_url,
+            key=notice.key,
+            kind=notice.kind,
+            case_ref=notice.case_ref,
+            advice_id=notice.advice_id,
+            agency=notice.agency.value,
+            team_name=team.name,
+            due_on=notice.due_on,
+            to=to,
+            cc=cc,
+            respond_url=self.public_url,
         )
 
     async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
@@ -114,8 +132,11 @@ class NotificationActivities:
             row = await ledger.sent_notice(session, key=notice.key)
             if row is None:
                 _, row = await self._attempt(
-                    session, notice, batch=batch_of(notice, notice.team or ""),
-                    case_ref=notice.case_ref, due_on=notice.due_on,
+                    session,
+                    notice,
+                    batch=batch_of(notice, notice.team or ""),
+                    case_ref=notice.case_ref,
+                    due_on=notice.due_on,
                 )
                 row.status = "queued"
                 row.attempts = 0
@@ -135,8 +156,9 @@ class NotificationActivities:
                 raise ApplicationError("team gone", type="PermanentSendError", non_retryable=True)
             for row in rows:
                 row.attempts += 1
-            items = [(r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on)
-                     for r in rows]
+            items = [
+                (r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on) for r in rows
+            ]
         email = render_batch(items, team, rows[0].rung, self.public_url, batch)
         try:
             provider_id = await self.sender.send(email)

@@ -33,8 +33,10 @@ Command = TypeVar("Command", bound=BaseModel)
 
 NO_CASE = ApiError(404, "not_found", "No assessment was found with that case reference.")
 UNAVAILABLE = ApiError(
-    503, "unavailable", "The case did not answer in time; nothing may have been recorded. "
-    "Retry with the same Idempotency-Key."
+    503,
+    "unavailable",
+    "The case did not answer in time; nothing may have been recorded. "
+    "Retry with the same Idempotency-Key.",
 )
 RPC_TIMEOUT = timedelta(seconds=30)
 

@@ -84,8 +84,10 @@ async def raw_starts(client: Client, n: int) -> float:
     async with Worker(client, task_queue=queue, workflows=[MinimalWorkflow]):
         run = uuid.uuid4().hex[:6]
         seconds = await run_concurrently(
-            n, lambda i: client.start_workflow(
-                MinimalWorkflow.run, f"c{i}", id=f"raw-{run}-{i}", task_queue=queue)
+            n,
+            lambda i: client.start_workflow(
+                MinimalWorkflow.run, f"c{i}", id=f"raw-{run}-{i}", task_queue=queue
+            ),
         )
     return n / seconds
 
@@ -111,8 +113,12 @@ async def api_starts(client: Client, n: int, url: str) -> float:
     async with worker, http_client as http:
 
         async def create(i: int) -> None:
-            body = {"case_ref": f"B-{run}-{i}", "received_on": today.isoformat(),
-                    "requested_by": "parent", "child": child()}
+            body = {
+                "case_ref": f"B-{run}-{i}",
+                "received_on": today.isoformat(),
+                "requested_by": "parent",
+                "child": child(),
+            }
             response = await http.post("/assessments", json=body, headers=headers)
             response.raise_for_status()
 
@@ -150,16 +156,31 @@ async def lifecycles(n: int, folder: str) -> float:
         async def lifecycle(i: int) -> None:
             ref = f"L-{i}"
             steps = [
-                ("/assessments", {"case_ref": ref, "received_on": day0.isoformat(),
-                                  "requested_by": "school", "child": child()}),
-                (f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": (day0 + timedelta(weeks=5)).isoformat()}),
-                (f"/assessments/{ref}/decision-to-issue",
-                 {"decision": "issue", "decided_on": (day0 + timedelta(weeks=12)).isoformat()}),
-                (f"/assessments/{ref}/draft-plan",
-                 {"served_on": (day0 + timedelta(weeks=14)).isoformat()}),
-                (f"/assessments/{ref}/final-plan",
-                 {"issued_on": (day0 + timedelta(weeks=18)).isoformat()}),
+                (
+                    "/assessments",
+                    {
+                        "case_ref": ref,
+                        "received_on": day0.isoformat(),
+                        "requested_by": "school",
+                        "child": child(),
+                    },
+                ),
+                (
+                    f"/assessments/{ref}/decision-to-assess",
+                    {"decision": "assess", "decided_on": (day0 + timedelta(weeks=5)).isoformat()},
+                ),
+                (
+                    f"/assessments/{ref}/decision-to-issue",
+                    {"decision": "issue", "decided_on": (day0 + timedelta(weeks=12)).isoformat()},
+                ),
+                (
+                    f"/assessments/{ref}/draft-plan",
+                    {"served_on": (day0 + timedelta(weeks=14)).isoformat()},
+                ),
+                (
+                    f"/assessments/{ref}/final-plan",
+                    {"issued_on": (day0 + timedelta(weeks=18)).isoformat()},
+                ),
             ]
             for path, body in steps:
                 (await http.post(path, json=body, headers=headers)).raise_for_status()
@@ -209,8 +230,10 @@ async def main(n_starts: int, n_lifecycles: int, postgres: str) -> None:
             print(f"  POST /assessments through the API:          {api:7.1f} starts/s")
             print(f"  ratio API / raw:                            {api / raw:7.2f}  (n={n_starts})")
         life = await lifecycles(n_lifecycles, folder)
-    print(f"{n_lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
-          f"({life / n_lifecycles * 1000:.0f} ms per case)")
+    print(
+        f"{n_lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
+        f"({life / n_lifecycles * 1000:.0f} ms per case)"
+    )
 
 
 if __name__ == "__main__":

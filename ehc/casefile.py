@@ -268,8 +268,13 @@ def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
     )
     met_on = issue.decided_on if issue and issue.decision == "not_issue" else None
     return _limit(
-        facts, Limit.NO_PLAN_NOTICE, due_on=due, met_on=met_on, today=today,
-        applicable=applicable, blocked_by=_outstanding(facts),
+        facts,
+        Limit.NO_PLAN_NOTICE,
+        due_on=due,
+        met_on=met_on,
+        today=today,
+        applicable=applicable,
+        blocked_by=_outstanding(facts),
     )
 
 
@@ -332,8 +337,9 @@ def evaluate(facts: CaseFacts, today: date) -> CaseView:
     advice_status = {v.advice_id: v.status for v in views if v.advice_id}
     pending = [v.due_on for v in views if v.status is LimitStatus.PENDING and v.statutory]
     flags = []
-    if any(v.limit is Limit.DRAFT_REPRESENTATIONS and v.status is LimitStatus.BREACHED
-           for v in views):
+    if any(
+        v.limit is Limit.DRAFT_REPRESENTATIONS and v.status is LimitStatus.BREACHED for v in views
+    ):
         flags.append(FINALISED_EARLY)
     return CaseView(
         case_ref=facts.case.case_ref,
@@ -413,9 +419,7 @@ def check_decision_to_assess(facts: CaseFacts, cmd: DecisionToAssess, today: dat
 def _require_assessing(facts: CaseFacts, what: str) -> None:
     _check_open(facts)
     if facts.decision_to_assess is None:
-        raise CommandRefused(
-            "out_of_order", f"Record the decision to assess before {what}.", 409
-        )
+        raise CommandRefused("out_of_order", f"Record the decision to assess before {what}.", 409)
 
 
 def check_advice_request(facts: CaseFacts, cmd: AdviceRequestCommand, today: date) -> None:
@@ -481,8 +485,11 @@ def check_exception(facts: CaseFacts, cmd: ExceptionCommand, today: date) -> Non
         kind=cmd.kind,
         starts_on=cmd.starts_on,
         ends_on=cmd.ends_on,
-        closure=statutory.Closure(closure.closed_on, closure.reopens_on,
-                                  closure.advice_requested_on) if closure else None,
+        closure=statutory.Closure(
+            closure.closed_on, closure.reopens_on, closure.advice_requested_on
+        )
+        if closure
+        else None,
     )
     try:
         statutory.validate_exception(claim, period_starts_on=starts, due_on=due, refusal=refusal)

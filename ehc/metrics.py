@@ -274,9 +274,7 @@ class StoreCollector(Collector):
         self._lock = asyncio.Lock()
 
     def fresh(self) -> bool:
-        return self._read_at is not None and (
-            self.monotonic() - self._read_at < self.cache_seconds
-        )
+        return self._read_at is not None and (self.monotonic() - self._read_at < self.cache_seconds)
 
     async def refresh(self) -> None:
         """Read the store unless the last reading is younger than ``cache_seconds``."""

@@ -227,12 +227,11 @@ class Stack:
     def headers(self, role: str = "caseworker") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
-    async def post(self, path: str, body: dict[str, Any], role: str = "caseworker",
-                   **headers: str) -> httpx.Response:
+    async def post(
+        self, path: str, body: dict[str, Any], role: str = "caseworker", **headers: str
+    ) -> httpx.Response:
         await self.today()
-        response = await self.http.post(
-            path, json=body, headers={**self.headers(role), **headers}
-        )
+        response = await self.http.post(path, json=body, headers={**self.headers(role), **headers})
         if path == "/assessments" and response.status_code == 201:
             self.case_refs.append(response.json()["case_ref"])
         return response
@@ -259,7 +258,9 @@ async def make_tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[str, s
     async with sessions() as session:
         for role in ("caseworker", "manager", "team", "admin"):
             _, token = await repository.create_user(
-                session, name=f"test {role}", role=role,
+                session,
+                name=f"test {role}",
+                role=role,
                 team="community-paediatrics" if role == "team" else None,
             )
             tokens[role] = token
@@ -307,8 +308,9 @@ def stacks(
     """Open a stack on a given Temporal server with this session's store, users and mail
     server: ``async with stacks(env, with_worker=False) as stack``."""
 
-    def make(env: WorkflowEnvironment, *, with_worker: bool = True
-             ) -> contextlib.AbstractAsyncContextManager[Stack]:
+    def make(
+        env: WorkflowEnvironment, *, with_worker: bool = True
+    ) -> contextlib.AbstractAsyncContextManager[Stack]:
         return contextlib.asynccontextmanager(open_stack)(
             env, sessions, tokens, with_worker=with_worker, smtp_port=mail_server.port
         )

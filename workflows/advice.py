@@ -86,8 +86,11 @@ class AdviceRequestWorkflow:
         today = london_date(workflow.now())
         first = chasing.due_now(plan, today)
         if request.cycle:
-            first = [PlannedNotice(seq=1000 + request.cycle,
-                                   kind=NoticeKind.RETURNED_FOR_QUALITY, on=today)]
+            first = [
+                PlannedNotice(
+                    seq=1000 + request.cycle, kind=NoticeKind.RETURNED_FOR_QUALITY, on=today
+                )
+            ]
         for notice in first:
             await self._send(notice)
         for notice in chasing.still_to_come(plan, today):

@@ -71,8 +71,12 @@ class AssessmentWorkflow:
         self.facts = CaseFacts(case=case)
         self.version = 0
         self.facts.add_event(
-            "request_received", case.received_on, workflow.now(), case.entered_by,
-            anchor=case.anchor.value, requested_by=case.requested_by.value,
+            "request_received",
+            case.received_on,
+            workflow.now(),
+            case.entered_by,
+            anchor=case.anchor.value,
+            requested_by=case.requested_by.value,
         )
 
     # --- the clock -------------------------------------------------------------------
@@ -268,8 +272,9 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_assess = cmd
-        return self._applied("decision_to_assess", cmd.decided_on, cmd.entered_by,
-                             decision=cmd.decision)
+        return self._applied(
+            "decision_to_assess", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+        )
 
     @decision_to_assess.validator
     def _validate_decision_to_assess(self, cmd: DecisionToAssess) -> None:
@@ -291,8 +296,13 @@ class AssessmentWorkflow:
                 ladder_rungs=cmd.ladder_rungs,
             )
         )
-        return self._applied("advice_requested", cmd.requested_on, cmd.entered_by,
-                             advice_id=advice_id, agency=cmd.agency.value)
+        return self._applied(
+            "advice_requested",
+            cmd.requested_on,
+            cmd.entered_by,
+            advice_id=advice_id,
+            agency=cmd.agency.value,
+        )
 
     @request_advice.validator
     def _validate_request_advice(self, cmd: AdviceRequestCommand) -> None:
@@ -303,8 +313,9 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
-        return self._applied("advice_received", cmd.received_on, cmd.entered_by,
-                             advice_id=cmd.advice_id)
+        return self._applied(
+            "advice_received", cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
+        )
 
     @advice_received.validator
     def _validate_advice_received(self, cmd: AdviceReceived) -> None:
@@ -315,8 +326,9 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
-        return self._applied(f"advice_{cmd.outcome}", cmd.on, cmd.entered_by,
-                             advice_id=cmd.advice_id)
+        return self._applied(
+            f"advice_{cmd.outcome}", cmd.on, cmd.entered_by, advice_id=cmd.advice_id
+        )
 
     @advice_outcome.validator
     def _validate_advice_outcome(self, cmd: AdviceOutcomeCommand) -> None:
@@ -341,8 +353,12 @@ class AssessmentWorkflow:
             )
         )
         return self._applied(
-            "exception_recorded", cmd.starts_on or london_date(workflow.now()), cmd.entered_by,
-            exception_id=exception_id, limit=cmd.limit.value, exception_kind=cmd.kind.value,
+            "exception_recorded",
+            cmd.starts_on or london_date(workflow.now()),
+            cmd.entered_by,
+            exception_id=exception_id,
+            limit=cmd.limit.value,
+            exception_kind=cmd.kind.value,
         )
 
     @record_exception.validator
@@ -354,8 +370,9 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_issue = cmd
-        return self._applied("decision_to_issue", cmd.decided_on, cmd.entered_by,
-                             decision=cmd.decision)
+        return self._applied(
+            "decision_to_issue", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+        )
 
     @decision_to_issue.validator
     def _validate_decision_to_issue(self, cmd: DecisionToIssue) -> None:

@@ -21,7 +21,8 @@ COLLECT_WINDOW = timedelta(minutes=10)
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_attempts=2,
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=2,
     non_retryable_error_types=["PermanentSendError"],
 )
 
@@ -39,8 +40,10 @@ class PostboxWorkflow:
         while True:
             try:
                 await workflow.execute_activity_method(
-                    NotificationActivities.send_batch, batch,
-                    start_to_close_timeout=timedelta(seconds=60), retry_policy=SEND_RETRY,
+                    NotificationActivities.send_batch,
+                    batch,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=SEND_RETRY,
                 )
                 return
             except ActivityError as err:

@@ -112,9 +112,13 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
     row = await _visible(session, advice_id, user)
     child = await repository.get_child(session, case_ref=row.case_ref)
     identity = (
-        {"given_name": child.given_name, "family_name": child.family_name,
-         "date_of_birth": child.date_of_birth.isoformat()}
-        if child else None
+        {
+            "given_name": child.given_name,
+            "family_name": child.family_name,
+            "date_of_birth": child.date_of_birth.isoformat(),
+        }
+        if child
+        else None
     )
     return {**_out(row), "child": identity}
 
@@ -126,8 +130,13 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
     responses={422: {"description": "A missing input: every missing or invalid section"}},
 )
 async def submit(
-    advice_id: str, body: SubmissionBody, user: TeamOrCaseworker, session: SessionDep,
-    client: ClientDep, request: Request, today: TodayDep,
+    advice_id: str,
+    body: SubmissionBody,
+    user: TeamOrCaseworker,
+    session: SessionDep,
+    client: ClientDep,
+    request: Request,
+    today: TodayDep,
 ) -> CaseView:
     row = await _visible(session, advice_id, user)
     agency = Agency(row.agency)
@@ -135,39 +144,55 @@ async def submit(
     if body.submitted_on > today:
         raise ApiError(422, "date_in_future", "submitted_on is in the future.")
     submission_id = await chasing.save_submission(
-        session, advice_id=advice_id, agency=agency.value, team=row.team,
-        submitted_on=body.submitted_on, accepted=not found, problems=found,
-        sections=body.sections, entered_by=str(user.id),
+        session,
+        advice_id=advice_id,
+        agency=agency.value,
+        team=row.team,
+        submitted_on=body.submitted_on,
+        accepted=not found,
+        problems=found,
+        sections=body.sections,
+        entered_by=str(user.id),
         entered_at=request.app.state.clock(),
     )
     await session.commit()
     if found:
         raise ApiError(422, "missing_input", " ".join(found), problems=found)
-    command = AdviceReceived(advice_id=advice_id, received_on=body.submitted_on,
-                             entered_by=str(user.id))
+    command = AdviceReceived(
+        advice_id=advice_id, received_on=body.submitted_on, entered_by=str(user.id)
+    )
     try:
         return await casework.update(
-            client, row.case_ref, AssessmentWorkflow.advice_received, command,
+            client,
+            row.case_ref,
+            AssessmentWorkflow.advice_received,
+            command,
             update_key=casework.update_id(f"submission-{advice_id}", body, None),
         )
     except ApiError as refused:
         # The contribution is kept either way; the record says the case did not take it.
-        await chasing.refuse_submission(session, submission_id=submission_id,
-                                        reason=refused.detail)
+        await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
         await session.commit()
         raise
 
 
-@router.post("/{advice_id}/received", response_model=CaseView,
-             summary="Record advice that arrived by email or post")
+@router.post(
+    "/{advice_id}/received",
+    response_model=CaseView,
+    summary="Record advice that arrived by email or post",
+)
 async def advice_received(
     advice_id: str, body: AdviceReceivedBody, user: Caseworker, client: ClientDep
 ) -> CaseView:
     case_ref = _case_ref(advice_id)
-    command = AdviceReceived(advice_id=advice_id, received_on=body.received_on,
-                             entered_by=str(user.id))
+    command = AdviceReceived(
+        advice_id=advice_id, received_on=body.received_on, entered_by=str(user.id)
+    )
     return await casework.update(
-        client, case_ref, AssessmentWorkflow.advice_received, command,
+        client,
+        case_ref,
+        AssessmentWorkflow.advice_received,
+        command,
         update_key=casework.update_id(f"advice-received-{advice_id}", body, None),
     )
 
@@ -180,8 +205,14 @@ def _case_ref(advice_id: str) -> str:
 
 
 async def _outcome(
-    advice_id: str, outcome: str, on: date, text: str, user: User, session: SessionDep,
-    client: ClientDep, body: BaseModel,
+    advice_id: str,
+    outcome: str,
+    on: date,
+    text: str,
+    user: User,
+    session: SessionDep,
+    client: ClientDep,
+    body: BaseModel,
 ) -> CaseView:
     case_ref = _case_ref(advice_id)
     command = AdviceOutcomeCommand.model_validate(
@@ -196,34 +227,56 @@ async def _outcome(
     return view
 
 
-@router.post("/{advice_id}/return", response_model=CaseView,
-             summary="Return a contribution for quality (the original due date stands)")
+@router.post(
+    "/{advice_id}/return",
+    response_model=CaseView,
+    summary="Return a contribution for quality (the original due date stands)",
+)
 async def return_for_quality(
     advice_id: str, body: ReturnBody, user: Caseworker, session: SessionDep, client: ClientDep
 ) -> CaseView:
-    return await _outcome(advice_id, "returned_for_quality", body.returned_on, body.reasons,
-                          user, session, client, body)
+    return await _outcome(
+        advice_id,
+        "returned_for_quality",
+        body.returned_on,
+        body.reasons,
+        user,
+        session,
+        client,
+        body,
+    )
 
 
-@router.post("/{advice_id}/nil-return", response_model=CaseView,
-             summary="The child is not known to the service: a valid nil return")
+@router.post(
+    "/{advice_id}/nil-return",
+    response_model=CaseView,
+    summary="The child is not known to the service: a valid nil return",
+)
 async def nil_return(
-    advice_id: str, body: NilReturnBody, user: TeamOrCaseworker, session: SessionDep,
+    advice_id: str,
+    body: NilReturnBody,
+    user: TeamOrCaseworker,
+    session: SessionDep,
     client: ClientDep,
 ) -> CaseView:
     if user.role == "team":
         await _visible(session, advice_id, user)
-    return await _outcome(advice_id, "not_known_to_service", body.on, body.reason, user,
-                          session, client, body)
+    return await _outcome(
+        advice_id, "not_known_to_service", body.on, body.reason, user, session, client, body
+    )
 
 
-@router.post("/{advice_id}/withdrawal", response_model=CaseView,
-             summary="Withdraw an advice request (its limit no longer applies)")
+@router.post(
+    "/{advice_id}/withdrawal",
+    response_model=CaseView,
+    summary="Withdraw an advice request (its limit no longer applies)",
+)
 async def withdraw(
     advice_id: str, body: WithdrawBody, user: Caseworker, session: SessionDep, client: ClientDep
 ) -> CaseView:
-    return await _outcome(advice_id, "withdrawn", body.withdrawn_on, body.reason, user,
-                          session, client, body)
+    return await _outcome(
+        advice_id, "withdrawn", body.withdrawn_on, body.reason, user, session, client, body
+    )
 
 
 class NoticeOut(BaseModel):
@@ -238,8 +291,11 @@ class NoticeOut(BaseModel):
     sent_at: datetime | None
 
 
-@router.get("/{advice_id}/notices", response_model=list[NoticeOut],
-            summary="What was sent to chase this request, and when")
+@router.get(
+    "/{advice_id}/notices",
+    response_model=list[NoticeOut],
+    summary="What was sent to chase this request, and when",
+)
 async def notices(
     advice_id: str,
     user: Annotated[User, Depends(require("caseworker", "manager", "admin"))],

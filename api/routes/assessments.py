@@ -146,12 +146,18 @@ async def get_assessment(
 
 @router.post("/{case_ref}/decision-to-assess", response_model=CaseView)
 async def decision_to_assess(
-    case_ref: str, body: DecisionToAssessBody, user: Writer, client: ClientDep,
+    case_ref: str,
+    body: DecisionToAssessBody,
+    user: Writer,
+    client: ClientDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = DecisionToAssess(**body.model_dump(), entered_by=str(user.id))
     return await casework.update(
-        client, case_ref, AssessmentWorkflow.decision_to_assess, command,
+        client,
+        case_ref,
+        AssessmentWorkflow.decision_to_assess,
+        command,
         update_key=casework.update_id("decision-to-assess", body, idempotency_key),
     )
 
@@ -162,13 +168,23 @@ async def decision_to_assess(
     summary="Record that advice was requested (starts that adviser's 6-week clock)",
 )
 async def request_advice(
-    case_ref: str, body: AdviceRequestBody, user: Writer, client: ClientDep,
-    session: SessionDep, request: Request, idempotency_key: IdempotencyKey = None,
+    case_ref: str,
+    body: AdviceRequestBody,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     team, policy, rungs = await _chasing_for(request, session, body)
     command = AdviceRequestCommand(
-        agency=body.agency, requested_on=body.requested_on, received_on=body.received_on,
-        team=team, policy=policy, ladder_rungs=rungs, entered_by=str(user.id),
+        agency=body.agency,
+        requested_on=body.requested_on,
+        received_on=body.received_on,
+        team=team,
+        policy=policy,
+        ladder_rungs=rungs,
+        entered_by=str(user.id),
     )
     key = casework.update_id("advice-request", body, idempotency_key)
     view = await casework.update(
@@ -191,7 +207,8 @@ async def _chasing_for(
     await session.rollback()  # hold nothing while the update waits on Temporal
     if team is None or team.agency is not body.agency:
         raise ApiError(
-            422, "unknown_team",
+            422,
+            "unknown_team",
             f"There is no {body.agency.value} team '{team_id}' in the team directory.",
         )
     return team.id, config.policy, len(team.ladder)
@@ -211,7 +228,11 @@ def _advice_for(view: CaseView, key: str) -> dict[str, Any]:
     summary="Record a lawful exception on a limit (refused with the rule that forbids it)",
 )
 async def record_exception(
-    case_ref: str, body: ExceptionBody, user: Writer, client: ClientDep, session: SessionDep,
+    case_ref: str,
+    body: ExceptionBody,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     institution = body.institution
@@ -242,43 +263,65 @@ async def record_exception(
 
 @router.post("/{case_ref}/decision-to-issue", response_model=CaseView)
 async def decision_to_issue(
-    case_ref: str, body: DecisionToIssueBody, user: Writer, client: ClientDep,
+    case_ref: str,
+    body: DecisionToIssueBody,
+    user: Writer,
+    client: ClientDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = DecisionToIssue(**body.model_dump(), entered_by=str(user.id))
     return await casework.update(
-        client, case_ref, AssessmentWorkflow.decision_to_issue, command,
+        client,
+        case_ref,
+        AssessmentWorkflow.decision_to_issue,
+        command,
         update_key=casework.update_id("decision-to-issue", body, idempotency_key),
     )
 
 
 @router.post("/{case_ref}/draft-plan", response_model=CaseView)
 async def draft_plan(
-    case_ref: str, body: DraftPlanBody, user: Writer, client: ClientDep,
+    case_ref: str,
+    body: DraftPlanBody,
+    user: Writer,
+    client: ClientDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = DraftPlan(**body.model_dump(), entered_by=str(user.id))
     return await casework.update(
-        client, case_ref, AssessmentWorkflow.draft_plan, command,
+        client,
+        case_ref,
+        AssessmentWorkflow.draft_plan,
+        command,
         update_key=casework.update_id("draft-plan", body, idempotency_key),
     )
 
 
 @router.post("/{case_ref}/final-plan", response_model=CaseView)
 async def final_plan(
-    case_ref: str, body: FinalPlanBody, user: Writer, client: ClientDep,
+    case_ref: str,
+    body: FinalPlanBody,
+    user: Writer,
+    client: ClientDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = FinalPlan(**body.model_dump(), entered_by=str(user.id))
     return await casework.update(
-        client, case_ref, AssessmentWorkflow.final_plan, command,
+        client,
+        case_ref,
+        AssessmentWorkflow.final_plan,
+        command,
         update_key=casework.update_id("final-plan", body, idempotency_key),
     )
 
 
 @router.post("/{case_ref}/withdrawal", response_model=CaseView)
 async def withdrawal(
-    case_ref: str, body: WithdrawalBody, user: Writer, client: ClientDep, session: SessionDep,
+    case_ref: str,
+    body: WithdrawalBody,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = Withdrawal(withdrawn_on=body.withdrawn_on, entered_by=str(user.id))

@@ -43,8 +43,12 @@ as JSON. If no case at all can be exported the answer is 422 with that list.
     "/sen2",
     summary="Download the SEN2 return (XML), or with problems=true the cases left out (JSON)",
     description=SEN2_DESCRIPTION,
-    responses={200: {"content": {"application/xml": {}},
-                     "description": "The return, or the problems as JSON"}},
+    responses={
+        200: {
+            "content": {"application/xml": {}},
+            "description": "The return, or the problems as JSON",
+        }
+    },
     response_model=None,
 )
 async def sen2(
@@ -62,12 +66,12 @@ async def sen2(
     dco_flag = dco or config.sen2_dco
     if la_number is None or dmo_flag is None or dco_flag is None:
         raise ApiError(
-            422, "not_configured",
+            422,
+            "not_configured",
             "The SEN2 header needs the LA number and the DMO and DCO answers: set "
             "EHC_LA_NUMBER, EHC_SEN2_DMO and EHC_SEN2_DCO, or send la, dmo and dco.",
         )
-    result = await sen2_export(session, year=year, la_number=la_number, dmo=dmo_flag,
-                               dco=dco_flag)
+    result = await sen2_export(session, year=year, la_number=la_number, dmo=dmo_flag, dco=dco_flag)
     summary: Sen2Summary = result.summary
     counts = {
         "X-SEN2-Exported": str(summary.exported),
@@ -78,11 +82,14 @@ async def sen2(
         return JSONResponse(summary.model_dump(mode="json"), headers=counts)
     if result.xml is None:
         return JSONResponse(
-            {"error": "nothing_to_export",
-             "detail": f"No request active in {year - 1} could be exported; the problems "
-             "list says why for each case.",
-             "problems": summary.model_dump(mode="json")["problems"]},
-            status_code=422, headers=counts,
+            {
+                "error": "nothing_to_export",
+                "detail": f"No request active in {year - 1} could be exported; the problems "
+                "list says why for each case.",
+                "problems": summary.model_dump(mode="json")["problems"],
+            },
+            status_code=422,
+            headers=counts,
         )
     filename = f"SEN2_{year}_{la_number}.xml"
     return Response(

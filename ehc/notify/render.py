@@ -41,8 +41,17 @@ OPENINGS = {
 
 
 def render(
-    *, key: str, kind: str, case_ref: str, advice_id: str, agency: str, team_name: str,
-    due_on: date, to: str, cc: tuple[str, ...], respond_url: str,
+    *,
+    key: str,
+    kind: str,
+    case_ref: str,
+    advice_id: str,
+    agency: str,
+    team_name: str,
+    due_on: date,
+    to: str,
+    cc: tuple[str, ...],
+    respond_url: str,
 ) -> Email:
     what = AGENCY_WORDS.get(agency, "advice")
     due = f"{due_on:%A %d %B %Y}"
@@ -63,30 +72,45 @@ def render(
             "This message holds no personal details; sign in to see the request.",
         ]
     )
-    return Email(to=to, cc=cc, subject=SUBJECTS[kind].format(case_ref=case_ref, due=due),
-                 body=body, key=key)
+    return Email(
+        to=to, cc=cc, subject=SUBJECTS[kind].format(case_ref=case_ref, due=due), body=body, key=key
+    )
 
 
 Item = tuple[str, str, str, str, str, date | None]  # key, kind, case, advice id, agency, due
 
 
-def render_batch(
-    items: list[Item], team: Team, rung: int, respond_url: str, batch: str
-) -> Email:
+def render_batch(items: list[Item], team: Team, rung: int, respond_url: str, batch: str) -> Email:
     """One notice as it is; several for the same recipient and day as one digest."""
     to, cc = recipients(team, rung)
     if len(items) == 1:
         key, kind, case_ref, advice_id, agency, due_on = items[0]
         assert due_on is not None
-        return render(key=key, kind=kind, case_ref=case_ref, advice_id=advice_id, agency=agency,
-                      team_name=team.name, due_on=due_on, to=to, cc=cc, respond_url=respond_url)
+        return render(
+            key=key,
+            kind=kind,
+            case_ref=case_ref,
+            advice_id=advice_id,
+            agency=agency,
+            team_name=team.name,
+            due_on=due_on,
+            to=to,
+            cc=cc,
+            respond_url=respond_url,
+        )
     lines = [f"{len(items)} advice requests for {team.name} need attention today:", ""]
     for _key, kind, case_ref, advice_id, agency, due_on in items:
         due = f"{due_on:%a %d %b %Y}" if due_on else "see the request"
-        lines.append(f"- {case_ref}, {AGENCY_WORDS.get(agency, 'advice')} ({advice_id}): "
-                     f"{kind.replace('_', ' ')}, due {due}")
+        lines.append(
+            f"- {case_ref}, {AGENCY_WORDS.get(agency, 'advice')} ({advice_id}): "
+            f"{kind.replace('_', ' ')}, due {due}"
+        )
         lines.append(f"  {respond_url}/advice-requests/{advice_id}/submission")
     lines += ["", "This message holds no personal details; sign in to see each request."]
-    return Email(to=to, cc=cc, key=f"digest:{batch}",
-                 subject=f"{len(items)} advice requests for {team.name}: reminders and overdue "
-                 "notices", body="\n".join(lines))
+    return Email(
+        to=to,
+        cc=cc,
+        key=f"digest:{batch}",
+        subject=f"{len(items)} advice requests for {team.name}: reminders and overdue notices",
+        body="\n".join(lines),
+    )

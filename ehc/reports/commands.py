@@ -19,15 +19,26 @@ from ehc.settings import Settings
 from ehc.store.db import make_engine, sessionmaker
 
 
-def run_sen2(args: argparse.Namespace, settings: Settings, *, out: TextIO = sys.stdout,
-             err: TextIO = sys.stderr) -> int:
+def run_sen2(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     config = get_report_settings()
     la = args.la or config.la_number
     dmo = args.dmo or config.sen2_dmo
     dco = args.dco or config.sen2_dco
-    missing = [name for name, value in (("--la (or EHC_LA_NUMBER)", la),
-                                        ("--dmo (or EHC_SEN2_DMO)", dmo),
-                                        ("--dco (or EHC_SEN2_DCO)", dco)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("--la (or EHC_LA_NUMBER)", la),
+            ("--dmo (or EHC_SEN2_DMO)", dmo),
+            ("--dco (or EHC_SEN2_DCO)", dco),
+        )
+        if not value
+    ]
     if missing:
         print("ehc: the SEN2 header needs " + ", ".join(missing), file=err)
         return 2
@@ -39,8 +50,7 @@ def run_sen2(args: argparse.Namespace, settings: Settings, *, out: TextIO = sys.
         engine = make_engine(settings.effective_database_url)
         try:
             async with sessionmaker(engine)() as session:
-                result = await sen2_export(session, year=args.year, la_number=la,
-                                           dmo=dmo, dco=dco)
+                result = await sen2_export(session, year=args.year, la_number=la, dmo=dmo, dco=dco)
         finally:
             await engine.dispose()
         return result.xml, problems_text(result.summary), result.summary.skipped
@@ -55,8 +65,13 @@ def run_sen2(args: argparse.Namespace, settings: Settings, *, out: TextIO = sys.
     return 1 if skipped else 0
 
 
-def run_report(args: argparse.Namespace, settings: Settings, *, out: TextIO = sys.stdout,
-               err: TextIO = sys.stderr) -> int:
+def run_report(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     if args.end < args.start:
         print("ehc: --to is before --from", file=err)
         return 2
@@ -66,8 +81,9 @@ def run_report(args: argparse.Namespace, settings: Settings, *, out: TextIO = sy
         engine = make_engine(settings.effective_database_url)
         try:
             async with sessionmaker(engine)() as session:
-                report = await timeliness_report(session, start=args.start, end=args.end,
-                                                 la_code=la)
+                report = await timeliness_report(
+                    session, start=args.start, end=args.end, la_code=la
+                )
         finally:
             await engine.dispose()
         if args.format == "csv":

@@ -183,4 +183,3 @@ LOCAL_AUTHORITIES: dict[str, LocalAuthority] = {row[0]: LocalAuthority(*row) for
 def local_authority(old_la_code: str) -> LocalAuthority | None:
     """The LA with this 3-digit code, or None if DfE's files do not list it."""
     return LOCAL_AUTHORITIES.get(old_la_code)
-

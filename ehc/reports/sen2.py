@@ -107,8 +107,9 @@ def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
-def _header(year: int, la_number: str, dmo: OfficerFlag, dco: OfficerFlag,
-            generated_at: datetime) -> etree._Element:
+def _header(
+    year: int, la_number: str, dmo: OfficerFlag, dco: OfficerFlag, generated_at: datetime
+) -> etree._Element:
     header = etree.Element("Header")
     details = _sub(header, "CollectionDetails")
     _sub(details, "Collection", "SEN2")
@@ -119,8 +120,11 @@ def _header(year: int, la_number: str, dmo: OfficerFlag, dco: OfficerFlag,
     _sub(source, "LEA", la_number)
     _sub(source, "SoftwareCode", SOFTWARE_CODE)
     _sub(source, "Release", RELEASE)
-    _sub(source, "DateTime", generated_at.astimezone(UTC).replace(microsecond=0)
-         .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _sub(
+        source,
+        "DateTime",
+        generated_at.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     _sub(source, "DMO", dmo)
     _sub(source, "DCO", dco)
     return header
@@ -186,8 +190,9 @@ def _message(header: etree._Element, persons: list[etree._Element]) -> etree._El
 
 def _schema_problems(header: etree._Element, person: etree._Element) -> list[str]:
     """Check one person against the schema inside a throw-away message."""
-    trial = _message(etree.fromstring(etree.tostring(header)),
-                     [etree.fromstring(etree.tostring(person))])
+    trial = _message(
+        etree.fromstring(etree.tostring(header)), [etree.fromstring(etree.tostring(person))]
+    )
     xsd = schema()
     if xsd.validate(trial):
         return []
@@ -197,19 +202,26 @@ def _schema_problems(header: etree._Element, person: etree._Element) -> list[str
     return [f"the return's schema rejects {', '.join(names)} (check the child's details)"]
 
 
-def _case_problems(child: ChildRecord | None, outcome: CaseOutcome
-                   ) -> tuple[Sen2Child | None, list[str]]:
+def _case_problems(
+    child: ChildRecord | None, outcome: CaseOutcome
+) -> tuple[Sen2Child | None, list[str]]:
     if child is None:
         return None, ["the case has no child details in the store"]
-    data = {**child.extra, "given_name": child.given_name, "family_name": child.family_name,
-            "date_of_birth": child.date_of_birth}
+    data = {
+        **child.extra,
+        "given_name": child.given_name,
+        "family_name": child.family_name,
+        "date_of_birth": child.date_of_birth,
+    }
     checked, found = check_child(data)
     if checked is not None:
         if checked.date_of_birth > outcome.received_on:
             found.append("the child's date of birth is after the request was received")
         if outcome.final_plan_on is not None and checked.setting is None:
-            found.append("a plan was issued but child.setting (the SEN2 setting code of the "
-                         "placement named in the plan) is missing")
+            found.append(
+                "a plan was issued but child.setting (the SEN2 setting code of the "
+                "placement named in the plan) is missing"
+            )
     return checked, found
 
 

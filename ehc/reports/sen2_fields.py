@@ -30,13 +30,42 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Sex = Literal["M", "F", "U"]
 Ethnicity = Literal[
-    "WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND",
-    "APKN", "ABAN", "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT",
+    "WBRI",
+    "WIRI",
+    "WIRT",
+    "WOTH",
+    "WROM",
+    "MWBC",
+    "MWBA",
+    "MWAS",
+    "MOTH",
+    "AIND",
+    "APKN",
+    "ABAN",
+    "AOTH",
+    "BCRB",
+    "BAFR",
+    "BOTH",
+    "CHNE",
+    "OOTH",
+    "REFU",
+    "NOBT",
 ]
 UpnUnknown = Literal["UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7", "UN8", "UN9", "UN10"]
 SenSetting = Literal["OLA", "EHE", "EYP", "OPA", "OTH", "NEET", "NIEC", "NIEO"]
 SenType = Literal[
-    "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "OTH",
+    "SPLD",
+    "MLD",
+    "SLD",
+    "PMLD",
+    "SEMH",
+    "SLCN",
+    "HI",
+    "VI",
+    "MSI",
+    "PD",
+    "ASD",
+    "OTH",
 ]
 
 SEX: dict[str, str] = {"M": "Male", "F": "Female", "U": "Unknown"}
@@ -95,8 +124,10 @@ UKPRN_PATTERN = r"^\d{8}$"
 # A UK postcode: outward code, a space (optional on input), inward code.
 POSTCODE_PATTERN = r"^[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}$"
 
-NO_IDENTIFIER = ("child has no upn, uln or upn_unknown_reason: send one of them "
-                 "(upn_unknown_reason UN1-UN10 when the UPN is not known)")
+NO_IDENTIFIER = (
+    "child has no upn, uln or upn_unknown_reason: send one of them "
+    "(upn_unknown_reason UN1-UN10 when the UPN is not known)"
+)
 
 _CODE_FIELDS = ("sex", "ethnicity", "upn_unknown_reason", "setting", "sen_type")
 
@@ -104,18 +135,18 @@ _CODE_FIELDS = ("sex", "ethnicity", "upn_unknown_reason", "setting", "sen_type")
 _HINTS: dict[str, str] = {
     "sex": "child.sex must be M, F or U",
     "ethnicity": "child.ethnicity must be one of DfE's ethnicity codes ("
-    + ", ".join(ETHNICITY) + ")",
+    + ", ".join(ETHNICITY)
+    + ")",
     "postcode": "child.postcode must be a UK postcode (for example NE8 1HH)",
-    "upn": "child.upn must be a UPN: a letter then 12 digits, or a letter, 11 digits and a "
-    "letter",
+    "upn": "child.upn must be a UPN: a letter then 12 digits, or a letter, 11 digits and a letter",
     "uln": "child.uln must be 10 digits",
     "upn_unknown_reason": "child.upn_unknown_reason must be one of UN1 to UN10",
-    "setting": "child.setting must be one of the SEN2 setting codes (" + ", ".join(SEN_SETTING)
+    "setting": "child.setting must be one of the SEN2 setting codes ("
+    + ", ".join(SEN_SETTING)
     + ")",
     "setting_urn": "child.setting_urn must be a 6-digit URN",
     "setting_ukprn": "child.setting_ukprn must be an 8-digit UKPRN",
-    "sen_type": "child.sen_type must be one of the SEN2 need codes (" + ", ".join(SEN_TYPE)
-    + ")",
+    "sen_type": "child.sen_type must be one of the SEN2 need codes (" + ", ".join(SEN_TYPE) + ")",
     "rya": "child.rya must be true or false",
     "sen_unit": "child.sen_unit must be true or false",
     "resourced_provision": "child.resourced_provision must be true or false",

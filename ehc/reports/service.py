@@ -23,8 +23,9 @@ async def sen2_export(
     _, end = collection_period(year)
     cases = await report_queries.cases_received_by(session, on_or_before=end)
     children = await report_queries.children_received_by(session, on_or_before=end)
-    return build_sen2(cases, children, year=year, la_number=la_number, dmo=dmo, dco=dco,
-                      generated_at=generated_at)
+    return build_sen2(
+        cases, children, year=year, la_number=la_number, dmo=dmo, dco=dco, generated_at=generated_at
+    )
 
 
 async def timeliness_report(

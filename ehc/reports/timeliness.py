@@ -155,8 +155,9 @@ class TimelinessReport(BaseModel):
 # --- building ------------------------------------------------------------------------
 
 
-def _requests(outcomes: list[CaseOutcome], extras: dict[str, dict[str, Any]], start: date,
-              end: date) -> RequestsSection:
+def _requests(
+    outcomes: list[CaseOutcome], extras: dict[str, dict[str, Any]], start: date, end: date
+) -> RequestsSection:
     received = [o for o in outcomes if start <= o.received_on <= end]
     by_code: dict[str, int] = defaultdict(int)
     for o in received:
@@ -257,12 +258,17 @@ def _timeliness(outcomes: list[CaseOutcome], start: date, end: date) -> Timeline
     )
 
 
-def _advice_row(level: Literal["team", "agency", "all"], agency: str, team: str | None,
-                rows: Iterable[AdviceRecord], start: date, end: date) -> AdviceRow:
+def _advice_row(
+    level: Literal["team", "agency", "all"],
+    agency: str,
+    team: str | None,
+    rows: Iterable[AdviceRecord],
+    start: date,
+    end: date,
+) -> AdviceRow:
     requested = received = within = overdue = 0
     for a in rows:
-        got = a.advice_received_on if a.advice_received_on and a.advice_received_on <= end \
-            else None
+        got = a.advice_received_on if a.advice_received_on and a.advice_received_on <= end else None
         if start <= a.requested_on <= end:
             requested += 1
         if got is not None and got >= start:
@@ -394,12 +400,19 @@ def to_csv(report: TimelinessReport, section: Section = "timeliness_20_week") ->
         for row in report.advice:
             values = row.model_dump()
             values["team"] = values["team"] or ""
-            writer.writerow([report.time_period, report.time_identifier, code,
-                             *(_cell(c, values[c]) for c in ADVICE_COLUMNS)])
+            writer.writerow(
+                [
+                    report.time_period,
+                    report.time_identifier,
+                    code,
+                    *(_cell(c, values[c]) for c in ADVICE_COLUMNS),
+                ]
+            )
         return out.getvalue()
     columns = _SECTION_COLUMNS[section]
     values = getattr(report, section).model_dump()
     writer.writerow([*dfe.GEOGRAPHY_COLUMNS, *columns])
-    writer.writerow([*_geography(report, dfe.BREAKDOWN[section]),
-                     *(_cell(c, values[c]) for c in columns)])
+    writer.writerow(
+        [*_geography(report, dfe.BREAKDOWN[section]), *(_cell(c, values[c]) for c in columns)]
+    )
     return out.getvalue()

@@ -15,7 +15,10 @@ from ehc.store.tables import AdviceRequestRow, NotificationRow, SubmissionRow, T
 
 def _team(row: TeamRow) -> Team:
     return Team(
-        id=row.id, agency=Agency(row.agency), name=row.name, email=row.email,
+        id=row.id,
+        agency=Agency(row.agency),
+        name=row.name,
+        email=row.email,
         ladder=[Rung.model_validate(r) for r in row.ladder],
     )
 
@@ -56,8 +59,7 @@ async def record_attempt(
     """The ledger row for ``key``, created on the first attempt; counts every attempt."""
     row = await session.get(NotificationRow, key)
     if row is None:
-        row = NotificationRow(key=key, status="sending", attempts=0, first_attempt_at=now,
-                              **values)
+        row = NotificationRow(key=key, status="sending", attempts=0, first_attempt_at=now, **values)
         session.add(row)
     row.attempts += 1
     return row
@@ -77,9 +79,7 @@ async def team_requests(
 ) -> list[AdviceRequestRow]:
     query = select(AdviceRequestRow).where(AdviceRequestRow.team == team)
     if open_only:
-        query = query.where(
-            AdviceRequestRow.outcome.in_(("outstanding", "returned_for_quality"))
-        )
+        query = query.where(AdviceRequestRow.outcome.in_(("outstanding", "returned_for_quality")))
     rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
     return list(rows)
 
@@ -110,8 +110,14 @@ async def save_submission(
     entered_at: datetime,
 ) -> int:
     row = SubmissionRow(
-        advice_id=advice_id, agency=agency, team=team, submitted_on=submitted_on,
-        accepted=accepted, problems=problems, sections=sections, entered_by=entered_by,
+        advice_id=advice_id,
+        agency=agency,
+        team=team,
+        submitted_on=submitted_on,
+        accepted=accepted,
+        problems=problems,
+        sections=sections,
+        entered_by=entered_by,
         entered_at=entered_at,
     )
     session.add(row)
@@ -133,4 +139,3 @@ async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
         .order_by(NotificationRow.batch, NotificationRow.first_attempt_at, NotificationRow.key)
     )
     return list(rows)
-

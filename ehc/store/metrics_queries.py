@@ -171,9 +171,7 @@ async def limits_by_status(
 async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_days: int) -> int:
     """Cases with at least one limit at risk (the queue's ``status=at_risk``)."""
     count = await session.scalar(
-        select(func.count(func.distinct(LimitRow.case_ref))).where(
-            _at_risk(today, at_risk_days)
-        )
+        select(func.count(func.distinct(LimitRow.case_ref))).where(_at_risk(today, at_risk_days))
     )
     return int(count or 0)
 
@@ -219,8 +217,9 @@ async def chasing_figures(session: AsyncSession) -> ChasingFigures:
     failed = await session.execute(
         select(
             NotificationRow.agency,
-            func.sum(NotificationRow.attempts - case((NotificationRow.status == "sent", 1),
-                                                     else_=0)),
+            func.sum(
+                NotificationRow.attempts - case((NotificationRow.status == "sent", 1), else_=0)
+            ),
         ).group_by(NotificationRow.agency)
     )
     missing = await session.execute(
@@ -229,8 +228,9 @@ async def chasing_figures(session: AsyncSession) -> ChasingFigures:
         .group_by(SubmissionRow.agency)
     )
     outcomes = await session.execute(
-        select(AdviceRequestRow.agency, AdviceRequestRow.outcome, func.count())
-        .group_by(AdviceRequestRow.agency, AdviceRequestRow.outcome)
+        select(AdviceRequestRow.agency, AdviceRequestRow.outcome, func.count()).group_by(
+            AdviceRequestRow.agency, AdviceRequestRow.outcome
+        )
     )
     return ChasingFigures(
         notices_sent={(a, k): int(n) for a, k, n in sent},
@@ -328,9 +328,7 @@ async def entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
 # --- everything at once ---------------------------------------------------------------------
 
 
-async def read_snapshot(
-    session: AsyncSession, *, today: date, at_risk_days: int
-) -> StoreSnapshot:
+async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int) -> StoreSnapshot:
     """Every figure, read in one transaction (a consistent snapshot on PostgreSQL too when
     the session runs at REPEATABLE READ; on the default READ COMMITTED each query sees the
     latest committed state, which is close enough for a 15-second gauge)."""

@@ -108,8 +108,9 @@ async def cases_received_by(session: AsyncSession, *, on_or_before: date) -> lis
 
     events: dict[str, list[EventRecord]] = defaultdict(list)
     rows = await session.execute(
-        select(EventRow.case_ref, EventRow.seq, EventRow.kind, EventRow.occurred_on,
-               EventRow.detail)
+        select(
+            EventRow.case_ref, EventRow.seq, EventRow.kind, EventRow.occurred_on, EventRow.detail
+        )
         .join(CaseRow, CaseRow.case_ref == EventRow.case_ref)
         .where(CaseRow.received_on <= on_or_before, EventRow.kind.in_(OUTCOME_EVENT_KINDS))
         .order_by(EventRow.case_ref, EventRow.seq)
@@ -155,8 +156,13 @@ async def children_received_by(
 ) -> dict[str, ChildRecord]:
     """The child of every case whose Day 0 is on or before ``on_or_before``."""
     rows = await session.execute(
-        select(ChildRow.case_ref, ChildRow.given_name, ChildRow.family_name,
-               ChildRow.date_of_birth, ChildRow.extra)
+        select(
+            ChildRow.case_ref,
+            ChildRow.given_name,
+            ChildRow.family_name,
+            ChildRow.date_of_birth,
+            ChildRow.extra,
+        )
         .join(CaseRow, CaseRow.case_ref == ChildRow.case_ref)
         .where(CaseRow.received_on <= on_or_before)
     )

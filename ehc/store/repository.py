@@ -292,9 +292,7 @@ async def project_case(session: AsyncSession, view: CaseView) -> None:
     ]
     if new_events:
         changed = True
-        stmt = _insert(session, EventRow).on_conflict_do_nothing(
-            index_elements=["case_ref", "seq"]
-        )
+        stmt = _insert(session, EventRow).on_conflict_do_nothing(index_elements=["case_ref", "seq"])
         await session.execute(stmt, new_events)
 
     if changed and not is_new:

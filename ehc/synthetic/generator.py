@@ -132,8 +132,9 @@ class CaseScript:
         steps: list[Step] = []
         if self.assess:
             on, decision = self.assess
-            steps.append(Step("decision-to-assess", on,
-                              {"decision": decision, "decided_on": on.isoformat()}))
+            steps.append(
+                Step("decision-to-assess", on, {"decision": decision, "decided_on": on.isoformat()})
+            )
         for i, advice in enumerate(self.advice):
             body: dict[str, Any] = {
                 "agency": advice.agency,
@@ -144,28 +145,45 @@ class CaseScript:
                 body["team"] = advice.team
             steps.append(Step("advice-request", advice.requested_on, body, i))
             if advice.received_on:
-                steps.append(Step("advice-received", advice.received_on,
-                                  {"received_on": advice.received_on.isoformat()}, i))
+                steps.append(
+                    Step(
+                        "advice-received",
+                        advice.received_on,
+                        {"received_on": advice.received_on.isoformat()},
+                        i,
+                    )
+                )
         if self.exception:
-            body = {"limit": "final_plan", "kind": self.exception.kind,
-                    "reason": "synthetic case", "starts_on": self.exception.starts_on.isoformat()}
+            body = {
+                "limit": "final_plan",
+                "kind": self.exception.kind,
+                "reason": "synthetic case",
+                "starts_on": self.exception.starts_on.isoformat(),
+            }
             if self.exception.ends_on:
                 body["ends_on"] = self.exception.ends_on.isoformat()
             steps.append(Step("exception", self.exception.starts_on, body))
         if self.issue:
             on, decision = self.issue
-            steps.append(Step("decision-to-issue", on,
-                              {"decision": decision, "decided_on": on.isoformat()}))
+            steps.append(
+                Step("decision-to-issue", on, {"decision": decision, "decided_on": on.isoformat()})
+            )
         if self.draft_on:
-            steps.append(Step("draft-plan", self.draft_on,
-                              {"served_on": self.draft_on.isoformat()}))
+            steps.append(
+                Step("draft-plan", self.draft_on, {"served_on": self.draft_on.isoformat()})
+            )
         if self.final_on:
-            steps.append(Step("final-plan", self.final_on,
-                              {"issued_on": self.final_on.isoformat()}))
+            steps.append(
+                Step("final-plan", self.final_on, {"issued_on": self.final_on.isoformat()})
+            )
         if self.withdrawn_on:
-            steps.append(Step("withdrawal", self.withdrawn_on,
-                              {"withdrawn_on": self.withdrawn_on.isoformat(),
-                               "reason": "synthetic case"}))
+            steps.append(
+                Step(
+                    "withdrawal",
+                    self.withdrawn_on,
+                    {"withdrawn_on": self.withdrawn_on.isoformat(), "reason": "synthetic case"},
+                )
+            )
         return sorted(steps, key=lambda s: (_ORDER[s.action] == 9, s.on, _ORDER[s.action]))
 
 
@@ -192,17 +210,20 @@ class Cohort:
 
     def summary(self) -> str:
         cal = self.calibration
-        return (f"{len(self.scripts)} synthetic cases for {cal.la_name} ({cal.old_la_code}) "
-                f"{self.year}, seed {self.seed}: {self.known.requests['requests_received_in_year']}"
-                f" requests received, {self.known.timeliness_20_week['plans_issued_den']} plans "
-                "issued in the year")
+        return (
+            f"{len(self.scripts)} synthetic cases for {cal.la_name} ({cal.old_la_code}) "
+            f"{self.year}, seed {self.seed}: {self.known.requests['requests_received_in_year']}"
+            f" requests received, {self.known.timeliness_20_week['plans_issued_den']} plans "
+            "issued in the year"
+        )
 
 
 # --- drawing ---------------------------------------------------------------------------
 
 
-def apportion(total: int, weights: dict[str, float], minimum: dict[str, int] | None = None
-              ) -> dict[str, int]:
+def apportion(
+    total: int, weights: dict[str, float], minimum: dict[str, int] | None = None
+) -> dict[str, int]:
     """Split ``total`` by ``weights`` (largest remainders), then lift each key to its
     ``minimum`` by taking from the largest share."""
     minimum = minimum or {}
@@ -290,7 +311,7 @@ class _Builder:
             "sex": rng.choice("MFU" if n % 40 == 0 else "MF"),
             "ethnicity": rng.choice(ETHNICITIES),
             "postcode": f"NE{rng.randint(1, 40)} {rng.randint(1, 9)}"
-                        f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
+            f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
             "setting": rng.choice(SETTINGS),
             "sen_type": rng.choice(SEN_TYPES),
             "sen_unit": rng.random() < 0.1,
@@ -298,7 +319,8 @@ class _Builder:
         which = n % 10
         if which < 7:
             child["upn"] = rng.choice("ABCDEFGHJKLMNPQRTUVWXYZ") + "".join(
-                rng.choice("0123456789") for _ in range(12))
+                rng.choice("0123456789") for _ in range(12)
+            )
         elif which < 9:
             child["upn_unknown_reason"] = f"UN{rng.randint(1, 10)}"
         else:
@@ -338,24 +360,26 @@ class _Builder:
             case.advice.append(AdviceScript(agency, team, requested, adviser, received, band))
 
     def issue_plan(self, case: CaseScript, assess_days: int, band: str, exception: bool) -> None:
-        self.issue_plan_on(case, assess_days, _plan_days(self.draw, band, assess_days), band,
-                           exception)
+        self.issue_plan_on(
+            case, assess_days, _plan_days(self.draw, band, assess_days), band, exception
+        )
 
-    def issue_plan_on(self, case: CaseScript, assess_days: int, days: int, band: str,
-                      exception: bool) -> None:
+    def issue_plan_on(
+        self, case: CaseScript, assess_days: int, days: int, band: str, exception: bool
+    ) -> None:
         """Decision to issue, draft 16 days before the final plan, final plan on day
         ``days``; an exception on the 20-week limit if ``exception``."""
         day0 = case.received_on
-        case.issue = (day0 + timedelta(days=self.rng.randint(assess_days + 1, days - 16)),
-                      "issue")
+        case.issue = (day0 + timedelta(days=self.rng.randint(assess_days + 1, days - 16)), "issue")
         case.draft_on = day0 + timedelta(days=days - 16)
         case.final_on = day0 + timedelta(days=days)
         case.plan_band = band
         if not exception:
             return
         if len(self.scripts) % 3 == 0:
-            case.exception = ExceptionScript("absent_from_area", day0 + timedelta(days=20),
-                                             day0 + timedelta(days=60))
+            case.exception = ExceptionScript(
+                "absent_from_area", day0 + timedelta(days=20), day0 + timedelta(days=60)
+            )
         else:
             starts = day0 + timedelta(days=self.rng.randint(14, min(60, days - 1)))
             case.exception = ExceptionScript("personal_circumstances", starts)
@@ -366,28 +390,45 @@ class _Builder:
         cal = self.cal
         codes = apportion(
             n,
-            {"Y": cal.decided_to_assess, "N": cal.decided_not_to_assess,
-             "W": cal.withdrawn, "A": cal.decision_not_made},
+            {
+                "Y": cal.decided_to_assess,
+                "N": cal.decided_not_to_assess,
+                "W": cal.withdrawn,
+                "A": cal.decision_not_made,
+            },
             {"Y": 12, "N": 2, "W": 2, "A": 3},
         )
-        timing = apportion(codes["Y"] + codes["N"], {"within_6_weeks": cal.outcome_six_weeks or 1,
-                                     "over_6_weeks": cal.outcome_over_6_weeks},
-                           {"within_6_weeks": 1, "over_6_weeks": 1})
+        timing = apportion(
+            codes["Y"] + codes["N"],
+            {
+                "within_6_weeks": cal.outcome_six_weeks or 1,
+                "over_6_weeks": cal.outcome_over_6_weeks,
+            },
+            {"within_6_weeks": 1, "over_6_weeks": 1},
+        )
         bands = [b for b, k in timing.items() for _ in range(k)]
         self.rng.shuffle(bands)
         assessed = codes["Y"]
         paths = apportion(
             assessed,
-            {"issue": cal.assess_issued, "not_issue": cal.assess_not_issued,
-             "withdrawn": cal.assess_withdrawn, "ongoing": cal.assess_not_made},
+            {
+                "issue": cal.assess_issued,
+                "not_issue": cal.assess_not_issued,
+                "withdrawn": cal.assess_withdrawn,
+                "ongoing": cal.assess_not_made,
+            },
             {"issue": 6, "not_issue": 2, "withdrawn": 1, "ongoing": 1},
         )
         path_list = [p for p, k in paths.items() for _ in range(k)]
         self.rng.shuffle(path_list)
-        not_issue = apportion(paths["not_issue"],
-                              {"within_16_weeks": cal.not_issue_within_time,
-                               "over_16_weeks": cal.not_issue_over_time},
-                              {"within_16_weeks": 1, "over_16_weeks": 1})
+        not_issue = apportion(
+            paths["not_issue"],
+            {
+                "within_16_weeks": cal.not_issue_within_time,
+                "over_16_weeks": cal.not_issue_over_time,
+            },
+            {"within_16_weeks": 1, "over_16_weeks": 1},
+        )
         no_plan_bands = [b for b, k in not_issue.items() for _ in range(k)]
         cells = apportion(paths["issue"], _cell_weights(cal))
         cell_list = [c for c, k in cells.items() for _ in range(k)]
@@ -396,8 +437,11 @@ class _Builder:
         for code in ["Y"] * codes["Y"] + ["N"] * codes["N"]:
             band = bands.pop()
             key = "request_within" if band == "within_6_weeks" else "request_over"
-            a = self.draw.days(key, 7, 42) if band == "within_6_weeks" else \
-                self.draw.days(key, 43, 90)
+            a = (
+                self.draw.days(key, 7, 42)
+                if band == "within_6_weeks"
+                else self.draw.days(key, 43, 90)
+            )
             path = path_list.pop() if code == "Y" else "refused"
             # Days from Day 0 to the last event that must fall inside the year: the
             # decision, or the no-plan decision or withdrawal that ends an assessment (a
@@ -405,9 +449,11 @@ class _Builder:
             last = a
             if path == "not_issue":
                 no_plan = no_plan_bands.pop()
-                last = (self.draw.days("no_plan_within", a + 7, 112)
-                        if no_plan == "within_16_weeks"
-                        else self.draw.days("no_plan_over", 113, 200))
+                last = (
+                    self.draw.days("no_plan_within", a + 7, 112)
+                    if no_plan == "within_16_weeks"
+                    else self.draw.days("no_plan_over", 113, 200)
+                )
             elif path == "withdrawn":
                 last = a + self.rng.randint(7, 60)
             day0 = self.draw.day_in(self.start, self.end - timedelta(days=last))
@@ -470,8 +516,9 @@ class _Builder:
             for _ in range(count):
                 a = self.rng.randint(10, 42)
                 days = _plan_days(self.draw, band, a)
-                final = self.draw.day_in(self.start,
-                                         min(self.end, self.start + timedelta(days=days - 1)))
+                final = self.draw.day_in(
+                    self.start, min(self.end, self.start + timedelta(days=days - 1))
+                )
                 case = self.new_case(final - timedelta(days=days), "earlier request > issue")
                 case.request_band = "within_6_weeks"
                 case.assess = (case.received_on + timedelta(days=a), "assess")
@@ -544,6 +591,7 @@ def _weeks(days: list[int]) -> float | None:
 
 def _as_at(script: CaseScript, end: date) -> dict[str, Any]:
     """The script's decisions dated on or before ``end``."""
+
     def kept(pair: tuple[date, str] | None) -> tuple[date, str] | None:
         return pair if pair and pair[0] <= end else None
 
@@ -551,7 +599,8 @@ def _as_at(script: CaseScript, end: date) -> dict[str, Any]:
         "assess": kept(script.assess),
         "issue": kept(script.issue),
         "final": script.final_on if script.final_on and script.final_on <= end else None,
-        "withdrawn": script.withdrawn_on if script.withdrawn_on and script.withdrawn_on <= end
+        "withdrawn": script.withdrawn_on
+        if script.withdrawn_on and script.withdrawn_on <= end
         else None,
     }
 
@@ -566,8 +615,15 @@ def known_figures(scripts: list[CaseScript], year: int) -> KnownFigures:
     for s in scripts:
         at = _as_at(s, end)
         assess, issue, final, withdrawn = at["assess"], at["issue"], at["final"], at["withdrawn"]
-        request_code = ("Y" if assess and assess[1] == "assess" else
-                        "N" if assess else "W" if withdrawn else "A")
+        request_code = (
+            "Y"
+            if assess and assess[1] == "assess"
+            else "N"
+            if assess
+            else "W"
+            if withdrawn
+            else "A"
+        )
         if start <= s.received_on <= end:
             req["received"] += 1
             req[request_code] += 1
@@ -576,8 +632,15 @@ def known_figures(scripts: list[CaseScript], year: int) -> KnownFigures:
                 req[s.request_band or "?"] += 1
         assessment_code = None
         if request_code == "Y":
-            assessment_code = ("Y" if issue and issue[1] == "issue" else "N" if issue else
-                               "W" if withdrawn else "A")
+            assessment_code = (
+                "Y"
+                if issue and issue[1] == "issue"
+                else "N"
+                if issue
+                else "W"
+                if withdrawn
+                else "A"
+            )
             outcome_on = issue[0] if issue else withdrawn
             if assessment_code == "A":
                 ass["A"] += 1
@@ -587,8 +650,12 @@ def known_figures(scripts: list[CaseScript], year: int) -> KnownFigures:
                     ass[s.no_plan_band or "?"] += 1
         if final and final >= start:
             plans.append(s)
-        closed = withdrawn or (assess[0] if assess and assess[1] == "not_assess" else None) \
-            or (issue[0] if issue and issue[1] == "not_issue" else None) or final
+        closed = (
+            withdrawn
+            or (assess[0] if assess and assess[1] == "not_assess" else None)
+            or (issue[0] if issue and issue[1] == "not_issue" else None)
+            or final
+        )
         if s.received_on <= end and (closed is None or closed >= start):
             sen2["persons"] += 1
             sen2[f"RequestOutcome_{request_code}"] += 1
@@ -658,29 +725,36 @@ def known_figures(scripts: list[CaseScript], year: int) -> KnownFigures:
         "avg_weeks_issue_plan": _weeks([s.days_to_plan or 0 for s in plans]),
         "avg_weeks_issue_plan_exc": _weeks([s.days_to_plan or 0 for s in plans_ex]),
     }
-    return KnownFigures(requests, assessments, timeliness, _advice_known(scripts, start, end),
-                        dict(sen2))
+    return KnownFigures(
+        requests, assessments, timeliness, _advice_known(scripts, start, end), dict(sen2)
+    )
 
 
-def _advice_known(scripts: list[CaseScript], start: date, end: date
-                  ) -> dict[tuple[str, str, str | None], dict[str, int | float | None]]:
+def _advice_known(
+    scripts: list[CaseScript], start: date, end: date
+) -> dict[tuple[str, str, str | None], dict[str, int | float | None]]:
     tallies: dict[tuple[str, str, str | None], dict[str, int]] = defaultdict(
-        lambda: defaultdict(int))
+        lambda: defaultdict(int)
+    )
     for s in scripts:
         for a in s.advice:
             if a.requested_on > end:
                 continue
             got = a.received_on if a.received_on and a.received_on <= end else None
-            lapsed = (a.received_on is None and s.withdrawn_on is not None
-                      and s.withdrawn_on <= a.due_on)
-            for key in (("team", a.agency, a.team), ("agency", a.agency, None),
-                        ("all", "all", None)):
+            lapsed = (
+                a.received_on is None and s.withdrawn_on is not None and s.withdrawn_on <= a.due_on
+            )
+            for key in (
+                ("team", a.agency, a.team),
+                ("agency", a.agency, None),
+                ("all", "all", None),
+            ):
                 t = tallies[key]
                 t["advice_requested"] += start <= a.requested_on <= end
                 if got and got >= start:
                     t["advice_received"] += 1
                     t["advice_received_within_6_weeks"] += a.band == "within_6_weeks"
-                t["advice_overdue_at_end"] += (got is None and a.due_on <= end and not lapsed)
+                t["advice_overdue_at_end"] += got is None and a.due_on <= end and not lapsed
     known: dict[tuple[str, str, str | None], dict[str, int | float | None]] = {}
     for key, t in tallies.items():
         received, within = t["advice_received"], t["advice_received_within_6_weeks"]
@@ -694,8 +768,11 @@ def _advice_known(scripts: list[CaseScript], start: date, end: date
         }
     if not known:
         known[("all", "all", None)] = {
-            "advice_requested": 0, "advice_received": 0, "advice_received_within_6_weeks": 0,
-            "advice_received_over_6_weeks": 0, "pc_advice_received_within_6_weeks": None,
+            "advice_requested": 0,
+            "advice_received": 0,
+            "advice_received_within_6_weeks": 0,
+            "advice_received_over_6_weeks": 0,
+            "pc_advice_received_within_6_weeks": None,
             "advice_overdue_at_end": 0,
         }
     return known

@@ -42,8 +42,9 @@ def _path(script: CaseScript, step: Step, advice_ids: dict[int, str]) -> str:
     return f"/assessments/{script.case_ref}/{step.action}"
 
 
-async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any],
-                headers: dict[str, str], ref: str) -> dict[str, Any]:
+async def _post(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str], ref: str
+) -> dict[str, Any]:
     response = await http.post(path, json=body, headers=headers)
     if response.status_code not in (200, 201):
         raise PlayError(f"{ref}: POST {path} answered {response.status_code}: {response.text}")
@@ -51,13 +52,13 @@ async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any],
     return answer
 
 
-async def play_case(http: httpx.AsyncClient, script: CaseScript, headers: dict[str, str]
-                    ) -> Played:
+async def play_case(http: httpx.AsyncClient, script: CaseScript, headers: dict[str, str]) -> Played:
     view = await _post(http, "/assessments", script.create_body(), headers, script.case_ref)
     advice_ids: dict[int, str] = {}  # the script's advice index -> the id the workflow gave
     for step in script.steps():
-        answer = await _post(http, _path(script, step, advice_ids), step.body, headers,
-                             script.case_ref)
+        answer = await _post(
+            http, _path(script, step, advice_ids), step.body, headers, script.case_ref
+        )
         if step.action == "advice-request":
             assert step.advice_index is not None
             advice_ids[step.advice_index] = str(answer["id"])
@@ -68,8 +69,13 @@ async def play_case(http: httpx.AsyncClient, script: CaseScript, headers: dict[s
     return Played(script.case_ref, str(view["stage"]), last_seq)
 
 
-async def play(http: httpx.AsyncClient, cohort: Cohort | list[CaseScript], *,
-               headers: dict[str, str], concurrency: int = 8) -> dict[str, Played]:
+async def play(
+    http: httpx.AsyncClient,
+    cohort: Cohort | list[CaseScript],
+    *,
+    headers: dict[str, str],
+    concurrency: int = 8,
+) -> dict[str, Played]:
     """Play every case; returns what the API answered last for each, by case_ref."""
     scripts = cohort.scripts if isinstance(cohort, Cohort) else cohort
     gate = asyncio.Semaphore(concurrency)

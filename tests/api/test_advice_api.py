@@ -22,15 +22,19 @@ WHOLE = {
 }
 
 
-async def _health_request(s: Stack, weeks_ago: int, team: str = "community-paediatrics"
-                          ) -> tuple[str, str, Any]:
+async def _health_request(
+    s: Stack, weeks_ago: int, team: str = "community-paediatrics"
+) -> tuple[str, str, Any]:
     day0 = await s.today() - weeks(weeks_ago)
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": (day0 + weeks(1)).isoformat()})
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": (day0 + weeks(1)).isoformat(),
-                      "team": team})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(1)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(1)).isoformat(), "team": team},
+    )
     assert r.status_code == 201, r.text
     advice_id = r.json()["id"]
     for _ in range(50):  # the team's list reads the store, written a moment later
@@ -49,18 +53,27 @@ async def test_missing_outcome_is_refused_then_the_resubmission_counts(ts_stack:
     assert advice_id in [m["id"] for m in mine]
     today = await s.today()
     partial = {**WHOLE, "outcomes": [{"outcome": "Walks 50m", "measure": "50m unaided"}]}
-    r = await s.post(f"/advice-requests/{advice_id}/submission",
-                     {"submitted_on": today.isoformat(), "sections": partial}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/submission",
+        {"submitted_on": today.isoformat(), "sections": partial},
+        role="team",
+    )
     assert r.status_code == 422
     assert r.json()["error"] == "missing_input"
     assert r.json()["problems"] == ["outcomes: entry 1 is missing timescale."]
     no_outcomes = {k: v for k, v in WHOLE.items() if k != "outcomes"}
-    r = await s.post(f"/advice-requests/{advice_id}/submission",
-                     {"submitted_on": today.isoformat(), "sections": no_outcomes}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/submission",
+        {"submitted_on": today.isoformat(), "sections": no_outcomes},
+        role="team",
+    )
     assert "outcomes" in r.json()["detail"]
 
-    r = await s.post(f"/advice-requests/{advice_id}/submission",
-                     {"submitted_on": today.isoformat(), "sections": WHOLE}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/submission",
+        {"submitted_on": today.isoformat(), "sections": WHOLE},
+        role="team",
+    )
     assert r.status_code == 200, r.text
     advice = limit(r.json(), "advice", advice_id)
     assert advice["met_on"] == today.isoformat()
@@ -73,10 +86,13 @@ async def test_returned_for_quality_keeps_the_original_due_date(ts_stack: Stack)
     s = ts_stack
     _ref, advice_id, day0 = await _health_request(s, weeks_ago=4)
     received = (day0 + weeks(3)).isoformat()
-    assert (await s.post(f"/advice-requests/{advice_id}/received",
-                         {"received_on": received})).status_code == 200
-    r = await s.post(f"/advice-requests/{advice_id}/return",
-                     {"returned_on": received, "reasons": "no measurable outcomes"})
+    assert (
+        await s.post(f"/advice-requests/{advice_id}/received", {"received_on": received})
+    ).status_code == 200
+    r = await s.post(
+        f"/advice-requests/{advice_id}/return",
+        {"returned_on": received, "reasons": "no measurable outcomes"},
+    )
     assert r.status_code == 200, r.text
     advice = limit(r.json(), "advice", advice_id)
     assert (advice["status"], advice["met_on"]) == ("pending", None)
@@ -87,8 +103,11 @@ async def test_returned_for_quality_keeps_the_original_due_date(ts_stack: Stack)
 async def test_nil_return_answers_the_request(ts_stack: Stack) -> None:
     s = ts_stack
     _ref, advice_id, day0 = await _health_request(s, weeks_ago=3)
-    r = await s.post(f"/advice-requests/{advice_id}/nil-return",
-                     {"on": (day0 + weeks(2)).isoformat()}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/nil-return",
+        {"on": (day0 + weeks(2)).isoformat()},
+        role="team",
+    )
     assert r.status_code == 200, r.text
     assert limit(r.json(), "advice", advice_id)["status"] == "met"
     assert r.json()["advice_requests"][0]["outcome"] == "not_known_to_service"
@@ -98,10 +117,14 @@ async def test_unknown_team_is_refused(ts_stack: Stack) -> None:
     s = ts_stack
     day0 = await s.today() - weeks(2)
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": day0.isoformat()})
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": day0.isoformat(), "team": "no-such"})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": day0.isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": day0.isoformat(), "team": "no-such"},
+    )
     assert r.status_code == 422
     assert r.json()["error"] == "unknown_team"
 
@@ -120,8 +143,11 @@ async def test_a_team_sees_only_its_own_requests(ts_stack: Stack, other_team_tok
     today = (await s.today()).isoformat()
     for method, path, body in [
         ("GET", f"/advice-requests/{advice_id}", None),
-        ("POST", f"/advice-requests/{advice_id}/submission",
-         {"submitted_on": today, "sections": WHOLE}),
+        (
+            "POST",
+            f"/advice-requests/{advice_id}/submission",
+            {"submitted_on": today, "sections": WHOLE},
+        ),
         ("POST", f"/advice-requests/{advice_id}/nil-return", {"on": today}),
     ]:
         r = await s.http.request(method, path, json=body, headers=other)
@@ -158,15 +184,21 @@ async def test_what_a_team_token_cannot_do(ts_stack: Stack, method: str, path: s
 
 async def test_admins_manage_the_team_directory(ts_stack: Stack) -> None:
     s = ts_stack
-    team = {"id": "sensory", "agency": "health", "name": "Sensory support",
-            "email": "sensory@nhs.example",
-            "ladder": [{"role": "service_lead", "email": "sensory.lead@nhs.example"}]}
+    team = {
+        "id": "sensory",
+        "agency": "health",
+        "name": "Sensory support",
+        "email": "sensory@nhs.example",
+        "ladder": [{"role": "service_lead", "email": "sensory.lead@nhs.example"}],
+    }
     r = await s.http.put("/teams/sensory", json=team, headers=s.headers("admin"))
     assert r.status_code == 200, r.text
-    assert (await s.http.put("/teams/sensory", json=team,
-                             headers=s.headers("caseworker"))).status_code == 403
-    bad = await s.http.put("/teams/sensory", json={**team, "email": "not an address"},
-                           headers=s.headers("admin"))
+    assert (
+        await s.http.put("/teams/sensory", json=team, headers=s.headers("caseworker"))
+    ).status_code == 403
+    bad = await s.http.put(
+        "/teams/sensory", json={**team, "email": "not an address"}, headers=s.headers("admin")
+    )
     assert bad.status_code == 422
     listed = (await s.get("/teams")).json()
     assert "sensory" in [t["id"] for t in listed]
@@ -176,8 +208,11 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
     s = ts_stack
     ref, advice_id, _day0 = await _health_request(s, weeks_ago=3)
     today = (await s.today()).isoformat()
-    r = await s.post(f"/advice-requests/{advice_id}/submission",
-                     {"submitted_on": today, "sections": {"service": "x"}}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/submission",
+        {"submitted_on": today, "sections": {"service": "x"}},
+        role="team",
+    )
     assert r.status_code == 422
     for _ in range(50):  # the request notice is sent a moment after the request
         async with s.sessions() as session:
@@ -185,8 +220,11 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
                 break
         await asyncio.sleep(0.1)
     text = (await s.http.get("/metrics")).text
-    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-               for line in text.splitlines() if line and not line.startswith("#")}
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
     assert samples['ehc_missing_inputs_total{agency="health"}'] >= 1
     assert samples['ehc_notices_sent_total{agency="health",kind="request"}'] >= 1
     assert samples['ehc_advice_requests{agency="health",outcome="outstanding"}'] >= 1
@@ -197,17 +235,24 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
 async def test_a_submission_the_case_refuses_is_kept_and_marked_refused(ts_stack: Stack) -> None:
     s = ts_stack
     _, advice_id, day0 = await _health_request(s, weeks_ago=3)
-    r = await s.post(f"/advice-requests/{advice_id}/withdrawal",
-                     {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "duplicate"})
+    r = await s.post(
+        f"/advice-requests/{advice_id}/withdrawal",
+        {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "duplicate"},
+    )
     assert r.status_code == 200, r.text
     today = (await s.today()).isoformat()
-    r = await s.post(f"/advice-requests/{advice_id}/submission",
-                     {"submitted_on": today, "sections": WHOLE}, role="team")
+    r = await s.post(
+        f"/advice-requests/{advice_id}/submission",
+        {"submitted_on": today, "sections": WHOLE},
+        role="team",
+    )
     assert r.status_code == 409
     assert r.json()["error"] == "advice_withdrawn"
     async with s.sessions() as session:
-        rows = (await session.scalars(
-            select(SubmissionRow).where(SubmissionRow.advice_id == advice_id))).all()
+        rows = (
+            await session.scalars(select(SubmissionRow).where(SubmissionRow.advice_id == advice_id))
+        ).all()
     assert [(row.accepted, row.sections["service"]) for row in rows] == [
-        (False, "Community paediatrics")]
+        (False, "Community paediatrics")
+    ]
     assert "withdrawn" in rows[0].problems[-1]

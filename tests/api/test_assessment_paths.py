@@ -22,17 +22,22 @@ async def test_on_time_case_meets_every_limit(any_stack: Stack) -> None:
     assert case["stage"] == "awaiting_decision_to_assess"
     assert limit(case, "final_plan")["due_on"] == (day0 + weeks(20)).isoformat()
 
-    r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
     assert r.status_code == 200, r.text
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()},
+    )
     assert r.status_code == 201, r.text
     advice = r.json()
     assert advice["due_on"] == (day0 + weeks(11)).isoformat()
     assert advice["regulation"] == "SEND Regs 2014 reg 8(1)"
-    r = await s.post(f"/advice-requests/{advice['id']}/received",
-                     {"received_on": (day0 + weeks(10)).isoformat()})
+    r = await s.post(
+        f"/advice-requests/{advice['id']}/received", {"received_on": (day0 + weeks(10)).isoformat()}
+    )
     assert r.status_code == 200, r.text
     for path, body in [
         ("decision-to-issue", {"decision": "issue", "decided_on": (day0 + weeks(12)).isoformat()}),
@@ -66,8 +71,10 @@ async def test_backdated_case_breaches_at_once_and_late_entry_corrects_it(any_st
     assert case["breached"] is True
     assert "limit_breached" in event_kinds(case)
 
-    r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
+    )
     view = r.json()
     assert limit(view, "decision_to_assess")["status"] == "met"
     assert view["breached"] is False
@@ -80,8 +87,10 @@ async def test_late_decision_stays_breached(any_stack: Stack) -> None:
     day0 = await s.today() - weeks(8)
     ref = (await create_case(s, day0))["case_ref"]
     late = day0 + weeks(6) + timedelta(days=1)
-    r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": late.isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": late.isoformat()},
+    )
     assert limit(r.json(), "decision_to_assess")["status"] == "breached"
 
 
@@ -89,8 +98,10 @@ async def test_refusal_to_assess_closes_the_case(any_stack: Stack) -> None:
     s = any_stack
     day0 = await s.today() - weeks(4)
     ref = (await create_case(s, day0))["case_ref"]
-    r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "not_assess", "decided_on": (day0 + weeks(4)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "not_assess", "decided_on": (day0 + weeks(4)).isoformat()},
+    )
     view = r.json()
     assert view["stage"] == "closed_not_assessed"
     assert statuses(view) == {
@@ -107,10 +118,14 @@ async def test_no_plan_outcome(any_stack: Stack) -> None:
     s = any_stack
     day0 = await s.today() - weeks(17)
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()})
-    r = await s.post(f"/assessments/{ref}/decision-to-issue",
-                     {"decision": "not_issue", "decided_on": (day0 + weeks(15)).isoformat()})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-issue",
+        {"decision": "not_issue", "decided_on": (day0 + weeks(15)).isoformat()},
+    )
     view = r.json()
     assert view["stage"] == "closed_no_plan"
     assert limit(view, "no_plan_notice")["status"] == "met"
@@ -121,12 +136,16 @@ async def test_no_plan_notice_late_is_breached(any_stack: Stack) -> None:
     s = any_stack
     day0 = await s.today() - weeks(18)
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
+    )
     view = (await s.get(f"/assessments/{ref}")).json()
     assert limit(view, "no_plan_notice")["status"] == "breached"  # provisional
-    r = await s.post(f"/assessments/{ref}/decision-to-issue",
-                     {"decision": "not_issue", "decided_on": (day0 + weeks(17)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-issue",
+        {"decision": "not_issue", "decided_on": (day0 + weeks(17)).isoformat()},
+    )
     assert limit(r.json(), "no_plan_notice")["status"] == "breached"
 
 
@@ -134,8 +153,10 @@ async def test_withdrawal_makes_later_limits_not_applicable(any_stack: Stack) ->
     s = any_stack
     day0 = await s.today() - weeks(3)
     ref = (await create_case(s, day0))["case_ref"]
-    r = await s.post(f"/assessments/{ref}/withdrawal",
-                     {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "family moved"})
+    r = await s.post(
+        f"/assessments/{ref}/withdrawal",
+        {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "family moved"},
+    )
     view = r.json()
     assert view["stage"] == "withdrawn"
     assert set(statuses(view).values()) == {"not_applicable"}
@@ -178,8 +199,11 @@ async def test_out_of_order_and_impossible_dates_are_refused(
     today = await s.today()
     day0 = today - weeks(3)
     ref = (await create_case(s, day0))["case_ref"]
-    dates = {"d2": (day0 + weeks(2)).isoformat(), "before": (day0 - timedelta(days=1)).isoformat(),
-             "future": (today + timedelta(days=3)).isoformat()}
+    dates = {
+        "d2": (day0 + weeks(2)).isoformat(),
+        "before": (day0 - timedelta(days=1)).isoformat(),
+        "future": (today + timedelta(days=3)).isoformat(),
+    }
     filled = {k: v.format(**dates) for k, v in body.items()}
     r = await s.post(f"/assessments/{ref}/{path}", filled)
     assert r.status_code in (409, 422), r.text

@@ -14,8 +14,10 @@ from tests.conftest import Stack
 async def _assessing_case(s: Stack, weeks_ago: int = 22) -> tuple[str, Any]:
     day0 = await s.today() - weeks(weeks_ago)
     ref = (await create_case(s, day0))["case_ref"]
-    r = await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
     assert r.status_code == 200, r.text
     return ref, day0
 
@@ -27,10 +29,15 @@ async def test_personal_circumstances_turns_a_final_plan_breach_into_an_exceptio
     ref, day0 = await _assessing_case(s)
     view = (await s.get(f"/assessments/{ref}")).json()
     assert limit(view, "final_plan")["status"] == "breached"
-    r = await s.post(f"/assessments/{ref}/exceptions", {
-        "limit": "final_plan", "kind": "personal_circumstances",
-        "reason": "bereavement in the family", "starts_on": (day0 + weeks(10)).isoformat(),
-    })
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "final_plan",
+            "kind": "personal_circumstances",
+            "reason": "bereavement in the family",
+            "starts_on": (day0 + weeks(10)).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     final = limit(r.json(), "final_plan")
     assert final["status"] == "exception"
@@ -41,9 +48,13 @@ async def test_personal_circumstances_turns_a_final_plan_breach_into_an_exceptio
 async def test_absence_inside_the_period_is_accepted_and_too_short_refused(ts_stack: Stack) -> None:
     s = ts_stack
     ref, day0 = await _assessing_case(s)
-    short = {"limit": "final_plan", "kind": "absent_from_area", "reason": "abroad",
-             "starts_on": (day0 + weeks(8)).isoformat(),
-             "ends_on": (day0 + weeks(8) + timedelta(days=20)).isoformat()}
+    short = {
+        "limit": "final_plan",
+        "kind": "absent_from_area",
+        "reason": "abroad",
+        "starts_on": (day0 + weeks(8)).isoformat(),
+        "ends_on": (day0 + weeks(8) + timedelta(days=20)).isoformat(),
+    }
     r = await s.post(f"/assessments/{ref}/exceptions", short)
     assert r.status_code == 422
     assert r.json()["error"] == "exception_refused"
@@ -56,16 +67,24 @@ async def test_absence_inside_the_period_is_accepted_and_too_short_refused(ts_st
 async def test_school_closure_window(ts_stack: Stack) -> None:
     s = ts_stack
     ref, day0 = await _assessing_case(s)
-    closure = {"name": "Oak Primary", "closed_on": (day0 + weeks(6)).isoformat(),
-               "reopens_on": (day0 + weeks(12)).isoformat()}
-    outside = {"limit": "final_plan", "kind": "school_closure", "reason": "summer holiday",
-               "institution": {**closure,
-                               "advice_requested_on": (day0 + weeks(4)).isoformat()}}
+    closure = {
+        "name": "Oak Primary",
+        "closed_on": (day0 + weeks(6)).isoformat(),
+        "reopens_on": (day0 + weeks(12)).isoformat(),
+    }
+    outside = {
+        "limit": "final_plan",
+        "kind": "school_closure",
+        "reason": "summer holiday",
+        "institution": {**closure, "advice_requested_on": (day0 + weeks(4)).isoformat()},
+    }
     r = await s.post(f"/assessments/{ref}/exceptions", outside)
     assert r.status_code == 422
     assert "window" in r.json()["detail"]
-    inside = {**outside, "institution": {**closure,
-                                         "advice_requested_on": (day0 + weeks(6)).isoformat()}}
+    inside = {
+        **outside,
+        "institution": {**closure, "advice_requested_on": (day0 + weeks(6)).isoformat()},
+    }
     r = await s.post(f"/assessments/{ref}/exceptions", inside)
     assert r.status_code == 201, r.text
     assert limit(r.json(), "final_plan")["status"] == "exception"
@@ -92,17 +111,26 @@ async def test_which_kinds_each_limit_admits(
 ) -> None:
     s = ts_stack
     ref, day0 = await _assessing_case(s)
-    body: dict[str, Any] = {"limit": limit_name, "kind": kind, "reason": "recorded in file",
-                            "starts_on": (day0 + weeks(1)).isoformat()}
+    body: dict[str, Any] = {
+        "limit": limit_name,
+        "kind": kind,
+        "reason": "recorded in file",
+        "starts_on": (day0 + weeks(1)).isoformat(),
+    }
     if limit_name == "advice":
-        r = await s.post(f"/assessments/{ref}/advice-requests",
-                         {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()})
+        r = await s.post(
+            f"/assessments/{ref}/advice-requests",
+            {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()},
+        )
         body["advice_id"] = r.json()["id"]
         body["starts_on"] = (day0 + weeks(7)).isoformat()
     if kind.endswith("closure"):
-        body["institution"] = {"name": "Nursery", "closed_on": (day0 + weeks(6)).isoformat(),
-                               "reopens_on": (day0 + weeks(12)).isoformat(),
-                               "advice_requested_on": (day0 + weeks(6)).isoformat()}
+        body["institution"] = {
+            "name": "Nursery",
+            "closed_on": (day0 + weeks(6)).isoformat(),
+            "reopens_on": (day0 + weeks(12)).isoformat(),
+            "advice_requested_on": (day0 + weeks(6)).isoformat(),
+        }
     r = await s.post(f"/assessments/{ref}/exceptions", body)
     assert r.status_code == expected, r.text
     if expected == 422:
@@ -113,11 +141,19 @@ async def test_refusal_to_assess_admits_only_coronavirus(ts_stack: Stack) -> Non
     s = ts_stack
     day0 = await s.today() - weeks(8)
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "not_assess", "decided_on": (day0 + weeks(7)).isoformat()})
-    r = await s.post(f"/assessments/{ref}/exceptions", {
-        "limit": "decision_to_assess", "kind": "personal_circumstances", "reason": "illness",
-        "starts_on": (day0 + weeks(1)).isoformat()})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "not_assess", "decided_on": (day0 + weeks(7)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "decision_to_assess",
+            "kind": "personal_circumstances",
+            "reason": "illness",
+            "starts_on": (day0 + weeks(1)).isoformat(),
+        },
+    )
     assert r.status_code == 422
     assert "4(1)" in r.json()["detail"]
 
@@ -125,10 +161,14 @@ async def test_refusal_to_assess_admits_only_coronavirus(ts_stack: Stack) -> Non
 async def test_coronavirus_exception_only_for_limits_due_in_2020_window(ts_stack: Stack) -> None:
     s = ts_stack
     ref = (await create_case(s, date(2020, 3, 2)))["case_ref"]
-    r = await s.post(f"/assessments/{ref}/exceptions", {
-        "limit": "decision_to_assess", "kind": "coronavirus", "reason": "lockdown"})
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {"limit": "decision_to_assess", "kind": "coronavirus", "reason": "lockdown"},
+    )
     assert r.status_code == 422  # due 13 April 2020, before the window
-    r = await s.post(f"/assessments/{ref}/exceptions", {
-        "limit": "final_plan", "kind": "coronavirus", "reason": "lockdown"})
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {"limit": "final_plan", "kind": "coronavirus", "reason": "lockdown"},
+    )
     assert r.status_code == 201, r.text  # due 20 July 2020
     assert limit(r.json(), "final_plan")["status"] == "exception"

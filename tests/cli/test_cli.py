@@ -29,7 +29,10 @@ def test_timescales_json_gives_the_statutory_dates() -> None:
     assert result.returncode == 0, result.stderr
     view = json.loads(result.stdout)
     assert (view["decision_to_assess"], view["no_plan_notice"], view["final_plan"]) == (
-        "2024-10-14", "2024-12-23", "2025-01-20")
+        "2024-10-14",
+        "2024-12-23",
+        "2025-01-20",
+    )
 
 
 def test_timescales_text_and_bad_dates() -> None:
@@ -65,8 +68,7 @@ async def test_store_rebuild_restores_the_projection_from_the_workflows(
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
     await upgrade(url)
     target = s.env.client.service_client.config.target_host
-    settings = Settings(temporal_address=target, database_url=url,
-                        temporal_task_queue=s.task_queue)
+    settings = Settings(temporal_address=target, database_url=url, temporal_task_queue=s.task_queue)
     count, unreadable = await rebuild(settings)
     assert (count, unreadable) == (1, [])
     engine = make_engine(url)

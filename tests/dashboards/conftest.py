@@ -68,11 +68,17 @@ class PrometheusBin:
     prometheus: Path
     promtool: Path
 
-    def promtool_run(self, *args: str, stdin: str | None = None,
-                     cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def promtool_run(
+        self, *args: str, stdin: str | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.promtool), *args], input=stdin, capture_output=True, text=True,
-            timeout=120, cwd=cwd, check=False,
+            [str(self.promtool), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=cwd,
+            check=False,
         )
 
 
@@ -280,28 +286,42 @@ async def _drive_api(stack: LiveStack) -> None:
     ref = f"LIVE-API-{uuid.uuid4().hex[:8]}"
     day0 = stack.today - timedelta(weeks=3)
     async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=60) as http:
-        created = await http.post("/assessments", json={
-            "case_ref": ref, "received_on": day0.isoformat(), "requested_by": "parent",
-            "child": {"given_name": "Livia", "family_name": "Scrapetest",
-                      "date_of_birth": "2016-02-03"},
-        })
+        created = await http.post(
+            "/assessments",
+            json={
+                "case_ref": ref,
+                "received_on": day0.isoformat(),
+                "requested_by": "parent",
+                "child": {
+                    "given_name": "Livia",
+                    "family_name": "Scrapetest",
+                    "date_of_birth": "2016-02-03",
+                },
+            },
+        )
         assert created.status_code == 201, created.text
-        decided = await http.post(f"/assessments/{ref}/decision-to-assess", json={
-            "decision": "assess", "decided_on": (day0 + timedelta(weeks=2)).isoformat()})
+        decided = await http.post(
+            f"/assessments/{ref}/decision-to-assess",
+            json={"decision": "assess", "decided_on": (day0 + timedelta(weeks=2)).isoformat()},
+        )
         assert decided.status_code == 200, decided.text
-        advice = await http.post(f"/assessments/{ref}/advice-requests", json={
-            "agency": "health", "requested_on": (day0 + timedelta(weeks=2)).isoformat()})
+        advice = await http.post(
+            f"/assessments/{ref}/advice-requests",
+            json={"agency": "health", "requested_on": (day0 + timedelta(weeks=2)).isoformat()},
+        )
         assert advice.status_code == 201, advice.text
         queue = await http.get("/assessments", params={"status": "at_risk"})
         assert queue.status_code == 200, queue.text
-        refused = await http.post(f"/assessments/{ref}/final-plan", json={
-            "issued_on": stack.today.isoformat()})
+        refused = await http.post(
+            f"/assessments/{ref}/final-plan", json={"issued_on": stack.today.isoformat()}
+        )
         assert refused.status_code == 409, refused.text
 
 
 @pytest.fixture(scope="session")
 async def live(
-    dev_env: WorkflowEnvironment, mail_server: MailServer,
+    dev_env: WorkflowEnvironment,
+    mail_server: MailServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[LiveStack]:
     folder = tmp_path_factory.mktemp("live")
@@ -331,7 +351,11 @@ async def live(
     stack = LiveStack(
         api_url=f"http://127.0.0.1:{api_port}",
         worker_metrics_url=f"http://127.0.0.1:{worker_port}/metrics",
-        api_port=api_port, worker_port=worker_port, token="", today=today, procs=[worker, api],
+        api_port=api_port,
+        worker_port=worker_port,
+        token="",
+        today=today,
+        procs=[worker, api],
     )
     client: Client = dev_env.client
     handles: list[WorkflowHandle[Any, Any]] = []
@@ -340,24 +364,38 @@ async def live(
         wait_until("the worker's metrics", stack.scrape_worker, 30, worker)
         # Before the store exists: an unknown workflow type fails its workflow tasks and
         # the first projection of a real case fails (no tables yet), as after a bad deploy.
-        handles.append(await client.start_workflow(
-            "NotRegistered", id=f"live-unregistered-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-        ))
+        handles.append(
+            await client.start_workflow(
+                "NotRegistered",
+                id=f"live-unregistered-{uuid.uuid4().hex[:8]}",
+                task_queue=task_queue,
+            )
+        )
         ref = f"LIVE-WF-{uuid.uuid4().hex[:8]}"
-        handles.append(await client.start_workflow(
-            AssessmentWorkflow.run,
-            AssessmentInput(case_ref=ref, received_on=today - timedelta(weeks=3),
-                            requested_by=RequestedBy.PARENT, entered_by="live"),
-            id=workflow_id(ref), task_queue=task_queue,
-        ))
-        failures = ("temporal_workflow_task_execution_failed_total",
-                    "temporal_activity_execution_failed_total")
+        handles.append(
+            await client.start_workflow(
+                AssessmentWorkflow.run,
+                AssessmentInput(
+                    case_ref=ref,
+                    received_on=today - timedelta(weeks=3),
+                    requested_by=RequestedBy.PARENT,
+                    entered_by="live",
+                ),
+                id=workflow_id(ref),
+                task_queue=task_queue,
+            )
+        )
+        failures = (
+            "temporal_workflow_task_execution_failed_total",
+            "temporal_activity_execution_failed_total",
+        )
         wait_until(
             "the worker's failure metrics",
-            lambda: all(re.search(rf"^{name}\{{", stack.scrape_worker(), re.M)
-                        for name in failures),
-            30, worker,
+            lambda: all(
+                re.search(rf"^{name}\{{", stack.scrape_worker(), re.M) for name in failures
+            ),
+            30,
+            worker,
         )
         await upgrade(store_url)
         engine = make_engine(store_url)

@@ -73,8 +73,12 @@ def _at(day: date, hour: int = 10) -> datetime:
 
 def _event(seq: int, kind: str, occurred_on: date, entered_on: date, by: str = "7") -> EventView:
     return EventView(
-        seq=seq, kind=kind, occurred_on=occurred_on, entered_at=_at(entered_on),
-        entered_by=by, detail={},
+        seq=seq,
+        kind=kind,
+        occurred_on=occurred_on,
+        entered_at=_at(entered_on),
+        entered_by=by,
+        detail={},
     )
 
 
@@ -112,66 +116,131 @@ def caseload(today: date) -> list[CaseView]:
     d = timedelta
     fp, dta, adv = Limit.FINAL_PLAN, Limit.DECISION_TO_ASSESS, Limit.ADVICE
     exception = ExceptionView(
-        id="SEED-5-exc1", limit=fp, kind=ExceptionKind.PERSONAL_CIRCUMSTANCES,
-        starts_on=today - d(60), ends_on=today - d(30), entered_by="7",
+        id="SEED-5-exc1",
+        limit=fp,
+        kind=ExceptionKind.PERSONAL_CIRCUMSTANCES,
+        starts_on=today - d(60),
+        ends_on=today - d(30),
+        entered_by="7",
         entered_at=_at(today - d(60)),
     )
     return [
         # Gathering advice: the final plan is due in 10 days and blocked (at risk); health
         # advice is outstanding, not yet due. Entered the same day and 3 days late.
-        _case("SEED-1", Stage.GATHERING_ADVICE, today, limits=[
-            _limit(dta, today - d(30), MET, met_on=today - d(35)),
-            _limit(adv, today + d(30), PENDING, blocked_by="health advice not received",
-                   advice_id="SEED-1-adv1"),
-            _limit(fp, today + d(10), PENDING, blocked_by="advice outstanding: health"),
-        ], advice=[_advice("SEED-1-adv1", Agency.HEALTH, today + d(30), PENDING, None)],
+        _case(
+            "SEED-1",
+            Stage.GATHERING_ADVICE,
+            today,
+            limits=[
+                _limit(dta, today - d(30), MET, met_on=today - d(35)),
+                _limit(
+                    adv,
+                    today + d(30),
+                    PENDING,
+                    blocked_by="health advice not received",
+                    advice_id="SEED-1-adv1",
+                ),
+                _limit(fp, today + d(10), PENDING, blocked_by="advice outstanding: health"),
+            ],
+            advice=[_advice("SEED-1-adv1", Agency.HEALTH, today + d(30), PENDING, None)],
             events=[
                 _event(1, "request_received", today - d(56), today - d(56)),
                 _event(2, "decision_to_assess", today - d(35), today - d(32)),
                 _event(3, "advice_requested", today - d(12), today - d(12)),
-            ]),
+            ],
+        ),
         # Gathering advice late: the decision to assess was breached, social care advice is
         # overdue (its limit breached); the final plan is 40 days away (not at risk).
-        _case("SEED-2", Stage.GATHERING_ADVICE, today, limits=[
-            _limit(dta, today - d(60), BREACHED, met_on=today - d(50)),
-            _limit(adv, today - d(3), BREACHED, advice_id="SEED-2-adv1"),
-            _limit(fp, today + d(40), PENDING, blocked_by="advice outstanding: social_care"),
-        ], advice=[_advice("SEED-2-adv1", Agency.SOCIAL_CARE, today - d(3), BREACHED, None)],
+        _case(
+            "SEED-2",
+            Stage.GATHERING_ADVICE,
+            today,
+            limits=[
+                _limit(dta, today - d(60), BREACHED, met_on=today - d(50)),
+                _limit(adv, today - d(3), BREACHED, advice_id="SEED-2-adv1"),
+                _limit(fp, today + d(40), PENDING, blocked_by="advice outstanding: social_care"),
+            ],
+            advice=[_advice("SEED-2-adv1", Agency.SOCIAL_CARE, today - d(3), BREACHED, None)],
             events=[
                 _event(1, "request_received", today - d(56), today - d(55)),
                 _event(2, "limit_breached", today - d(59), today - d(59), by="system"),
                 _event(3, "decision_to_assess", today - d(50), today - d(40)),
-            ]),
+            ],
+        ),
         # Plan issued on time 20 days ago; advice left outstanding on a closed case does not
         # count as outstanding.
-        _case("SEED-3", Stage.PLAN_ISSUED, today, limits=[
-            _limit(fp, today - d(10), MET, met_on=today - d(20)),
-        ], advice=[_advice("SEED-3-adv1", Agency.EDUCATION, today - d(50), PENDING, None)],
-            events=[_event(1, "final_plan_issued", today - d(20), today - d(20))]),
+        _case(
+            "SEED-3",
+            Stage.PLAN_ISSUED,
+            today,
+            limits=[
+                _limit(fp, today - d(10), MET, met_on=today - d(20)),
+            ],
+            advice=[_advice("SEED-3-adv1", Agency.EDUCATION, today - d(50), PENDING, None)],
+            events=[_event(1, "final_plan_issued", today - d(20), today - d(20))],
+        ),
         # Plan issued late 5 days ago, no exception: a final-plan breach.
-        _case("SEED-4", Stage.PLAN_ISSUED, today, limits=[
-            _limit(fp, today - d(30), BREACHED, met_on=today - d(5)),
-        ], events=[_event(1, "final_plan_issued", today - d(5), today - d(4))]),
+        _case(
+            "SEED-4",
+            Stage.PLAN_ISSUED,
+            today,
+            limits=[
+                _limit(fp, today - d(30), BREACHED, met_on=today - d(5)),
+            ],
+            events=[_event(1, "final_plan_issued", today - d(5), today - d(4))],
+        ),
         # Plan issued on time, but the case has an exception on the 20-week limit: an
         # exception case, left out of "excluding exceptions".
-        _case("SEED-5", Stage.PLAN_ISSUED, today, limits=[
-            _limit(fp, today - d(35), MET, met_on=today - d(40), exceptions=["SEED-5-exc1"]),
-        ], exceptions=[exception]),
+        _case(
+            "SEED-5",
+            Stage.PLAN_ISSUED,
+            today,
+            limits=[
+                _limit(fp, today - d(35), MET, met_on=today - d(40), exceptions=["SEED-5-exc1"]),
+            ],
+            exceptions=[exception],
+        ),
         # Plan issued more than a year ago: outside the trailing 12 months.
-        _case("SEED-6", Stage.PLAN_ISSUED, today, received_on=today - d(600), limits=[
-            _limit(fp, today - d(420), MET, met_on=today - d(430)),
-        ]),
+        _case(
+            "SEED-6",
+            Stage.PLAN_ISSUED,
+            today,
+            received_on=today - d(600),
+            limits=[
+                _limit(fp, today - d(420), MET, met_on=today - d(430)),
+            ],
+        ),
         # Withdrawn: its unanswered advice request is not applicable.
-        _case("SEED-7", Stage.WITHDRAWN, today, limits=[
-            _limit(adv, today + d(5), LimitStatus.NOT_APPLICABLE, advice_id="SEED-7-adv1"),
-        ], advice=[_advice("SEED-7-adv1", Agency.HEALTH, today + d(5),
-                           LimitStatus.NOT_APPLICABLE, None)],
-            events=[_event(1, "withdrawn", today - d(2), today - d(1))]),
+        _case(
+            "SEED-7",
+            Stage.WITHDRAWN,
+            today,
+            limits=[
+                _limit(adv, today + d(5), LimitStatus.NOT_APPLICABLE, advice_id="SEED-7-adv1"),
+            ],
+            advice=[
+                _advice(
+                    "SEED-7-adv1", Agency.HEALTH, today + d(5), LimitStatus.NOT_APPLICABLE, None
+                )
+            ],
+            events=[_event(1, "withdrawn", today - d(2), today - d(1))],
+        ),
         # Just arrived: awaiting the decision to assess, due in 6 weeks (pending, not at risk).
-        _case("SEED-8", Stage.AWAITING_DECISION_TO_ASSESS, today, received_on=today, limits=[
-            _limit(dta, today + d(42), PENDING, blocked_by="decision whether to assess not "
-                   "recorded"),
-        ], events=[_event(1, "request_received", today, today)]),
+        _case(
+            "SEED-8",
+            Stage.AWAITING_DECISION_TO_ASSESS,
+            today,
+            received_on=today,
+            limits=[
+                _limit(
+                    dta,
+                    today + d(42),
+                    PENDING,
+                    blocked_by="decision whether to assess not recorded",
+                ),
+            ],
+            events=[_event(1, "request_received", today, today)],
+        ),
     ]
 
 
@@ -239,15 +308,32 @@ async def record_chasing(
         for n, (kind, rung) in enumerate(
             [("request", 0), ("reminder", 0), ("escalation", 1), ("returned_for_quality", 0)]
         ):
-            session.add(NotificationRow(
-                key=f"{advice[0].id}:{n + 1}:{kind}", advice_id=advice[0].id,
-                agency=advice[0].agency.value, team="community-paediatrics", kind=kind,
-                rung=rung, recipient="team@nhs.example", channel="smtp", status="sent",
-                attempts=1 + (kind == "escalation"), first_attempt_at=_at(today),
-                sent_at=_at(today),
-            ))
-        session.add(SubmissionRow(
-            advice_id=advice[0].id, agency=advice[0].agency.value, team=None,
-            submitted_on=today, accepted=False, problems=["outcomes: missing"], sections={},
-            entered_by="7", entered_at=_at(today),
-        ))
+            session.add(
+                NotificationRow(
+                    key=f"{advice[0].id}:{n + 1}:{kind}",
+                    advice_id=advice[0].id,
+                    agency=advice[0].agency.value,
+                    team="community-paediatrics",
+                    kind=kind,
+                    rung=rung,
+                    recipient="team@nhs.example",
+                    channel="smtp",
+                    status="sent",
+                    attempts=1 + (kind == "escalation"),
+                    first_attempt_at=_at(today),
+                    sent_at=_at(today),
+                )
+            )
+        session.add(
+            SubmissionRow(
+                advice_id=advice[0].id,
+                agency=advice[0].agency.value,
+                team=None,
+                submitted_on=today,
+                accepted=False,
+                problems=["outcomes: missing"],
+                sections={},
+                entered_by="7",
+                entered_at=_at(today),
+            )
+        )

@@ -25,8 +25,16 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "temporal-db-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
 }
-LONG_RUNNING = {"temporal-db", "temporal", "db", "api", "worker", "prometheus", "grafana",
-                "mailpit"}
+LONG_RUNNING = {
+    "temporal-db",
+    "temporal",
+    "db",
+    "api",
+    "worker",
+    "prometheus",
+    "grafana",
+    "mailpit",
+}
 
 
 def run_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -34,7 +42,11 @@ def run_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
     base = {"PATH": "/usr/bin:/bin", "HOME": str(REPO / "var")}
     return subprocess.run(
         [str(COMPOSE_BIN), "-f", str(REPO / "docker-compose.yml"), *args],
-        env={**base, **env}, capture_output=True, text=True, timeout=60, check=False,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         cwd=REPO,
     )
 
@@ -97,10 +109,14 @@ def test_services_start_in_order(config: dict[str, Any]) -> None:
     assert waits_for("temporal") == {"temporal-schema": "service_completed_successfully"}
     assert waits_for("temporal-setup") == {"temporal": "service_healthy"}
     assert waits_for("api") == {
-        "db": "service_healthy", "temporal-setup": "service_completed_successfully"}
+        "db": "service_healthy",
+        "temporal-setup": "service_completed_successfully",
+    }
     assert waits_for("worker") == {
-        "api": "service_healthy", "temporal-setup": "service_completed_successfully",
-        "mailpit": "service_healthy"}
+        "api": "service_healthy",
+        "temporal-setup": "service_completed_successfully",
+        "mailpit": "service_healthy",
+    }
     assert waits_for("prometheus") == {"api": "service_healthy"}
     assert waits_for("grafana") == {"prometheus": "service_healthy"}
 
@@ -117,7 +133,8 @@ def test_the_app_services(config: dict[str, Any]) -> None:
         assert mounts["/app/config"]["read_only"] is True
         env = service["environment"]
         assert env["EHC_DATABASE_URL"] == (
-            f"postgresql+asyncpg://ehc:{SECRETS['EHC_DB_PASSWORD']}@db:5432/ehc")
+            f"postgresql+asyncpg://ehc:{SECRETS['EHC_DB_PASSWORD']}@db:5432/ehc"
+        )
         assert env["EHC_TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
@@ -125,7 +142,8 @@ def test_prometheus_and_grafana_get_the_project_files(config: dict[str, Any]) ->
     def mounts(service: str) -> dict[str, str]:
         return {
             v["target"]: str(Path(v["source"]).relative_to(REPO))
-            for v in config["services"][service]["volumes"] if v["type"] == "bind"
+            for v in config["services"][service]["volumes"]
+            if v["type"] == "bind"
         }
 
     assert mounts("prometheus") == {"/etc/prometheus": "dashboards/prometheus"}

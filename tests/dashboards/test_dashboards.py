@@ -79,8 +79,11 @@ def test_the_20_week_panel_shows_englands_2024_figures(
 ) -> None:
     """DfE, Education, health and care plans 2025 (timeliness_20_week.csv, England, 2024):
     45.9% including exceptions, 46.4% excluding them."""
-    panel = next(p for p in all_panels(dashboards["timeliness.json"])
-                 if p["title"] == "Final plans within 20 weeks vs England 2024")
+    panel = next(
+        p
+        for p in all_panels(dashboards["timeliness.json"])
+        if p["title"] == "Final plans within 20 weeks vs England 2024"
+    )
     exprs = {t["expr"] for t in panel["targets"]}
     assert {"vector(0.464)", "vector(0.459)"} <= exprs
     assert any("ehc_final_plans_on_time_ratio" in e for e in exprs)
@@ -115,8 +118,9 @@ def _children(expr: Any) -> Iterator[tuple[Any, str | None]]:
         yield expr.expr, None
         if isinstance(expr.param, promql_parser.Expr):
             yield expr.param, None
-    elif isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr
-                    | promql_parser.SubqueryExpr):
+    elif isinstance(
+        expr, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr
+    ):
         yield expr.expr, None
 
 
@@ -143,8 +147,9 @@ def test_panel_query_parses(query: PanelQuery) -> None:
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.id)
 def test_rate_windows_use_grafana_macros(query: PanelQuery) -> None:
     for function, window in re.findall(r"\b(rate|irate|increase)\([^\[]*\[([^\]]+)\]", query.expr):
-        allowed = {"$__rate_interval"} if function != "increase" else {
-            "$__rate_interval", "$__range"}
+        allowed = (
+            {"$__rate_interval"} if function != "increase" else {"$__rate_interval", "$__range"}
+        )
         assert window in allowed, f"{query.id}: {function}(...[{window}])"
 
 
@@ -155,9 +160,12 @@ def exposed(live: LiveStack) -> dict[str, str]:
 
 
 def test_real_scrapes_have_the_app_and_sdk_metrics(exposed: dict[str, str]) -> None:
-    for name in ("ehc_limits_breached", "ehc_http_requests_total",
-                 "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
-                 "temporal_activity_execution_failed_total"):
+    for name in (
+        "ehc_limits_breached",
+        "ehc_http_requests_total",
+        "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
+        "temporal_activity_execution_failed_total",
+    ):
         assert name in exposed, name
 
 

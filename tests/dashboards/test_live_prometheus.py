@@ -65,7 +65,6 @@ def scrape_config_for(live: LiveStack, prom_port: int, rules_dir: Path) -> dict[
     return config
 
 
-
 @pytest.fixture(scope="module")
 def prometheus(
     prometheus_bin: PrometheusBin, live: LiveStack, tmp_path_factory: pytest.TempPathFactory
@@ -76,25 +75,34 @@ def prometheus(
     config_path.write_text(yaml.safe_dump(scrape_config_for(live, port, PROMETHEUS_DIR / "rules")))
     checked = subprocess.run(
         [str(prometheus_bin.promtool), "check", "config", str(config_path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    process = spawn("prometheus", [
-        str(prometheus_bin.prometheus),
-        f"--config.file={config_path}",
-        f"--storage.tsdb.path={folder / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-    ], {}, folder)
+    process = spawn(
+        "prometheus",
+        [
+            str(prometheus_bin.prometheus),
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        {},
+        folder,
+    )
     prom = LivePrometheus(f"http://127.0.0.1:{port}", process)
     try:
         wait_until("Prometheus to be ready", lambda: http_get(f"{prom.url}/-/ready"), 30, process)
         # Enough scrapes of both targets for rate() over the test's 1m window.
         wait_until(
             "three scrapes of the API and the worker",
-            lambda: len(prom.query('count_over_time(up{job=~"ehc-api|ehc-worker"}[1m]) >= 3'))
-            == 2,
-            30, process, *live.procs,
+            lambda: len(prom.query('count_over_time(up{job=~"ehc-api|ehc-worker"}[1m]) >= 3')) == 2,
+            30,
+            process,
+            *live.procs,
         )
         yield prom
     finally:

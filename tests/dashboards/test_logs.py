@@ -58,16 +58,19 @@ async def test_a_full_case_logs_no_personal_data(
     get_logger("tests.logs").info("capture_check", case_ref="not-personal")
     day0 = await s.today() - weeks(19)
     ref = unique_ref("LOG")
-    body = {"case_ref": ref, "received_on": day0.isoformat(), "requested_by": "parent",
-            "child": CHILD}
+    body = {
+        "case_ref": ref,
+        "received_on": day0.isoformat(),
+        "requested_by": "parent",
+        "child": CHILD,
+    }
     assert (await s.post("/assessments", body)).status_code == 201
     # The same reference with a different child: refused, and the refusal is not logged
     # with the body.
     other = {**body, "child": {**CHILD, "given_name": "Zephyrina"}}
     assert (await s.post("/assessments", other)).status_code == 409
     # A malformed date of birth: the validation error must not echo the child into logs.
-    bad = {**body, "case_ref": unique_ref("LOG"),
-           "child": {**CHILD, "date_of_birth": "19/07/2014"}}
+    bad = {**body, "case_ref": unique_ref("LOG"), "child": {**CHILD, "date_of_birth": "19/07/2014"}}
     assert (await s.post("/assessments", bad)).status_code == 422
 
     steps = [
@@ -76,12 +79,15 @@ async def test_a_full_case_logs_no_personal_data(
     for path, payload in steps:
         r = await s.post(f"/assessments/{ref}/{path}", payload)
         assert r.status_code == 200, r.text
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()})
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()},
+    )
     assert r.status_code == 201, r.text
     advice_id = r.json()["id"]
-    r = await s.post(f"/advice-requests/{advice_id}/received",
-                     {"received_on": (day0 + weeks(10)).isoformat()})
+    r = await s.post(
+        f"/advice-requests/{advice_id}/received", {"received_on": (day0 + weeks(10)).isoformat()}
+    )
     assert r.status_code == 200, r.text
     for path, payload in [
         ("decision-to-issue", {"decision": "issue", "decided_on": (day0 + weeks(12)).isoformat()}),

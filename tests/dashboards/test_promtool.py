@@ -39,8 +39,12 @@ def test_every_alert_rule_has_a_unit_test() -> None:
     rules = yaml.safe_load((PROMETHEUS_DIR / "rules" / "ehc-alerts.yml").read_text())
     names = {r["alert"] for group in rules["groups"] for r in group["rules"]}
     assert names == {
-        "EhcStatutoryLimitBreached", "EhcAdviceOverdueHigh", "EhcAssessmentsAtRiskRising",
-        "EhcApiDown", "EhcWorkerDown", "EhcStoreScrapeFailing",
+        "EhcStatutoryLimitBreached",
+        "EhcAdviceOverdueHigh",
+        "EhcAssessmentsAtRiskRising",
+        "EhcApiDown",
+        "EhcWorkerDown",
+        "EhcStoreScrapeFailing",
     }
     tests = yaml.safe_load((TESTS_DIR / "alerts.test.yml").read_text())
     firing = {
@@ -64,6 +68,7 @@ def test_main_panel_queries_on_synthetic_series(prometheus_bin: PrometheusBin) -
 def test_panel_tests_are_the_dashboards_queries() -> None:
     """Each promql_expr_test expr is a panel's query, macros replaced: the tests cannot drift
     from the dashboards."""
+
     def canonical(expr: str) -> str:
         return str(promql_parser.parse(expr))
 

@@ -36,8 +36,18 @@ from tests.ehc.store import conftest as store_conftest
 
 TODAY = date(2025, 3, 3)
 Sessions = async_sessionmaker[AsyncSession]
-BOUNDED_LABELS = {"stage", "limit", "agency", "exceptions", "kind", "le", "method", "route", "code",
-                  "outcome"}
+BOUNDED_LABELS = {
+    "stage",
+    "limit",
+    "agency",
+    "exceptions",
+    "kind",
+    "le",
+    "method",
+    "route",
+    "code",
+    "outcome",
+}
 
 
 # --- a store on each database ----------------------------------------------------------------
@@ -58,8 +68,10 @@ async def store(
         name = f"ehc_test_{uuid.uuid4().hex[:12]}"
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(store_conftest.POSTGRES_URL).set(database=name).render_as_string(
-            hide_password=False
+        url = (
+            make_url(store_conftest.POSTGRES_URL)
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
     engine: AsyncEngine | None = None
     try:
@@ -107,8 +119,10 @@ async def test_trailing_twelve_months_edges(db: Sessions) -> None:
     """A plan issued exactly a year ago is out; one issued the day after is in."""
     views = {v.case_ref: v for v in caseload(TODAY)}
     base = views["SEED-3"]
-    for ref, issued in (("EDGE-out", year_before(TODAY)),
-                        ("EDGE-in", year_before(TODAY) + timedelta(days=1))):
+    for ref, issued in (
+        ("EDGE-out", year_before(TODAY)),
+        ("EDGE-in", year_before(TODAY) + timedelta(days=1)),
+    ):
         limit = base.limits[0].model_copy(update={"met_on": issued, "due_on": issued})
         view = base.model_copy(update={"case_ref": ref, "limits": [limit], "advice_requests": []})
         async with db() as session, session.begin():
@@ -143,8 +157,14 @@ async def test_entry_lag_counts_whole_days_in_england(db: Sessions) -> None:
     agrees with ``london_date``, including on the days the clocks change."""
     occurred = date(2024, 3, 30)
     events = [
-        EventView(seq=i + 1, kind="decision_to_issue", occurred_on=occurred, entered_at=at,
-                  entered_by="7", detail={})
+        EventView(
+            seq=i + 1,
+            kind="decision_to_issue",
+            occurred_on=occurred,
+            entered_at=at,
+            entered_by="7",
+            detail={},
+        )
         for i, at in enumerate(INSTANTS)
     ]
     view = caseload(TODAY)[7].model_copy(update={"case_ref": "LAG-1", "events": events})
@@ -295,7 +315,6 @@ async def test_every_open_stage_is_exposed(api: httpx.AsyncClient) -> None:
     }
     assert stages == set(metrics_queries.OPEN_STAGES)
     assert Stage.PLAN_ISSUED.value not in stages
-
 
 
 async def test_an_unexpected_error_is_counted_as_500(db: Sessions) -> None:

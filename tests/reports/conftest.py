@@ -43,8 +43,10 @@ def require_shared(path: Path) -> Path:
     """The shared data folder sits beside the clone (also in CI): its absence is a
     broken checkout, so the test fails and says so instead of skipping."""
     if not path.exists():
-        pytest.fail(f"{path} is missing: the shared data folder must sit beside the repository "
-                    "(../shared/data); the reports are checked against DfE's published files")
+        pytest.fail(
+            f"{path} is missing: the shared data folder must sit beside the repository "
+            "(../shared/data); the reports are checked against DfE's published files"
+        )
     return path
 
 
@@ -70,27 +72,35 @@ async def report_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 @pytest.fixture(scope="module")
-async def report_stack(ts_env: WorkflowEnvironment, report_store: ReportStore,
-                       mail_server: MailServer) -> AsyncIterator[Stack]:
+async def report_stack(
+    ts_env: WorkflowEnvironment, report_store: ReportStore, mail_server: MailServer
+) -> AsyncIterator[Stack]:
     tokens = await make_tokens(report_store.sessions)
-    async for stack in open_stack(ts_env, report_store.sessions, tokens,
-                                  smtp_port=mail_server.port):
+    async for stack in open_stack(
+        ts_env, report_store.sessions, tokens, smtp_port=mail_server.port
+    ):
         yield stack
 
 
-async def stale_cases(sessions: async_sessionmaker[AsyncSession],
-                      played: dict[str, Played]) -> list[str]:
+async def stale_cases(
+    sessions: async_sessionmaker[AsyncSession], played: dict[str, Played]
+) -> list[str]:
     """Cases whose projection does not yet show what the API last answered."""
     async with sessions() as session:
         marks = await report_queries.projection_marks(session)
     return [
-        ref for ref, p in played.items()
+        ref
+        for ref, p in played.items()
         if ref not in marks or marks[ref][1] < p.last_seq or marks[ref][0] != p.stage
     ]
 
 
-async def wait_for_projection(stack: Stack, sessions: async_sessionmaker[AsyncSession],
-                              played: dict[str, Played], patience: float = 30.0) -> list[str]:
+async def wait_for_projection(
+    stack: Stack,
+    sessions: async_sessionmaker[AsyncSession],
+    played: dict[str, Played],
+    patience: float = 30.0,
+) -> list[str]:
     """Poll the store until every case shows the stage and the last audit event the API
     answered with (the projection is written a few ms after each call).
 
@@ -123,8 +133,14 @@ class PlayedCohort:
 @pytest.fixture(scope="module")
 async def played_cohort(report_stack: Stack, report_store: ReportStore) -> PlayedCohort:
     require_shared(DFE_DATA)
-    cohort = generate_cohort(COHORT_LA, COHORT_YEAR, seed=COHORT_SEED, cases=COHORT_SIZE,
-                             ref_prefix=f"SYN{uuid.uuid4().hex[:6]}", data_dir=DFE_DATA)
+    cohort = generate_cohort(
+        COHORT_LA,
+        COHORT_YEAR,
+        seed=COHORT_SEED,
+        cases=COHORT_SIZE,
+        ref_prefix=f"SYN{uuid.uuid4().hex[:6]}",
+        data_dir=DFE_DATA,
+    )
     started = time.monotonic()
     report_stack.case_refs.extend(s.case_ref for s in cohort.scripts)
     played = await play(report_stack.http, cohort, headers=report_stack.headers())

@@ -24,33 +24,45 @@ def _header(name: str) -> list[str]:
         return next(csv.reader(handle))
 
 
-def _case(ref: str, day0: date = DAY0, *events: tuple[str, int, dict[str, str]],
-          exceptions: tuple[str, ...] = ()) -> CaseRecord:
+def _case(
+    ref: str,
+    day0: date = DAY0,
+    *events: tuple[str, int, dict[str, str]],
+    exceptions: tuple[str, ...] = (),
+) -> CaseRecord:
     """A case with events ``(kind, days after Day 0, detail)``."""
     return CaseRecord(
-        case_ref=ref, stage="x", received_on=day0, anchor="request",
-        events=tuple(EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
-                     for i, (kind, d, detail) in enumerate(events)),
-        final_plan_exception_ids=exceptions, final_plan_exception_kinds=(),
+        case_ref=ref,
+        stage="x",
+        received_on=day0,
+        anchor="request",
+        events=tuple(
+            EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
+            for i, (kind, d, detail) in enumerate(events)
+        ),
+        final_plan_exception_ids=exceptions,
+        final_plan_exception_kinds=(),
     )
 
 
-def _plan(ref: str, days: int, *, exception: bool = False, day0: date | None = None
-          ) -> CaseRecord:
+def _plan(ref: str, days: int, *, exception: bool = False, day0: date | None = None) -> CaseRecord:
     """A plan issued ``days`` after Day 0 (by default on 1 December 2024)."""
     day0 = day0 or date(2024, 12, 1) - timedelta(days=days)
-    return _case(ref, day0,
-                 ("decision_to_assess", 20, {"decision": "assess"}),
-                 ("decision_to_issue", days - 20, {"decision": "issue"}),
-                 ("draft_plan_served", days - 16, {}),
-                 ("final_plan_issued", days, {}),
-                 exceptions=(f"{ref}-exc1",) if exception else ())
+    return _case(
+        ref,
+        day0,
+        ("decision_to_assess", 20, {"decision": "assess"}),
+        ("decision_to_issue", days - 20, {"decision": "issue"}),
+        ("draft_plan_served", days - 16, {}),
+        ("final_plan_issued", days, {}),
+        exceptions=(f"{ref}-exc1",) if exception else (),
+    )
 
 
-def _report(cases: list[CaseRecord], advice: list[AdviceRecord] | None = None,
-            year: int = 2024):
-    return build_report(cases, {}, advice or [], start=date(year, 1, 1),
-                        end=date(year, 12, 31), la_code="392")
+def _report(cases: list[CaseRecord], advice: list[AdviceRecord] | None = None, year: int = 2024):
+    return build_report(
+        cases, {}, advice or [], start=date(year, 1, 1), end=date(year, 12, 31), la_code="392"
+    )
 
 
 # --- the published files' shape ---------------------------------------------------------
@@ -58,8 +70,11 @@ def _report(cases: list[CaseRecord], advice: list[AdviceRecord] | None = None,
 
 @pytest.mark.parametrize(
     ("section", "published"),
-    [("timeliness_20_week", "timeliness_20_week.csv"), ("requests", "requests.csv"),
-     ("assessments", "assessments.csv")],
+    [
+        ("timeliness_20_week", "timeliness_20_week.csv"),
+        ("requests", "requests.csv"),
+        ("assessments", "assessments.csv"),
+    ],
 )
 def test_report_columns_line_up_with_the_published_file(section: str, published: str) -> None:
     """One LA, one calendar year: the report's CSV header is the published header, in the
@@ -70,23 +85,31 @@ def test_report_columns_line_up_with_the_published_file(section: str, published:
     assert len(rows) == 2
     got = rows[0]
     assert got[: len(header)] == header
-    assert tuple(got[len(header):]) == (
-        dfe.TIMELINESS_EXTRA_COLUMNS if section == "timeliness_20_week" else ())
+    assert tuple(got[len(header) :]) == (
+        dfe.TIMELINESS_EXTRA_COLUMNS if section == "timeliness_20_week" else ()
+    )
     line = dict(zip(got, rows[1], strict=True))
     assert line["time_period"] == "2024"
     assert line["time_identifier"] == "Calendar year"
     assert line["geographic_level"] == "Local authority"
     assert (line["old_la_code"], line["new_la_code"], line["la_name"]) == (
-        "392", "E08000022", "North Tyneside")
+        "392",
+        "E08000022",
+        "North Tyneside",
+    )
     assert line["breakdown"] == dfe.BREAKDOWN[section]
 
 
 def test_the_geography_matches_the_published_row_for_that_la_and_year() -> None:
     path = require_shared(DFE_DATA) / "timeliness_20_week.csv"
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        published = next(r for r in csv.DictReader(handle)
-                         if r["time_period"] == "2024" and r["old_la_code"] == "392"
-                         and r["breakdown"] == "All EHC plans issued")
+        published = next(
+            r
+            for r in csv.DictReader(handle)
+            if r["time_period"] == "2024"
+            and r["old_la_code"] == "392"
+            and r["breakdown"] == "All EHC plans issued"
+        )
     rows = list(csv.reader(to_csv(_report([])).splitlines()))
     ours = dict(zip(rows[0], rows[1], strict=True))
     for column in dfe.GEOGRAPHY_COLUMNS:
@@ -156,7 +179,8 @@ def test_no_plan_timeliness_is_a_percentage_of_the_no_plan_decisions() -> None:
                 continue
             whole = int(within) + int(over)
             assert dfe.percent(int(within), whole) == float(
-                row["outcome_decision_within_time_pc"]), row
+                row["outcome_decision_within_time_pc"]
+            ), row
             assert dfe.percent(int(over), whole) == float(row["outcome_decision_over_time_pc"])
             checked += 1
     assert checked > 5000
@@ -173,8 +197,13 @@ def test_percent_of_nothing_is_not_applicable() -> None:
 
 
 def test_plan_bands_and_exceptions_on_their_boundary_days() -> None:
-    cases = [_plan("W140", 140), _plan("M141", 141), _plan("M364", 364), _plan("Y365", 365),
-             _plan("X100", 100, exception=True)]
+    cases = [
+        _plan("W140", 140),
+        _plan("M141", 141),
+        _plan("M364", 364),
+        _plan("Y365", 365),
+        _plan("X100", 100, exception=True),
+    ]
     t = _report(cases).timeliness_20_week
     assert (t.plans_issued_den, t.plans_issued_den_ex) == (5, 4)
     assert (t.plans_issued_within_20_weeks, t.plans_issued_20_weeks_ex) == (2, 1)
@@ -212,14 +241,22 @@ def test_the_six_week_decision_boundary_and_as_at_the_periods_end() -> None:
 
 def test_no_plan_decisions_within_16_weeks() -> None:
     def no_plan(ref: str, days: int) -> CaseRecord:
-        return _case(ref, DAY0, ("decision_to_assess", 30, {"decision": "assess"}),
-                     ("decision_to_issue", days, {"decision": "not_issue"}))
+        return _case(
+            ref,
+            DAY0,
+            ("decision_to_assess", 30, {"decision": "assess"}),
+            ("decision_to_issue", days, {"decision": "not_issue"}),
+        )
 
-    cases = [no_plan("N112", 112), no_plan("N113", 113),
-             _case("WD", DAY0, ("decision_to_assess", 30, {"decision": "assess"}),
-                   ("withdrawn", 60, {})),
-             _case("GOING", DAY0, ("decision_to_assess", 30, {"decision": "assess"})),
-             _plan("P", 120)]
+    cases = [
+        no_plan("N112", 112),
+        no_plan("N113", 113),
+        _case(
+            "WD", DAY0, ("decision_to_assess", 30, {"decision": "assess"}), ("withdrawn", 60, {})
+        ),
+        _case("GOING", DAY0, ("decision_to_assess", 30, {"decision": "assess"})),
+        _plan("P", 120),
+    ]
     a = _report(cases).assessments
     assert (a.assess_in_year, a.assess_issued, a.assess_not_issued) == (5, 1, 2)
     assert (a.assess_withdrawn, a.assess_not_made) == (1, 1)
@@ -227,8 +264,12 @@ def test_no_plan_decisions_within_16_weeks() -> None:
 
 
 def test_an_outcome_dated_after_the_period_is_ignored() -> None:
-    case = _case("C", date(2024, 11, 1), ("decision_to_assess", 20, {"decision": "assess"}),
-                 ("withdrawn", 70, {}))
+    case = _case(
+        "C",
+        date(2024, 11, 1),
+        ("decision_to_assess", 20, {"decision": "assess"}),
+        ("withdrawn", 70, {}),
+    )
     at_end = outcome_as_at(case, date(2024, 12, 31))
     assert at_end.request_outcome == "Y"
     assert at_end.assessment_outcome == "A"
@@ -236,16 +277,31 @@ def test_an_outcome_dated_after_the_period_is_ignored() -> None:
 
 
 def test_advice_within_six_weeks_by_agency_and_team() -> None:
-    def advice(i: int, agency: str, team: str | None, received_after: int | None,
-               status: str = "met") -> AdviceRecord:
+    def advice(
+        i: int, agency: str, team: str | None, received_after: int | None, status: str = "met"
+    ) -> AdviceRecord:
         sent = date(2024, 5, 1)
-        return AdviceRecord(f"A-adv{i}", "A", agency, team, sent, sent, sent + timedelta(42),
-                            sent + timedelta(received_after) if received_after else None,
-                            status)
+        return AdviceRecord(
+            f"A-adv{i}",
+            "A",
+            agency,
+            team,
+            sent,
+            sent,
+            sent + timedelta(42),
+            sent + timedelta(received_after) if received_after else None,
+            status,
+        )
 
-    rows = _report([], [advice(1, "health", "chc", 42), advice(2, "health", "chc", 43),
-                        advice(3, "health", None, None, "breached"),
-                        advice(4, "social_care", None, None, "not_applicable")]).advice
+    rows = _report(
+        [],
+        [
+            advice(1, "health", "chc", 42),
+            advice(2, "health", "chc", 43),
+            advice(3, "health", None, None, "breached"),
+            advice(4, "social_care", None, None, "not_applicable"),
+        ],
+    ).advice
     by = {(r.level, r.agency, r.team): r for r in rows}
     chc = by[("team", "health", "chc")]
     assert (chc.advice_received, chc.advice_received_within_6_weeks) == (2, 1)
@@ -257,14 +313,30 @@ def test_advice_within_six_weeks_by_agency_and_team() -> None:
 
 def test_advice_as_csv() -> None:
     sent = date(2024, 5, 1)
-    advice = [AdviceRecord("A-adv1", "A", "health", "camhs", sent, sent, sent + timedelta(42),
-                           sent + timedelta(10), "met"),
-              AdviceRecord("B-adv1", "B", "other", None, sent, sent, sent + timedelta(42),
-                           None, "breached")]
+    advice = [
+        AdviceRecord(
+            "A-adv1",
+            "A",
+            "health",
+            "camhs",
+            sent,
+            sent,
+            sent + timedelta(42),
+            sent + timedelta(10),
+            "met",
+        ),
+        AdviceRecord(
+            "B-adv1", "B", "other", None, sent, sent, sent + timedelta(42), None, "breached"
+        ),
+    ]
     rows = list(csv.DictReader(to_csv(_report([], advice), "advice").splitlines()))
     assert [(r["level"], r["agency"], r["team"]) for r in rows] == [
-        ("team", "health", "camhs"), ("agency", "health", ""), ("team", "other", ""),
-        ("agency", "other", ""), ("all", "all", "")]
+        ("team", "health", "camhs"),
+        ("agency", "health", ""),
+        ("team", "other", ""),
+        ("agency", "other", ""),
+        ("all", "all", ""),
+    ]
     assert rows[0]["pc_advice_received_within_6_weeks"] == "100.0"
     assert rows[2]["pc_advice_received_within_6_weeks"] == "z"
     assert rows[-1]["advice_overdue_at_end"] == "1"
@@ -273,7 +345,9 @@ def test_advice_as_csv() -> None:
 def test_period_labels() -> None:
     assert period_label(date(2024, 1, 1), date(2024, 12, 31)) == ("2024", "Calendar year")
     assert period_label(date(2024, 4, 1), date(2025, 3, 31)) == (
-        "2024-04-01/2025-03-31", "Custom period")
+        "2024-04-01/2025-03-31",
+        "Custom period",
+    )
 
 
 def test_csv_marks_untracked_columns_x_and_empty_percentages_z() -> None:

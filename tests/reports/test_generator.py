@@ -20,14 +20,16 @@ def data() -> object:
 
 
 def _cohort(seed: int = 7, la: str = "North Tyneside", cases: int = 220):
-    return generate_cohort(la, 2024, seed=seed, cases=cases, ref_prefix="G", data_dir=DFE_DATA,
-                           today=TODAY)
+    return generate_cohort(
+        la, 2024, seed=seed, cases=cases, ref_prefix="G", data_dir=DFE_DATA, today=TODAY
+    )
 
 
 def test_same_seed_same_cohort_other_seed_other_cohort(data: object) -> None:
     a, b, c = _cohort(7), _cohort(7), _cohort(8)
     assert [(s.case_ref, s.child, s.steps()) for s in a.scripts] == [
-        (s.case_ref, s.child, s.steps()) for s in b.scripts]
+        (s.case_ref, s.child, s.steps()) for s in b.scripts
+    ]
     assert a.known == b.known
     assert [s.steps() for s in a.scripts] != [s.steps() for s in c.scripts]
 
@@ -35,7 +37,11 @@ def test_same_seed_same_cohort_other_seed_other_cohort(data: object) -> None:
 def test_the_calibration_is_dfes_row(data: object) -> None:
     cal = load_calibration("392", 2024, DFE_DATA)
     assert (cal.la_name, cal.requests_received, cal.plans_den, cal.plans_den_ex) == (
-        "North Tyneside", 452, 230, 221)
+        "North Tyneside",
+        452,
+        230,
+        221,
+    )
     with pytest.raises(CalibrationError):
         load_calibration("Atlantis", 2024, DFE_DATA)
 
@@ -52,13 +58,24 @@ def test_shares_follow_the_published_figures_and_every_outcome_is_there(
     assert abs(q["requests_decided_to_assess"] / q["requests_received_in_year"] - share) < 0.08
     within = cal.plans_within_20_weeks / cal.plans_den
     assert abs(t["plans_issued_within_20_weeks"] / t["plans_issued_den"] - within) < 0.12
-    for column in ("requests_decided_to_assess", "requests_decided_not_to_assess",
-                   "requests_withdrawn", "requests_decision_not_made",
-                   "request_outcome_six_weeks", "request_outcome_over_6_weeks"):
+    for column in (
+        "requests_decided_to_assess",
+        "requests_decided_not_to_assess",
+        "requests_withdrawn",
+        "requests_decision_not_made",
+        "request_outcome_six_weeks",
+        "request_outcome_over_6_weeks",
+    ):
         assert q[column], column
     a = known.assessments
-    for column in ("assess_issued", "assess_not_issued", "assess_not_made", "assess_withdrawn",
-                   "outcome_decision_within_time", "outcome_decision_over_time"):
+    for column in (
+        "assess_issued",
+        "assess_not_issued",
+        "assess_not_made",
+        "assess_withdrawn",
+        "outcome_decision_within_time",
+        "outcome_decision_over_time",
+    ):
         assert a[column], column
     for every, without_exceptions in (
         ("plans_issued_within_20_weeks", "plans_issued_20_weeks_ex"),
@@ -84,8 +101,9 @@ def test_scripts_are_in_an_order_the_workflow_accepts(data: object) -> None:
         if "withdrawal" in actions:
             assert actions[-1] == "withdrawal"
         if "decision-to-issue" in actions:
-            last_request = max((i for i, a in enumerate(actions) if a == "advice-request"),
-                               default=-1)
+            last_request = max(
+                (i for i, a in enumerate(actions) if a == "advice-request"), default=-1
+            )
             assert last_request < actions.index("decision-to-issue")
         if script.final_on and script.draft_on:
             assert (script.final_on - script.draft_on).days >= 15

@@ -52,8 +52,7 @@ async def test_the_report_reproduces_the_cohort_to_the_unit(
     report_stack: Stack, played_cohort: PlayedCohort
 ) -> None:
     known = played_cohort.cohort.known
-    r = await report_stack.get("/reports/timeliness", role="manager", **PERIOD,
-                               la=COHORT_LA_CODE)
+    r = await report_stack.get("/reports/timeliness", role="manager", **PERIOD, la=COHORT_LA_CODE)
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["time_period"] == str(COHORT_YEAR)
@@ -66,19 +65,34 @@ async def test_the_report_reproduces_the_cohort_to_the_unit(
     # the cohort is not trivial: every band and outcome is there
     t = report["timeliness_20_week"]
     assert t["plans_issued_den"] > t["plans_issued_den_ex"] > 0
-    assert min(t["plans_issued_within_20_weeks"], t["plans_issued_gt20weeks_ltYear"],
-               t["plans_issued_gt_1_year"]) > 0
+    assert (
+        min(
+            t["plans_issued_within_20_weeks"],
+            t["plans_issued_gt20weeks_ltYear"],
+            t["plans_issued_gt_1_year"],
+        )
+        > 0
+    )
     q = report["requests"]
-    assert min(q["requests_decided_to_assess"], q["requests_decided_not_to_assess"],
-               q["requests_withdrawn"], q["requests_decision_not_made"],
-               q["request_outcome_over_6_weeks"]) > 0
+    assert (
+        min(
+            q["requests_decided_to_assess"],
+            q["requests_decided_not_to_assess"],
+            q["requests_withdrawn"],
+            q["requests_decision_not_made"],
+            q["request_outcome_over_6_weeks"],
+        )
+        > 0
+    )
 
 
-async def test_the_report_downloads_as_csv(report_stack: Stack,
-                                           played_cohort: PlayedCohort) -> None:
+async def test_the_report_downloads_as_csv(
+    report_stack: Stack, played_cohort: PlayedCohort
+) -> None:
     known = played_cohort.cohort.known.timeliness_20_week
-    r = await report_stack.get("/reports/timeliness", role="manager", **PERIOD,
-                               la=COHORT_LA_CODE, format="csv")
+    r = await report_stack.get(
+        "/reports/timeliness", role="manager", **PERIOD, la=COHORT_LA_CODE, format="csv"
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     assert 'filename="timeliness_20_week_2024.csv"' in r.headers["content-disposition"]
@@ -86,20 +100,24 @@ async def test_the_report_downloads_as_csv(report_stack: Stack,
     line = dict(zip(header, row, strict=True))
     assert int(line["plans_issued_den"]) == known["plans_issued_den"]
     assert float(line["PC_plans_issued_20_weeks_ex"]) == known["PC_plans_issued_20_weeks_ex"]
-    r = await report_stack.get("/reports/timeliness", role="manager", **PERIOD,
-                               format="csv", section="advice")
+    r = await report_stack.get(
+        "/reports/timeliness", role="manager", **PERIOD, format="csv", section="advice"
+    )
     rows = list(csv.DictReader(r.text.splitlines()))
     total = next(x for x in rows if x["level"] == "all")
-    assert int(total["advice_requested"]) == played_cohort.cohort.known.advice[
-        ("all", "all", None)]["advice_requested"]
+    assert (
+        int(total["advice_requested"])
+        == played_cohort.cohort.known.advice[("all", "all", None)]["advice_requested"]
+    )
 
 
 async def test_the_sen2_return_of_the_cohort_validates_and_holds_every_outcome(
     report_stack: Stack, played_cohort: PlayedCohort
 ) -> None:
     known = played_cohort.cohort.known.sen2
-    r = await report_stack.get("/reports/sen2", role="manager", year=COHORT_YEAR + 1,
-                               la=COHORT_LA_CODE, dmo="Y", dco="N")
+    r = await report_stack.get(
+        "/reports/sen2", role="manager", year=COHORT_YEAR + 1, la=COHORT_LA_CODE, dmo="Y", dco="N"
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/xml")
     assert r.headers["x-sen2-skipped"] == "0"
@@ -114,17 +132,26 @@ async def test_the_sen2_return_of_the_cohort_validates_and_holds_every_outcome(
     persons = doc.findall("Persons/Person")
     assert len(persons) == known["persons"] == int(r.headers["x-sen2-exported"])
     requests = Counter(p.findtext("Requests/RequestOutcome") for p in persons)
-    assessments = Counter(p.findtext("Requests/Assessment/AssessmentOutcome") for p in persons
-                          if p.find("Requests/Assessment") is not None)
-    week20 = Counter(p.findtext("Requests/Assessment/Week20") for p in persons
-                     if p.find("Requests/Assessment/Week20") is not None)
+    assessments = Counter(
+        p.findtext("Requests/Assessment/AssessmentOutcome")
+        for p in persons
+        if p.find("Requests/Assessment") is not None
+    )
+    week20 = Counter(
+        p.findtext("Requests/Assessment/Week20")
+        for p in persons
+        if p.find("Requests/Assessment/Week20") is not None
+    )
     plans = [p for p in persons if p.find("Requests/Assessment/NamedPlan") is not None]
     assert {f"RequestOutcome_{k}": v for k, v in requests.items()} == {
-        k: v for k, v in known.items() if k.startswith("RequestOutcome_")}
+        k: v for k, v in known.items() if k.startswith("RequestOutcome_")
+    }
     assert {f"AssessmentOutcome_{k}": v for k, v in assessments.items()} == {
-        k: v for k, v in known.items() if k.startswith("AssessmentOutcome_")}
+        k: v for k, v in known.items() if k.startswith("AssessmentOutcome_")
+    }
     assert {f"Week20_{k}": v for k, v in week20.items()} == {
-        k: v for k, v in known.items() if k.startswith("Week20_")}
+        k: v for k, v in known.items() if k.startswith("Week20_")
+    }
     assert len(plans) == known["NamedPlan"]
     # every outcome the return can carry is covered by the cohort
     assert set(requests) == {"Y", "N", "W", "A"}
@@ -145,26 +172,37 @@ async def test_reports_are_for_managers(report_stack: Stack) -> None:
     for role, expected in (("caseworker", 403), ("team", 403), ("manager", 200), ("admin", 200)):
         r = await report_stack.get("/reports/timeliness", role=role, **PERIOD)
         assert r.status_code == expected, (role, r.text)
-        r = await report_stack.get("/reports/sen2", role=role, year=COHORT_YEAR + 1,
-                                   la=COHORT_LA_CODE, dmo="Y", dco="Y", problems="true")
+        r = await report_stack.get(
+            "/reports/sen2",
+            role=role,
+            year=COHORT_YEAR + 1,
+            la=COHORT_LA_CODE,
+            dmo="Y",
+            dco="Y",
+            problems="true",
+        )
         assert r.status_code == expected, (role, r.text)
     r = await report_stack.http.get("/reports/timeliness", params=PERIOD)
     assert r.status_code == 401
     r = await report_stack.get("/reports/sen2", role="manager", year=COHORT_YEAR + 1)
     assert r.status_code == 422
     assert r.json()["error"] == "not_configured"
-    r = await report_stack.get("/reports/timeliness", role="manager",
-                               **{"from": "2024-12-31", "to": "2024-01-01"})
+    r = await report_stack.get(
+        "/reports/timeliness", role="manager", **{"from": "2024-12-31", "to": "2024-01-01"}
+    )
     assert r.status_code == 422
-
 
 
 # --- a malformed case is reported, not exported --------------------------------------------
 
 MALFORMED_DAY0 = date(2023, 3, 1)
 GOOD_CHILD: dict[str, Any] = {
-    "date_of_birth": "2014-02-03", "sex": "M", "ethnicity": "WBRI", "postcode": "NE29 6AB",
-    "upn_unknown_reason": "UN2", "setting": "OLA",
+    "date_of_birth": "2014-02-03",
+    "sex": "M",
+    "ethnicity": "WBRI",
+    "postcode": "NE29 6AB",
+    "upn_unknown_reason": "UN2",
+    "setting": "OLA",
 }
 MALFORMED: dict[str, dict[str, Any]] = {
     "nosex": {"sex": None},
@@ -182,17 +220,25 @@ class Malformed:
 
 
 async def _withdrawn_2023(stack: Stack, ref: str, child: dict[str, Any]) -> dict[str, Any]:
-    body = {"case_ref": ref, "received_on": MALFORMED_DAY0.isoformat(),
-            "requested_by": "parent", "child": {"given_name": "Malformed", "family_name": ref,
-                                                **{k: v for k, v in child.items()
-                                                   if v is not None}}}
+    body = {
+        "case_ref": ref,
+        "received_on": MALFORMED_DAY0.isoformat(),
+        "requested_by": "parent",
+        "child": {
+            "given_name": "Malformed",
+            "family_name": ref,
+            **{k: v for k, v in child.items() if v is not None},
+        },
+    }
     r = await stack.post("/assessments", body)
     assert r.status_code == 201, r.text
     if child.get("setting", "x") is None:
-        steps = [("decision-to-assess", {"decision": "assess", "decided_on": "2023-03-20"}),
-                 ("decision-to-issue", {"decision": "issue", "decided_on": "2023-05-02"}),
-                 ("draft-plan", {"served_on": "2023-06-01"}),
-                 ("final-plan", {"issued_on": "2023-07-10"})]
+        steps = [
+            ("decision-to-assess", {"decision": "assess", "decided_on": "2023-03-20"}),
+            ("decision-to-issue", {"decision": "issue", "decided_on": "2023-05-02"}),
+            ("draft-plan", {"served_on": "2023-06-01"}),
+            ("final-plan", {"issued_on": "2023-07-10"}),
+        ]
     else:
         steps = [("withdrawal", {"withdrawn_on": "2023-03-20", "reason": "test"})]
     for path, step in steps:
@@ -203,8 +249,9 @@ async def _withdrawn_2023(stack: Stack, ref: str, child: dict[str, Any]) -> dict
 
 
 @pytest.fixture(scope="module")
-async def malformed(report_stack: Stack, report_store: ReportStore,
-                    played_cohort: PlayedCohort) -> Malformed:
+async def malformed(
+    report_stack: Stack, report_store: ReportStore, played_cohort: PlayedCohort
+) -> Malformed:
     """Five cases a caseworker entered with a wrong or missing SEN2 field, and one good
     one, all received and closed in 2023 (so the 2024 figures do not change)."""
     tag = uuid.uuid4().hex[:6]
@@ -212,10 +259,13 @@ async def malformed(report_stack: Stack, report_store: ReportStore,
     good = f"OK{tag}"
     answers = {good: await _withdrawn_2023(report_stack, good, GOOD_CHILD)}
     for label, change in MALFORMED.items():
-        answers[refs[label]] = await _withdrawn_2023(report_stack, refs[label],
-                                                     {**GOOD_CHILD, **change})
-    played = {ref: Played(ref, v["stage"], max(e["seq"] for e in v["events"]))
-              for ref, v in answers.items()}
+        answers[refs[label]] = await _withdrawn_2023(
+            report_stack, refs[label], {**GOOD_CHILD, **change}
+        )
+    played = {
+        ref: Played(ref, v["stage"], max(e["seq"] for e in v["events"]))
+        for ref, v in answers.items()
+    }
     await wait_for_projection(report_stack, report_store.sessions, played)
     return Malformed(refs, good)
 
@@ -231,8 +281,9 @@ async def test_a_malformed_case_is_reported_not_exported(
 ) -> None:
     year = MALFORMED_DAY0.year + 1
     expected = known_figures(played_cohort.cohort.scripts, MALFORMED_DAY0.year).sen2["persons"]
-    r = await report_stack.get("/reports/sen2", role="manager", year=year, la=COHORT_LA_CODE,
-                               dmo="N", dco="Y")
+    r = await report_stack.get(
+        "/reports/sen2", role="manager", year=year, la=COHORT_LA_CODE, dmo="N", dco="Y"
+    )
     assert r.status_code == 200, r.text
     assert r.headers["x-sen2-skipped"] == str(len(MALFORMED))
     surnames = _persons(r.content)
@@ -240,8 +291,15 @@ async def test_a_malformed_case_is_reported_not_exported(
     assert malformed.good in surnames
     assert not set(malformed.refs.values()) & set(surnames)
 
-    r = await report_stack.get("/reports/sen2", role="manager", year=year, la=COHORT_LA_CODE,
-                               dmo="N", dco="Y", problems="true")
+    r = await report_stack.get(
+        "/reports/sen2",
+        role="manager",
+        year=year,
+        la=COHORT_LA_CODE,
+        dmo="N",
+        dco="Y",
+        problems="true",
+    )
     assert r.status_code == 200
     summary = r.json()
     assert (summary["exported"], summary["skipped"]) == (expected + 1, len(MALFORMED))
@@ -262,22 +320,53 @@ def _ehc(store: ReportStore, tmp_path: Path, *args: str) -> subprocess.Completed
     env = {**os.environ, "EHC_DATABASE_URL": store.url, "EHC_LOG_LEVEL": "WARNING"}
     return subprocess.run(
         [str(Path(sys.executable).with_name("ehc")), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 async def test_the_ehc_command_exports_sen2_and_reports_skipped_cases(
-    report_store: ReportStore, played_cohort: PlayedCohort, malformed: Malformed,
+    report_store: ReportStore,
+    played_cohort: PlayedCohort,
+    malformed: Malformed,
     tmp_path: Path,
 ) -> None:
-    done = _ehc(report_store, tmp_path, "sen2", "export", "--year", str(COHORT_YEAR + 1),
-                "--la", COHORT_LA_CODE, "--dmo", "Y", "--dco", "Y")
+    done = _ehc(
+        report_store,
+        tmp_path,
+        "sen2",
+        "export",
+        "--year",
+        str(COHORT_YEAR + 1),
+        "--la",
+        COHORT_LA_CODE,
+        "--dmo",
+        "Y",
+        "--dco",
+        "Y",
+    )
     assert done.returncode == 0, done.stderr
     assert len(_persons(done.stdout.encode())) == played_cohort.cohort.known.sen2["persons"]
     assert "0 left out" in done.stderr
 
-    done = _ehc(report_store, tmp_path, "sen2", "export", "--year", "2024",
-                "--la", COHORT_LA_CODE, "--dmo", "Y", "--dco", "Y")
+    done = _ehc(
+        report_store,
+        tmp_path,
+        "sen2",
+        "export",
+        "--year",
+        "2024",
+        "--la",
+        COHORT_LA_CODE,
+        "--dmo",
+        "Y",
+        "--dco",
+        "Y",
+    )
     assert done.returncode == 1
     surnames = _persons(done.stdout.encode())  # still valid XML for the rest
     assert malformed.good in surnames
@@ -301,8 +390,19 @@ async def test_the_ehc_command_prints_the_report_as_json_and_csv(
     report = json.loads(done.stdout)
     assert {k: v for k, v in report["timeliness_20_week"].items()} == known.timeliness_20_week
 
-    done = _ehc(report_store, tmp_path, "report", "timeliness", *period, "--la",
-                COHORT_LA_CODE, "--format", "csv", "--section", "requests")
+    done = _ehc(
+        report_store,
+        tmp_path,
+        "report",
+        "timeliness",
+        *period,
+        "--la",
+        COHORT_LA_CODE,
+        "--format",
+        "csv",
+        "--section",
+        "requests",
+    )
     assert done.returncode == 0, done.stderr
     header, row = list(csv.reader(done.stdout.splitlines()))
     published = require_shared(DFE_DATA) / "requests.csv"

@@ -14,17 +14,27 @@ from ehc.store.report_queries import CaseRecord, ChildRecord, EventRecord
 from tests.reports.conftest import SEN2_XSD, require_shared
 
 GOOD: dict[str, Any] = {
-    "sex": "F", "ethnicity": "WBRI", "postcode": "ne8 1hh", "upn": "A123456789012",
-    "setting": "OLA", "setting_urn": "123456",
+    "sex": "F",
+    "ethnicity": "WBRI",
+    "postcode": "ne8 1hh",
+    "upn": "A123456789012",
+    "setting": "OLA",
+    "setting_urn": "123456",
 }
 
 
-def _case(ref: str, day0: date, *events: tuple[str, int, dict[str, str]],
-          exception: bool = False) -> CaseRecord:
+def _case(
+    ref: str, day0: date, *events: tuple[str, int, dict[str, str]], exception: bool = False
+) -> CaseRecord:
     return CaseRecord(
-        case_ref=ref, stage="x", received_on=day0, anchor="request",
-        events=tuple(EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
-                     for i, (kind, d, detail) in enumerate(events)),
+        case_ref=ref,
+        stage="x",
+        received_on=day0,
+        anchor="request",
+        events=tuple(
+            EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
+            for i, (kind, d, detail) in enumerate(events)
+        ),
         final_plan_exception_ids=(f"{ref}-exc1",) if exception else (),
         final_plan_exception_kinds=("personal_circumstances",) if exception else (),
     )
@@ -35,8 +45,15 @@ def _child(ref: str, **extra: Any) -> ChildRecord:
 
 
 def _export(cases: list[CaseRecord], children: dict[str, ChildRecord]):
-    return build_sen2(cases, children, year=2025, la_number="392", dmo="Y", dco="R",
-                      generated_at=datetime(2025, 1, 20, 9, tzinfo=UTC))
+    return build_sen2(
+        cases,
+        children,
+        year=2025,
+        la_number="392",
+        dmo="Y",
+        dco="R",
+        generated_at=datetime(2025, 1, 20, 9, tzinfo=UTC),
+    )
 
 
 def test_collection_period_and_reference_date() -> None:
@@ -52,30 +69,44 @@ def test_child_fields_follow_the_code_lists() -> None:
     assert problems == []
     assert child is not None
     assert (child.sex, child.ethnicity, child.postcode_formatted) == ("F", "WBRI", "NE8 1HH")
-    _, problems = check_child({**base, "ethnicity": "XXXX", "postcode": "12345",
-                               "upn_unknown_reason": "UN11"})
+    _, problems = check_child(
+        {**base, "ethnicity": "XXXX", "postcode": "12345", "upn_unknown_reason": "UN11"}
+    )
     assert any(p.startswith("child.sex is missing") for p in problems)
     assert any("child.ethnicity must be one of" in p for p in problems)
     assert any("child.postcode must be a UK postcode" in p for p in problems)
     assert any("UN1 to UN10" in p for p in problems)
     assert "XXXX" not in " ".join(problems).replace("ethnicity codes (", "")
     _, problems = check_child({**base, "sex": "M", "ethnicity": "WBRI", "postcode": "NE8 1HH"})
-    assert problems == ["child has no upn, uln or upn_unknown_reason: send one of them "
-                        "(upn_unknown_reason UN1-UN10 when the UPN is not known)"]
+    assert problems == [
+        "child has no upn, uln or upn_unknown_reason: send one of them "
+        "(upn_unknown_reason UN1-UN10 when the UPN is not known)"
+    ]
 
 
 def test_every_outcome_maps_to_its_sen2_code_and_validates() -> None:
     day0 = date(2024, 2, 5)
     cases = [
-        _case("PLAN", day0, ("decision_to_assess", 30, {"decision": "assess"}),
-              ("decision_to_issue", 100, {"decision": "issue"}),
-              ("draft_plan_served", 110, {}), ("final_plan_issued", 130, {}), exception=True),
-        _case("NOPLAN", day0, ("decision_to_assess", 30, {"decision": "assess"}),
-              ("decision_to_issue", 100, {"decision": "not_issue"})),
+        _case(
+            "PLAN",
+            day0,
+            ("decision_to_assess", 30, {"decision": "assess"}),
+            ("decision_to_issue", 100, {"decision": "issue"}),
+            ("draft_plan_served", 110, {}),
+            ("final_plan_issued", 130, {}),
+            exception=True,
+        ),
+        _case(
+            "NOPLAN",
+            day0,
+            ("decision_to_assess", 30, {"decision": "assess"}),
+            ("decision_to_issue", 100, {"decision": "not_issue"}),
+        ),
         _case("REFUSED", day0, ("decision_to_assess", 30, {"decision": "not_assess"})),
         _case("GONE", day0, ("withdrawn", 10, {})),
-        _case("QUIT", day0, ("decision_to_assess", 30, {"decision": "assess"}),
-              ("withdrawn", 50, {})),
+        _case(
+            "QUIT", day0, ("decision_to_assess", 30, {"decision": "assess"}), ("withdrawn", 50, {})
+        ),
         _case("OPEN", date(2024, 12, 1)),
         _case("OLD", date(2022, 3, 1), ("decision_to_assess", 30, {"decision": "not_assess"})),
     ]
@@ -97,11 +128,21 @@ def test_every_outcome_maps_to_its_sen2_code_and_validates() -> None:
     assert plan.findtext("Assessment/NamedPlan/StartDate") == "2024-06-14"
     assert plan.findtext("Assessment/NamedPlan/PlanDetail/SENSetting") == "OLA"
     assert plan.findtext("Assessment/NamedPlan/PlanDetail/URN") == "123456"
-    codes = {name: (p.findtext("Requests/RequestOutcome"),
-                    p.findtext("Requests/Assessment/AssessmentOutcome"))
-             for name, p in people.items()}
-    assert codes == {"PLAN": ("Y", "Y"), "NOPLAN": ("Y", "N"), "REFUSED": ("N", None),
-                     "GONE": ("W", None), "QUIT": ("Y", "W"), "OPEN": ("A", None)}
+    codes = {
+        name: (
+            p.findtext("Requests/RequestOutcome"),
+            p.findtext("Requests/Assessment/AssessmentOutcome"),
+        )
+        for name, p in people.items()
+    }
+    assert codes == {
+        "PLAN": ("Y", "Y"),
+        "NOPLAN": ("Y", "N"),
+        "REFUSED": ("N", None),
+        "GONE": ("W", None),
+        "QUIT": ("Y", "W"),
+        "OPEN": ("A", None),
+    }
     assert people["OPEN"].find("Requests/RequestOutcomeDate") is None
     assert people["NOPLAN"].find("Requests/Assessment/Week20") is None
 
@@ -112,9 +153,14 @@ def test_a_malformed_case_is_reported_not_exported() -> None:
         _case("FINE", day0),
         _case("NOSEX", day0),
         _case("BADETH", day0),
-        _case("NOSETTING", day0, ("decision_to_assess", 20, {"decision": "assess"}),
-              ("decision_to_issue", 80, {"decision": "issue"}),
-              ("draft_plan_served", 90, {}), ("final_plan_issued", 120, {})),
+        _case(
+            "NOSETTING",
+            day0,
+            ("decision_to_assess", 20, {"decision": "assess"}),
+            ("decision_to_issue", 80, {"decision": "issue"}),
+            ("draft_plan_served", 90, {}),
+            ("final_plan_issued", 120, {}),
+        ),
         _case("CONTROL", day0),
         _case("NOCHILD", day0),
     ]
@@ -145,8 +191,7 @@ def test_a_malformed_case_is_reported_not_exported() -> None:
 
 
 def test_nothing_exportable_gives_no_xml() -> None:
-    result = _export([_case("NOSEX", date(2024, 4, 1))],
-                     {"NOSEX": _child("NOSEX", sex=None)})
+    result = _export([_case("NOSEX", date(2024, 4, 1))], {"NOSEX": _child("NOSEX", sex=None)})
     assert result.xml is None
     assert result.summary.skipped == 1
 

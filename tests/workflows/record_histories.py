@@ -34,14 +34,26 @@ async def _post(s: Stack, ref: str, path: str, body: dict[str, str]) -> None:
 async def on_time(s: Stack) -> str:
     day0 = await s.today() - weeks(19)
     ref = str((await create_case(s, day0))["case_ref"])
-    await _post(s, ref, "decision-to-assess", {"decision": "assess",
-                                               "decided_on": (day0 + weeks(5)).isoformat()})
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()})
-    await s.post(f"/advice-requests/{r.json()['id']}/received",
-                 {"received_on": (day0 + weeks(9)).isoformat()})
-    await _post(s, ref, "decision-to-issue", {"decision": "issue",
-                                              "decided_on": (day0 + weeks(11)).isoformat()})
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()},
+    )
+    await s.post(
+        f"/advice-requests/{r.json()['id']}/received",
+        {"received_on": (day0 + weeks(9)).isoformat()},
+    )
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {"decision": "issue", "decided_on": (day0 + weeks(11)).isoformat()},
+    )
     await _post(s, ref, "draft-plan", {"served_on": (day0 + weeks(13)).isoformat()})
     await _post(s, ref, "final-plan", {"issued_on": (day0 + weeks(18)).isoformat()})
     await s.sleep(timedelta(days=30))
@@ -52,8 +64,12 @@ async def breached_by_timer(s: Stack) -> str:
     day0 = await s.today()
     ref = str((await create_case(s, day0))["case_ref"])
     await s.sleep(weeks(7))
-    await _post(s, ref, "decision-to-assess", {"decision": "assess",
-                                               "decided_on": (day0 + weeks(6)).isoformat()})
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
+    )
     await s.sleep(weeks(14))
     return ref
 
@@ -61,29 +77,51 @@ async def breached_by_timer(s: Stack) -> str:
 async def exception_and_refusal(s: Stack) -> str:
     day0 = await s.today() - weeks(8)
     ref = str((await create_case(s, day0))["case_ref"])
-    await s.post(f"/assessments/{ref}/exceptions", {
-        "limit": "decision_to_assess", "kind": "personal_circumstances", "reason": "illness",
-        "starts_on": (day0 + weeks(2)).isoformat()})
-    await _post(s, ref, "decision-to-assess", {"decision": "not_assess",
-                                               "decided_on": (day0 + weeks(7)).isoformat()})
+    await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "decision_to_assess",
+            "kind": "personal_circumstances",
+            "reason": "illness",
+            "starts_on": (day0 + weeks(2)).isoformat(),
+        },
+    )
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "not_assess", "decided_on": (day0 + weeks(7)).isoformat()},
+    )
     return ref
 
 
 async def no_plan(s: Stack) -> str:
     day0 = await s.today() - weeks(17)
     ref = str((await create_case(s, day0))["case_ref"])
-    await _post(s, ref, "decision-to-assess", {"decision": "assess",
-                                               "decided_on": (day0 + weeks(6)).isoformat()})
-    await _post(s, ref, "decision-to-issue", {"decision": "not_issue",
-                                              "decided_on": (day0 + weeks(15)).isoformat()})
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
+    )
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {"decision": "not_issue", "decided_on": (day0 + weeks(15)).isoformat()},
+    )
     return ref
 
 
 async def withdrawn(s: Stack) -> str:
     day0 = await s.today() - weeks(3)
     ref = str((await create_case(s, day0))["case_ref"])
-    await _post(s, ref, "withdrawal", {"withdrawn_on": (day0 + weeks(2)).isoformat(),
-                                       "reason": "moved away"})
+    await _post(
+        s,
+        ref,
+        "withdrawal",
+        {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "moved away"},
+    )
     await s.sleep(timedelta(days=30))
     return ref
 

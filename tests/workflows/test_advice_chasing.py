@@ -55,9 +55,10 @@ async def request_health_advice(s: Stack) -> tuple[str, date]:
     ref = (await create_case(s, today))["case_ref"]
     decision = {"decision": "assess", "decided_on": today.isoformat()}
     assert (await s.post(f"/assessments/{ref}/decision-to-assess", decision)).status_code == 200
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": today.isoformat(),
-                      "team": "community-paediatrics"})
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": today.isoformat(), "team": "community-paediatrics"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["due_on"] == (today + timedelta(weeks=6)).isoformat()
     return r.json()["id"], today
@@ -121,13 +122,13 @@ async def test_received_advice_stops_the_chasing(
     s = clock_stack
     advice_id, day0 = await request_health_advice(s)
     await until(s, ten_am(day0 + timedelta(days=30)))
-    r = await s.post(f"/advice-requests/{advice_id}/received",
-                     {"received_on": (day0 + timedelta(days=30)).isoformat()})
+    r = await s.post(
+        f"/advice-requests/{advice_id}/received",
+        {"received_on": (day0 + timedelta(days=30)).isoformat()},
+    )
     assert r.status_code == 200, r.text
     await until(s, ten_am(day0 + timedelta(days=60)))
     assert [k for k, _ in await delivered(mail_server, advice_id, 2)] == ["request", "reminder"]
-
-
 
 
 async def test_a_team_gets_one_digest_for_the_days_notices(
@@ -139,10 +140,14 @@ async def test_a_team_gets_one_digest_for_the_days_notices(
     ids = []
     for _ in range(2):
         ref = (await create_case(s, today))["case_ref"]
-        await s.post(f"/assessments/{ref}/decision-to-assess",
-                     {"decision": "assess", "decided_on": today.isoformat()})
-        r = await s.post(f"/assessments/{ref}/advice-requests",
-                         {"agency": "social_care", "requested_on": today.isoformat()})
+        await s.post(
+            f"/assessments/{ref}/decision-to-assess",
+            {"decision": "assess", "decided_on": today.isoformat()},
+        )
+        r = await s.post(
+            f"/assessments/{ref}/advice-requests",
+            {"agency": "social_care", "requested_on": today.isoformat()},
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     await until(s, ten_am(today))

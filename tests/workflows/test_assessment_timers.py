@@ -45,10 +45,14 @@ async def test_advice_and_final_plan_deadlines_pass_unmet(clock_stack: Stack) ->
     s = clock_stack
     day0 = await s.today()
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/decision-to-assess",
-                 {"decision": "assess", "decided_on": day0.isoformat()})
-    r = await s.post(f"/assessments/{ref}/advice-requests",
-                     {"agency": "health", "requested_on": day0.isoformat()})
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": day0.isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": day0.isoformat()},
+    )
     advice_id = r.json()["id"]
     await s.sleep(weeks(6) + timedelta(days=1))
     view = (await s.get(f"/assessments/{ref}")).json()
@@ -65,8 +69,9 @@ async def test_closed_case_finishes_after_the_grace_period(clock_stack: Stack) -
     s = clock_stack
     day0 = await s.today()
     ref = (await create_case(s, day0))["case_ref"]
-    await s.post(f"/assessments/{ref}/withdrawal",
-                 {"withdrawn_on": day0.isoformat(), "reason": "moved away"})
+    await s.post(
+        f"/assessments/{ref}/withdrawal", {"withdrawn_on": day0.isoformat(), "reason": "moved away"}
+    )
     await s.sleep(timedelta(days=29))
     handle = s.env.client.get_workflow_handle_for(AssessmentWorkflow.run, workflow_id(ref))
     result: CaseView = await handle.result()
@@ -74,9 +79,18 @@ async def test_closed_case_finishes_after_the_grace_period(clock_stack: Stack) -
     r = await s.post(f"/assessments/{ref}/draft-plan", {"served_on": day0.isoformat()})
     assert r.status_code == 409
     # The same body again does not restart a closed case.
-    again = await s.post("/assessments", {
-        "case_ref": ref, "received_on": day0.isoformat(), "requested_by": "parent",
-        "child": {"given_name": "Amelia", "family_name": "Testcase",
-                  "date_of_birth": "2015-03-04"}})
+    again = await s.post(
+        "/assessments",
+        {
+            "case_ref": ref,
+            "received_on": day0.isoformat(),
+            "requested_by": "parent",
+            "child": {
+                "given_name": "Amelia",
+                "family_name": "Testcase",
+                "date_of_birth": "2015-03-04",
+            },
+        },
+    )
     assert again.status_code == 200, again.text
     assert again.json()["stage"] == "withdrawn"

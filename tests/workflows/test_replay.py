@@ -21,8 +21,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_the_corpus_covers_every_path() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"on_time", "breached_by_timer", "exception_and_refusal", "no_plan",
-            "withdrawn"} <= names
+    assert {
+        "on_time",
+        "breached_by_timer",
+        "exception_and_refusal",
+        "no_plan",
+        "withdrawn",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -24,8 +24,9 @@ from tests.conftest import Stack, StackMaker
 
 
 @pytest.fixture
-async def dev_stack_no_worker(dev_env: WorkflowEnvironment, stacks: StackMaker
-                              ) -> AsyncIterator[Stack]:
+async def dev_stack_no_worker(
+    dev_env: WorkflowEnvironment, stacks: StackMaker
+) -> AsyncIterator[Stack]:
     async with stacks(dev_env, with_worker=False) as stack:
         yield stack
 
@@ -105,8 +106,10 @@ async def test_killed_worker_loses_and_doubles_nothing(
     worker_process.start()
     other = (await second)["case_ref"]
 
-    r = await s.post(f"/advice-requests/{r.json()['id']}/received",
-                     {"received_on": (day0 + weeks(10)).isoformat()})
+    r = await s.post(
+        f"/advice-requests/{r.json()['id']}/received",
+        {"received_on": (day0 + weeks(10)).isoformat()},
+    )
     assert r.status_code == 200, r.text
     view = (await s.get(f"/assessments/{ref}")).json()
     kinds = event_kinds(view)
@@ -122,5 +125,6 @@ async def test_killed_worker_loses_and_doubles_nothing(
     other_view = (await s.get(f"/assessments/{other}")).json()
     assert statuses(other_view)["decision_to_assess"] == "breached"
     assert await _until_projected(s, other, other_view) == (
-        len(other_view["events"]), len(other_view["limits"])
+        len(other_view["events"]),
+        len(other_view["limits"]),
     )

@@ -25,8 +25,12 @@ from tests.conftest import MailServer, free_port
 SERVICE_ID = str(uuid.uuid4())
 SECRET = str(uuid.uuid4())
 API_KEY = f"ehc_test-{SERVICE_ID}-{SECRET}"
-EMAIL = Email(to="paediatrics.send@nhs.example", subject="Advice requested", body="Case X",
-              key="X-adv1:1:request")
+EMAIL = Email(
+    to="paediatrics.send@nhs.example",
+    subject="Advice requested",
+    body="Case X",
+    key="X-adv1:1:request",
+)
 
 
 class FakeNotify:
@@ -40,8 +44,9 @@ class FakeNotify:
     async def email(self, request: Request) -> JSONResponse:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         try:
-            claims = jwt.decode(token, SECRET, algorithms=["HS256"],
-                                options={"require": ["iss", "iat"]})
+            claims = jwt.decode(
+                token, SECRET, algorithms=["HS256"], options={"require": ["iss", "iat"]}
+            )
         except jwt.PyJWTError as exc:
             return JSONResponse({"errors": [{"error": "AuthError", "message": str(exc)}]}, 403)
         fresh = abs(time.time() - claims["iat"]) <= 30

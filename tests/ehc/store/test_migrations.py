@@ -16,8 +16,19 @@ from ehc.store.migrate import alembic_config, current_revision, head_revision, u
 from ehc.store.tables import metadata
 from tests.ehc.store.conftest import Backend
 
-TABLES = {"cases", "children", "limits", "advice_requests", "exceptions", "events", "notes",
-          "users", "teams", "notifications", "submissions"}
+TABLES = {
+    "cases",
+    "children",
+    "limits",
+    "advice_requests",
+    "exceptions",
+    "events",
+    "notes",
+    "users",
+    "teams",
+    "notifications",
+    "submissions",
+}
 HEAD = "0003"
 
 
@@ -107,7 +118,9 @@ async def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path)
         await engine.dispose()
     assert path.parent.is_dir()
     assert pragmas == {
-        "journal_mode": "wal", "busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "foreign_keys": 1
+        "journal_mode": "wal",
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+        "foreign_keys": 1,
     }
 
 

@@ -54,19 +54,29 @@ async def snapshot(db: Sessions) -> dict[str, list[tuple[Any, ...]]]:
 
 async def test_save_child_created_same_conflict(db: Sessions) -> None:
     child = ChildDetails.model_validate(
-        {"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "2015-12-10",
-         "school": "Elm Primary"}
+        {
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "date_of_birth": "2015-12-10",
+            "school": "Elm Primary",
+        }
     )
     other = ChildDetails(given_name="Bo", family_name="Peep", date_of_birth=date(2016, 1, 1))
     async with db() as session:
         assert await repository.get_child(session, case_ref="C1") is None
-        assert await repository.save_child(
-            session, case_ref="C1", child=child, fingerprint="f1") == "created"
+        assert (
+            await repository.save_child(session, case_ref="C1", child=child, fingerprint="f1")
+            == "created"
+        )
         await session.commit()
-        assert await repository.save_child(
-            session, case_ref="C1", child=child, fingerprint="f1") == "same"
-        assert await repository.save_child(
-            session, case_ref="C1", child=other, fingerprint="f2") == "conflict"
+        assert (
+            await repository.save_child(session, case_ref="C1", child=child, fingerprint="f1")
+            == "same"
+        )
+        assert (
+            await repository.save_child(session, case_ref="C1", child=other, fingerprint="f2")
+            == "conflict"
+        )
         await session.commit()
     async with db() as session:
         stored = await repository.get_child(session, case_ref="C1")
@@ -101,12 +111,22 @@ def full_view(case_ref: str = "C1", *, events: int = 3) -> Any:
     return case_view(
         case_ref,
         limits=[
-            limit_view(Limit.DECISION_TO_ASSESS, due_on=days(-20), status=LimitStatus.MET,
-                       met_on=days(-25)),
-            limit_view(Limit.ADVICE, due_on=days(10), advice_id="A1",
-                       blocked_by="health advice not received"),
-            limit_view(Limit.ADVICE, due_on=days(12), advice_id="A2", status=LimitStatus.MET,
-                       met_on=days(-1)),
+            limit_view(
+                Limit.DECISION_TO_ASSESS, due_on=days(-20), status=LimitStatus.MET, met_on=days(-25)
+            ),
+            limit_view(
+                Limit.ADVICE,
+                due_on=days(10),
+                advice_id="A1",
+                blocked_by="health advice not received",
+            ),
+            limit_view(
+                Limit.ADVICE,
+                due_on=days(12),
+                advice_id="A2",
+                status=LimitStatus.MET,
+                met_on=days(-1),
+            ),
             limit_view(Limit.FINAL_PLAN, due_on=days(60), exceptions=["E1"]),
         ],
         advice=[advice_view("A1"), advice_view("A2", status=LimitStatus.MET, team=None)],
@@ -156,9 +176,7 @@ async def test_project_case_replaces_limits_and_upserts_by_id(db: Sessions) -> N
         assert await repository.advice_request_case(session, advice_id="A1") == ("C1", "chc")
         assert await repository.advice_request_case(session, advice_id="A2") == ("C1", None)
         assert await repository.advice_request_case(session, advice_id="nope") is None
-        status = await session.scalar(
-            text("SELECT status FROM advice_requests WHERE id = 'A1'")
-        )
+        status = await session.scalar(text("SELECT status FROM advice_requests WHERE id = 'A1'"))
     assert after is not None
     assert after.stage == Stage.AWAITING_DECISION_TO_ISSUE.value
     assert after.updated_at >= before.updated_at
@@ -205,8 +223,11 @@ async def test_aware_datetimes_round_trip_as_utc(db: Sessions) -> None:
 
 async def test_naive_datetimes_are_refused(db: Sessions) -> None:
     async with db() as session:
-        session.add(UserRow(name="n", role="admin", team=None, token_hash="h",
-                            created_at=datetime(2025, 1, 1)))
+        session.add(
+            UserRow(
+                name="n", role="admin", team=None, token_hash="h", created_at=datetime(2025, 1, 1)
+            )
+        )
         with pytest.raises(StatementError, match="naive datetime"):
             await session.flush()
 
@@ -226,21 +247,38 @@ async def seed_queue(db: Sessions) -> None:
         # soonest statutory limit due in 30 days, not blocked
         case_view("A", limits=[limit_view(due_on=days(30))]),
         # blocked and due within 14 days: at risk; its advice limit is the soonest
-        case_view("B", limits=[
-            limit_view(Limit.FINAL_PLAN, due_on=days(40)),
-            limit_view(Limit.ADVICE, due_on=days(14), advice_id="X",
-                       blocked_by="health advice not received"),
-        ]),
+        case_view(
+            "B",
+            limits=[
+                limit_view(Limit.FINAL_PLAN, due_on=days(40)),
+                limit_view(
+                    Limit.ADVICE,
+                    due_on=days(14),
+                    advice_id="X",
+                    blocked_by="health advice not received",
+                ),
+            ],
+        ),
         # breached, still pending a later limit
-        case_view("C", breached=True, stage=Stage.DRAFTING, limits=[
-            limit_view(Limit.DECISION_TO_ASSESS, due_on=days(-5), status=LimitStatus.BREACHED),
-            limit_view(Limit.FINAL_PLAN, due_on=days(30), blocked_by="final plan not issued"),
-        ]),
+        case_view(
+            "C",
+            breached=True,
+            stage=Stage.DRAFTING,
+            limits=[
+                limit_view(Limit.DECISION_TO_ASSESS, due_on=days(-5), status=LimitStatus.BREACHED),
+                limit_view(Limit.FINAL_PLAN, due_on=days(30), blocked_by="final plan not issued"),
+            ],
+        ),
         # nothing pending: last
-        case_view("D", stage=Stage.PLAN_ISSUED, limits=[
-            limit_view(Limit.FINAL_PLAN, due_on=days(-1), status=LimitStatus.MET,
-                       met_on=days(-2)),
-        ]),
+        case_view(
+            "D",
+            stage=Stage.PLAN_ISSUED,
+            limits=[
+                limit_view(
+                    Limit.FINAL_PLAN, due_on=days(-1), status=LimitStatus.MET, met_on=days(-2)
+                ),
+            ],
+        ),
         # blocked but due in 15 days: not at risk
         case_view("E", limits=[limit_view(due_on=days(15), blocked_by="waiting")]),
     )
@@ -252,7 +290,11 @@ async def test_queue_order_and_items(db: Sessions) -> None:
     assert [i.case_ref for i in items] == ["B", "E", "A", "C", "D"]
     b, _, a, c, d = items
     assert (b.limit, b.due_on, b.status, b.at_risk) == (
-        Limit.ADVICE, days(14), LimitStatus.PENDING, True)
+        Limit.ADVICE,
+        days(14),
+        LimitStatus.PENDING,
+        True,
+    )
     assert (a.limit, a.due_on, a.at_risk, a.breached) == (Limit.FINAL_PLAN, days(30), False, False)
     assert c.breached
     assert c.stage is Stage.DRAFTING
@@ -281,10 +323,16 @@ async def test_queue_filters(db: Sessions) -> None:
 
 
 async def test_queue_ignores_guidance_limits_for_due_dates(db: Sessions) -> None:
-    await project(db, case_view("G", limits=[
-        limit_view(Limit.SCHOOL_CONSULTATION, due_on=days(1)),
-        limit_view(Limit.FINAL_PLAN, due_on=days(50)),
-    ]))
+    await project(
+        db,
+        case_view(
+            "G",
+            limits=[
+                limit_view(Limit.SCHOOL_CONSULTATION, due_on=days(1)),
+                limit_view(Limit.FINAL_PLAN, due_on=days(50)),
+            ],
+        ),
+    )
     [item] = await queue(db)
     assert (item.limit, item.due_on) == (Limit.FINAL_PLAN, days(50))
     assert await queue(db, due_within_days=10) == []
@@ -292,10 +340,13 @@ async def test_queue_ignores_guidance_limits_for_due_dates(db: Sessions) -> None
 
 async def test_queue_cursor_pagination(db: Sessions) -> None:
     due = {"P1": 5, "P2": 5, "P3": 9, "P4": 9, "P5": 20, "P6": None, "P7": None}
-    await project(db, *(
-        case_view(ref, limits=[limit_view(due_on=days(n))] if n is not None else [])
-        for ref, n in reversed(due.items())
-    ))
+    await project(
+        db,
+        *(
+            case_view(ref, limits=[limit_view(due_on=days(n))] if n is not None else [])
+            for ref, n in reversed(due.items())
+        ),
+    )
     expected = [i.case_ref for i in await queue(db)]
     assert expected == list(due)
 
@@ -323,9 +374,7 @@ async def test_queue_rejects_a_bad_cursor(db: Sessions) -> None:
     async with db() as session:
         for bad in ("not base64!", "bm9waXBl", ""):
             with pytest.raises(ValueError, match="cursor"):
-                await repository.list_queue(
-                    session, today=TODAY, at_risk_days=14, cursor=bad
-                )
+                await repository.list_queue(session, today=TODAY, at_risk_days=14, cursor=bad)
 
 
 # --- notes, users, case refs -------------------------------------------------------------------

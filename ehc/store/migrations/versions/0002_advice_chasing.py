@@ -22,8 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("advice_requests") as batch:
         batch.add_column(
-            sa.Column("outcome", sa.String(length=40), nullable=False,
-                      server_default="outstanding")
+            sa.Column("outcome", sa.String(length=40), nullable=False, server_default="outstanding")
         )
     op.create_table(
         "teams",
