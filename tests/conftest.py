@@ -13,11 +13,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.policy import default as email_policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import hypothesis  # noqa: F401  (see below)
@@ -140,12 +141,47 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+# Moments of the day (London) that tests about timers and notices start from: just after
+# midnight, just before the 10:00 check and the 09:00 sends are done, mid-afternoon, and the
+# small hours of a day when the clocks change. See ``start_moment``.
+START_MOMENTS = ("00:30", "09:55", "15:00", "clock_change")
+LONDON = ZoneInfo("Europe/London")
+
+
+def next_start(now: datetime, moment: str) -> datetime:
+    """The first instant after ``now`` that is ``moment`` in London: a time of day
+    (``"HH:MM"``), or ``"clock_change"``: 00:30 on the next day the clocks go forward or
+    back (the last Sunday of March or October)."""
+    today = now.astimezone(LONDON).date()
+    if moment == "clock_change":
+        days = (today + timedelta(days=n) for n in range(1, 400))
+        day = next(d for d in days if d.month in (3, 10) and d.weekday() == 6 and d.day > 24)
+        at = time(0, 30)
+    else:
+        hours, minutes = (int(part) for part in moment.split(":"))
+        at = time(hours, minutes)
+        day = today if datetime.combine(today, at, LONDON) > now else today + timedelta(days=1)
+    return datetime.combine(day, at, LONDON).astimezone(UTC)
+
+
 @pytest.fixture
-async def clock_env() -> AsyncIterator[WorkflowEnvironment]:
+def start_moment(request: pytest.FixtureRequest) -> str | None:
+    """``None``, or the moment a test's own time-skipping clock is moved to before it runs:
+    parametrise with ``@pytest.mark.parametrize("start_moment", START_MOMENTS,
+    indirect=True)`` so the test proves the same whatever the hour CI starts it."""
+    moment: str | None = getattr(request, "param", None)
+    return moment
+
+
+@pytest.fixture
+async def clock_env(start_moment: str | None) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of the test's own: tests that skip months of time must not
     share a clock with tests that leave work behind (the server stops skipping while any
-    task is outstanding)."""
+    task is outstanding). Its clock starts at ``start_moment`` when one is given."""
     env = await start_time_skipping()
+    if start_moment is not None:
+        now = await env.get_current_time()
+        await env.sleep(next_start(now, start_moment) - now)
     yield env
     await env.shutdown()
 

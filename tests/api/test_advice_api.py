@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from ehc.store import chasing_repository, repository
 from ehc.store.tables import SubmissionRow
 from tests.api.scenarios import create_case, limit, weeks
 from tests.conftest import Stack
+from tests.waiting import eventually
 
 WHOLE = {
     "professional": "Dr A. Paediatrician",
@@ -37,12 +37,12 @@ async def _health_request(
     )
     assert r.status_code == 201, r.text
     advice_id = r.json()["id"]
-    for _ in range(50):  # the team's list reads the store, written a moment later
-        if (await s.get(f"/advice-requests/{advice_id}", role="team")).status_code != 404 or (
-            team != "community-paediatrics"
-        ):
-            break
-        await asyncio.sleep(0.1)
+    if team == "community-paediatrics":  # the team's list reads the store, written a moment later
+
+        async def visible() -> int:
+            return (await s.get(f"/advice-requests/{advice_id}", role="team")).status_code
+
+        await eventually(visible, until=lambda code: code != 404, what="the team's view")
     return ref, advice_id, day0
 
 
@@ -214,11 +214,12 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
         role="team",
     )
     assert r.status_code == 422
-    for _ in range(50):  # the request notice is sent a moment after the request
+
+    async def notices() -> list[object]:  # the request notice is sent a moment after
         async with s.sessions() as session:
-            if await chasing_repository.list_notices(session, advice_id=advice_id):
-                break
-        await asyncio.sleep(0.1)
+            return list(await chasing_repository.list_notices(session, advice_id=advice_id))
+
+    await eventually(notices, what="the request notice")
     text = (await s.http.get("/metrics")).text
     samples = {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])

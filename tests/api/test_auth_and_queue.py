@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.api.scenarios import create_case, new_case_body, weeks
 from tests.conftest import Stack
+from tests.waiting import eventually
 
 
 async def test_no_token_or_a_wrong_token_is_401(ts_stack: Stack) -> None:
@@ -77,14 +76,13 @@ async def test_bad_new_cases_get_a_4xx_with_a_reason(
 
 
 async def _wait_for_queue(s: Stack, refs: set[str], **params: str) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
-    for _ in range(50):
+    async def listed() -> list[dict[str, object]]:
         r = await s.get("/assessments", limit=500, **params)
-        items = [i for i in r.json()["items"] if i["case_ref"] in refs]
-        if {i["case_ref"] for i in items} == refs:
-            break
-        await asyncio.sleep(0.1)
-    return items
+        return [i for i in r.json()["items"] if i["case_ref"] in refs]
+
+    return await eventually(
+        listed, until=lambda items: {i["case_ref"] for i in items} == refs, what="the queue"
+    )
 
 
 async def test_queue_lists_breached_and_at_risk_cases_soonest_first(ts_stack: Stack) -> None:

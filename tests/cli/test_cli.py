@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from casestore import rebuild
@@ -16,6 +17,8 @@ from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import Stack
+
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
 
 
 def ehc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

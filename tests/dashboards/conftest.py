@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -48,6 +47,7 @@ from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.conftest import TEAMS_FILE, MailServer
 from tests.dashboards.seed import project_caseload
+from tests.waiting import NeverHappened, eventually_sync
 from workflows.assessment import AssessmentWorkflow, workflow_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,21 +227,38 @@ def spawn(name: str, cmd: list[str], env: dict[str, str], folder: Path) -> Proce
 
 
 def wait_until(what: str, check: Any, timeout: float, *procs: Process) -> Any:
-    """Call ``check`` until it returns something truthy (exceptions count as not yet)."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
+    """Call ``check`` until it returns something truthy (exceptions count as not yet), failing
+    at once if a process dies and after ``timeout`` with the processes' last log lines."""
+
+    def attempt() -> Any:
         for proc in procs:
             proc.check_alive()
         try:
-            result = check()
-            if result:
-                return result
+            return check()
         except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(0.2)
-    logs = "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in procs)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})\n{logs}")
+            return Failed(exc)
+
+    try:
+        return eventually_sync(
+            attempt,
+            until=lambda r: bool(r) and not isinstance(r, Failed),
+            timeout=timeout,
+            interval=0.2,
+            what=what,
+        )
+    except NeverHappened as exc:
+        logs = "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in procs)
+        pytest.fail(f"{exc}\n{logs}")
+
+
+@dataclass
+class Failed:
+    """A check that raised: not yet, and the reason, for the failure message."""
+
+    error: BaseException
+
+    def __bool__(self) -> bool:
+        return False
 
 
 def metric_types(exposition: str) -> dict[str, str]:

@@ -21,6 +21,8 @@ from tests.dashboards.conftest import (
     load_panel_queries,
 )
 
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
+
 DATASOURCE = {"type": "prometheus", "uid": "ehc-prometheus"}
 UIDS = {"ehc-timeliness", "ehc-advice", "ehc-service-health"}
 QUERIES = load_panel_queries()

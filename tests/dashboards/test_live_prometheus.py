@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,9 @@ from tests.dashboards.conftest import (
     spawn,
     wait_until,
 )
+from tests.waiting import eventually_sync
+
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
 
 JOBS = {"ehc-api", "ehc-worker", "prometheus"}
 
@@ -117,12 +119,9 @@ def test_prometheus_scrapes_the_api_and_the_worker(prometheus: LivePrometheus) -
 @pytest.mark.parametrize("query", load_panel_queries(), ids=lambda q: q.id)
 def test_every_panel_query_returns_data(prometheus: LivePrometheus, query: PanelQuery) -> None:
     expr = query.substituted(LIVE_MACROS)
-    deadline = time.monotonic() + 15
-    result = prometheus.query(expr)
-    while not result and time.monotonic() < deadline:
-        time.sleep(0.5)
-        result = prometheus.query(expr)
-    assert result, f"no data for {query.id}: {expr}"
+    eventually_sync(
+        lambda: prometheus.query(expr), timeout=15, interval=0.5, what=f"data for {query.id}"
+    )
 
 
 def test_the_20_week_ratio_reaches_prometheus(prometheus: LivePrometheus) -> None:

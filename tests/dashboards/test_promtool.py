@@ -15,6 +15,8 @@ from tests.dashboards.conftest import (
     load_panel_queries,
 )
 
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
+
 TESTS_DIR = PROMETHEUS_DIR / "tests"
 
 

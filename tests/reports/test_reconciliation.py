@@ -33,6 +33,8 @@ from tests.reports.conftest import (
     wait_for_projection,
 )
 
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
+
 PERIOD = {"from": f"{COHORT_YEAR}-01-01", "to": f"{COHORT_YEAR}-12-31"}
 
 

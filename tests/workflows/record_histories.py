@@ -1,7 +1,9 @@
-"""Record the replay corpus: one saved history per path of an assessment.
+"""Record the replay corpus: saved histories of every workflow type, one per path.
 
-Run after a deliberate, versioned change to the workflow (``workflow.patched``) to add new
-histories; never regenerate the old ones to make the replay test pass:
+``histories/<type>/<path>.json``, where ``<type>`` is ``assessment``, ``advice`` (an
+``AdviceRequest`` chaser) or ``postbox`` (a digest). Run after a deliberate, versioned change
+to a workflow (``workflow.patched``) to add histories of the new behaviour; existing files are
+never overwritten, so old histories keep guarding old behaviour:
 
     .venv/bin/python -m tests.workflows.record_histories
 """
@@ -13,17 +15,43 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ehc.directory import load as load_directory_file
+from ehc.store import chasing_repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.api.scenarios import create_case, weeks
-from tests.conftest import Stack, make_tokens, open_stack, start_time_skipping
+from tests.conftest import (
+    TEAMS_FILE,
+    MailServer,
+    Stack,
+    make_tokens,
+    open_stack,
+    start_time_skipping,
+)
+from workflows.advice import advice_workflow_id
 from workflows.assessment import workflow_id
+from workflows.postbox import postbox_id
 
 HISTORIES = Path(__file__).parent / "histories"
-Path_ = Callable[[Stack], Awaitable[str]]
+# A path plays a scenario and names the workflows whose histories it saves:
+# {(workflow type folder, history name): workflow id}.
+Path_ = Callable[[Stack], Awaitable[dict[tuple[str, str], str]]]
+
+
+def _case(name: str) -> Callable[[Callable[[Stack], Awaitable[str]]], Path_]:
+    """Adapt an assessment scenario (returning its case ref) to a recording path."""
+
+    def wrap(scenario: Callable[[Stack], Awaitable[str]]) -> Path_:
+        async def path(s: Stack) -> dict[tuple[str, str], str]:
+            return {("assessment", name): workflow_id(await scenario(s))}
+
+        return path
+
+    return wrap
 
 
 async def _post(s: Stack, ref: str, path: str, body: dict[str, str]) -> None:
@@ -126,26 +154,79 @@ async def withdrawn(s: Stack) -> str:
     return ref
 
 
-PATHS: dict[str, Path_] = {
-    "on_time": on_time,
-    "breached_by_timer": breached_by_timer,
-    "exception_and_refusal": exception_and_refusal,
-    "no_plan": no_plan,
-    "withdrawn": withdrawn,
-}
+async def advice_chasing(s: Stack) -> dict[tuple[str, str], str]:
+    """An assessment whose health advice is chased through reminders, the due date, the
+    overdue notice and two escalations, then arrives: the assessment (on the
+    ``advice-chasing-workflows`` patch path) and its ``AdviceRequest`` chaser."""
+    day0 = await s.today()
+    ref = str((await create_case(s, day0))["case_ref"])
+    decided = {"decision": "assess", "decided_on": day0.isoformat()}
+    await _post(s, ref, "decision-to-assess", decided)
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": day0.isoformat(), "team": "community-paediatrics"},
+    )
+    assert r.status_code == 201, r.text
+    advice_id = r.json()["id"]
+    await s.sleep(weeks(8) + timedelta(days=2))  # past two weekly escalations
+    received = {"received_on": (await s.today()).isoformat()}
+    response = await s.post(f"/advice-requests/{advice_id}/received", received)
+    assert response.status_code == 200, response.text
+    await s.sleep(timedelta(days=1))
+    return {
+        ("assessment", "advice_chasing"): workflow_id(ref),
+        ("advice", "chased_and_escalated"): advice_workflow_id(advice_id),
+    }
+
+
+async def digest(s: Stack) -> dict[tuple[str, str], str]:
+    """Two social care requests on one day: their notices go to one ``Postbox`` digest."""
+    today = await s.today()
+    for _ in range(2):
+        ref = str((await create_case(s, today))["case_ref"])
+        decided = {"decision": "assess", "decided_on": today.isoformat()}
+        await _post(s, ref, "decision-to-assess", decided)
+        body = {"agency": "social_care", "requested_on": today.isoformat()}
+        r = await s.post(f"/assessments/{ref}/advice-requests", body)
+        assert r.status_code == 201, r.text
+    await s.sleep(timedelta(minutes=15))
+    batch = f"childrens-disability.r0.{today.isoformat()}"
+    return {("postbox", "digest"): postbox_id(batch)}
+
+
+PATHS: list[Path_] = [
+    _case("on_time")(on_time),
+    _case("breached_by_timer")(breached_by_timer),
+    _case("exception_and_refusal")(exception_and_refusal),
+    _case("no_plan")(no_plan),
+    _case("withdrawn")(withdrawn),
+    advice_chasing,
+    digest,
+]
+
+
+async def _save(client: Any, kind: str, name: str, wf_id: str) -> None:
+    target = HISTORIES / kind / f"{name}.json"
+    if target.exists():
+        print(f"kept {kind}/{name} (never overwritten)")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    history = await client.get_workflow_handle(wf_id).fetch_history()
+    target.write_text(history.to_json())
+    print(f"recorded {kind}/{name}")
 
 
 async def record(sessions: async_sessionmaker[AsyncSession], tokens: dict[str, str]) -> None:
-    HISTORIES.mkdir(exist_ok=True)
     env = await start_time_skipping()
+    mail = MailServer()  # a real SMTP server, so notices are sent first time, as in a council
+    mail.start()
     try:
-        async for stack in open_stack(env, sessions, tokens):
-            for name, path in PATHS.items():
-                ref = await path(stack)
-                history = await env.client.get_workflow_handle(workflow_id(ref)).fetch_history()
-                (HISTORIES / f"{name}.json").write_text(history.to_json())
-                print(f"recorded {name}")
+        async for stack in open_stack(env, sessions, tokens, smtp_port=mail.port):
+            for path in PATHS:
+                for (kind, name), wf_id in (await path(stack)).items():
+                    await _save(env.client, kind, name, wf_id)
     finally:
+        mail.stop()
         await env.shutdown()
 
 
@@ -155,6 +236,10 @@ async def main() -> None:
         await upgrade(url)
         engine = make_engine(url)
         sessions = sessionmaker(engine)
+        async with sessions() as session:
+            for team in load_directory_file(TEAMS_FILE).teams:
+                await chasing_repository.save_team(session, team)
+            await session.commit()
         await record(sessions, await make_tokens(sessions))
         await engine.dispose()
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ehc.models import CaseView
 from ehc.store import tables
 from tests.api.scenarios import create_case, limit, weeks
-from tests.conftest import Stack
+from tests.conftest import START_MOMENTS, Stack
 from workflows.assessment import AssessmentWorkflow, workflow_id
+
+pytestmark = pytest.mark.parametrize("start_moment", START_MOMENTS, indirect=True)
 
 
 async def _store_status(s: Stack, ref: str, key: str) -> str | None:

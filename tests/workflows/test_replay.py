@@ -1,37 +1,124 @@
-"""Deploy gate: every saved history must replay on today's workflow code.
+"""Deploy gate: every saved history of every workflow type must replay on today's code.
 
 A change that is not deterministic (a new activity, timer or branch without
-``workflow.patched``) makes this test fail. Record new histories with
-``python -m tests.workflows.record_histories``.
+``workflow.patched``) makes this test fail. The corpus lives in ``histories/<type>/``;
+record histories of new behaviour with ``python -m tests.workflows.record_histories``
+(it never overwrites an old one).
+
+The gate is only worth having if it bites: for each workflow type, a copy of today's
+workflow with one deliberate non-deterministic change (an extra timer before its first
+command) must fail to replay that type's histories.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
+from ehc.models import AdviceInput, AssessmentInput, CaseView
+from workflows.advice import AdviceRequestWorkflow
 from workflows.assessment import AssessmentWorkflow
+from workflows.postbox import PostboxWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+CORPUS = Path(__file__).parent / "histories"
+WORKFLOWS: dict[str, type] = {
+    "assessment": AssessmentWorkflow,
+    "advice": AdviceRequestWorkflow,
+    "postbox": PostboxWorkflow,
+}
+HISTORIES = sorted(CORPUS.glob("*/*.json"))
 
 
-def test_the_corpus_covers_every_path() -> None:
-    names = {p.stem for p in HISTORIES}
+def _load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"{path.parent.name}-{path.stem}", path.read_text())
+
+
+async def _replay(path: Path, workflow_class: type) -> None:
+    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(_load(path))
+
+
+def test_the_corpus_covers_every_workflow_type_and_path() -> None:
+    names = {(p.parent.name, p.stem) for p in HISTORIES}
     assert {
-        "on_time",
-        "breached_by_timer",
-        "exception_and_refusal",
-        "no_plan",
-        "withdrawn",
+        ("assessment", "on_time"),
+        ("assessment", "breached_by_timer"),
+        ("assessment", "exception_and_refusal"),
+        ("assessment", "no_plan"),
+        ("assessment", "withdrawn"),
+        ("assessment", "advice_chasing"),
+        ("advice", "chased_and_escalated"),
+        ("postbox", "digest"),
     } <= names
+    assert {kind for kind, _ in names} == set(WORKFLOWS)
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_saved_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"assessment-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[AssessmentWorkflow], data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(history)
+    await _replay(path, WORKFLOWS[path.parent.name])
+
+
+def test_the_advice_history_went_through_reminders_overdue_and_escalations() -> None:
+    """The chaser's history is only a guard if it holds the notices it guards."""
+    history = json.loads((CORPUS / "advice" / "chased_and_escalated.json").read_text())
+    sent = [
+        json.loads(base64.b64decode(payload["data"]))["kind"]
+        for event in history["events"]
+        if event["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+        for payload in event["activityTaskScheduledEventAttributes"]["input"]["payloads"]
+    ]
+    assert sent[:5] == ["request", "reminder", "reminder", "due_today", "overdue"]
+    assert sent.count("escalation") >= 2
+
+
+# --- the gate bites: one deliberate non-deterministic change per workflow type ----------
+
+EXTRA_TIMER = timedelta(seconds=1)
+
+
+@workflow.defn(name="Assessment", sandboxed=False)
+class AssessmentWithAnExtraTimer(AssessmentWorkflow):
+    @workflow.run
+    async def run(self, case: AssessmentInput) -> CaseView:
+        await workflow.sleep(EXTRA_TIMER)
+        return await super().run(case)
+
+
+@workflow.defn(name="AdviceRequest", sandboxed=False)
+class AdviceRequestWithAnExtraTimer(AdviceRequestWorkflow):
+    @workflow.run
+    async def run(self, request: AdviceInput) -> list[int]:
+        await workflow.sleep(EXTRA_TIMER)
+        return await super().run(request)
+
+
+@workflow.defn(name="Postbox", sandboxed=False)
+class PostboxWithAnExtraTimer(PostboxWorkflow):
+    @workflow.run
+    async def run(self, batch: str) -> None:
+        await workflow.sleep(EXTRA_TIMER)
+        await super().run(batch)
+
+
+CHANGED: dict[str, Any] = {
+    "assessment": AssessmentWithAnExtraTimer,
+    "advice": AdviceRequestWithAnExtraTimer,
+    "postbox": PostboxWithAnExtraTimer,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WORKFLOWS))
+async def test_the_gate_fails_a_non_deterministic_change(kind: str) -> None:
+    path = min(p for p in HISTORIES if p.parent.name == kind)
+    with pytest.raises(NondeterminismError):
+        await _replay(path, CHANGED[kind])

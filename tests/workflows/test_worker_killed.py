@@ -16,11 +16,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from ehc.store import tables
 from tests.api.scenarios import create_case, event_kinds, statuses, weeks
-from tests.conftest import Stack, StackMaker
+from tests.conftest import Stack, StackMaker, unique_ref
+from tests.waiting import eventually
+from workflows.assessment import workflow_id
+
+pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
 
 
 @pytest.fixture
@@ -76,14 +81,21 @@ async def _store_counts(s: Stack, ref: str) -> tuple[int, int]:
 
 async def _until_projected(s: Stack, ref: str, view: dict[str, object]) -> tuple[int, int]:
     expected = (len(view["events"]), len(view["limits"]))  # type: ignore[arg-type]
-    counts = (0, 0)
     # A projection in flight on the killed worker is retried after its 10 s timeout.
-    for _ in range(300):
-        counts = await _store_counts(s, ref)
-        if counts == expected:
-            break
-        await asyncio.sleep(0.1)
-    return counts
+    return await eventually(
+        lambda: _store_counts(s, ref),
+        until=lambda counts: counts == expected,
+        timeout=30,
+        what="the store to hold the workflow's events and limits",
+    )
+
+
+async def _workflow_started(s: Stack, ref: str) -> bool:
+    try:
+        await s.env.client.get_workflow_handle(workflow_id(ref)).describe()
+    except RPCError:
+        return False
+    return True
 
 
 async def test_killed_worker_loses_and_doubles_nothing(
@@ -101,8 +113,11 @@ async def test_killed_worker_loses_and_doubles_nothing(
     worker_process.kill()  # mid-case, possibly mid-projection
 
     # While no worker runs, another backdated case arrives: its start is durable.
-    second = asyncio.create_task(create_case(s, day0 + timedelta(days=1)))
-    await asyncio.sleep(1)
+    other_ref = unique_ref()
+    second = asyncio.create_task(create_case(s, day0 + timedelta(days=1), case_ref=other_ref))
+    await eventually(
+        lambda: _workflow_started(s, other_ref), timeout=15, what="the second case's start"
+    )
     worker_process.start()
     other = (await second)["case_ref"]
 

@@ -21,6 +21,7 @@ from ehc.notify.base import Email, PermanentSendError, RetryableSendError
 from ehc.notify.govuk_notify import NotifySender
 from ehc.notify.smtp import SmtpSender
 from tests.conftest import MailServer, free_port
+from tests.waiting import eventually_sync
 
 SERVICE_ID = str(uuid.uuid4())
 SECRET = str(uuid.uuid4())
@@ -67,8 +68,7 @@ def notify() -> Iterator[FakeNotify]:
     server = uvicorn.Server(uvicorn.Config(fake.app(), port=fake.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    eventually_sync(lambda: server.started, timeout=10, what="the fake Notify server to start")
     yield fake
     server.should_exit = True
     thread.join(timeout=5)
