@@ -394,3 +394,16 @@ async def any_stack(any_env: WorkflowEnvironment, stacks: StackMaker) -> AsyncIt
     """The same API scenarios against both Temporal servers."""
     async with stacks(any_env) as stack:
         yield stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on the real dev server (directly or through ``any_env``'s
+    ``dev_server`` case), so ``-m "not devserver"`` can leave them out."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        on_dev = "dev_env" in names or (
+            callspec is not None and callspec.params.get("any_env") == "dev_server"
+        )
+        if on_dev:
+            item.add_marker(pytest.mark.devserver)
