@@ -13,6 +13,7 @@ from ehc.directory import Rung, Team
 from ehc.notify.render import (
     OPENINGS,
     ChildIdentifiers,
+    Item,
     redact,
     render,
     render_batch,
@@ -97,9 +98,8 @@ def test_a_notice_to_anyone_else_cites_only_the_code_of_practice(agency: str) ->
 def test_a_return_for_quality_gives_the_reasons_and_does_not_claim_the_template_was_missed() -> (
     None
 ):
-    email = render(  # type: ignore[arg-type]
-        **_one("returned_for_quality", reasons="Outcomes are not measurable.\nSay who helps.")
-    )
+    reasons = "Outcomes are not measurable.\nSay who helps."
+    email = render(**_one("returned_for_quality", reasons=reasons))  # type: ignore[arg-type]
     assert "The caseworker's reasons:\n  Outcomes are not measurable.\n  Say who helps." in (
         email.body
     )
@@ -166,7 +166,7 @@ def test_several_notices_become_one_digest_listing_each_request() -> None:
 
 
 def test_a_digest_gives_each_returned_requests_reasons() -> None:
-    items = [
+    items: list[Item] = [
         (
             "A1:1001:returned_for_quality",
             "returned_for_quality",
