@@ -6,7 +6,12 @@ child's identifiers removed."""
 from __future__ import annotations
 
 import re
+import time
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.notifications import NotificationActivities
+from ehc.notify.base import Email
 from ehc.templates import HEALTH_TEMPLATE
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import MailServer, Received, Stack
@@ -93,3 +98,27 @@ async def test_a_notice_to_a_school_cites_only_the_code_of_practice(
     assert "- Needs" in request.body
     assert "Amelia" not in request.body
     assert _links(request.body) == [f"{PUBLIC_URL}/respond/{advice_id}"]
+
+
+class _NoSender:
+    channel = "test"
+
+    async def send(self, email: Email) -> str | None:
+        raise AssertionError("nothing is sent here")
+
+
+async def test_reasons_missing_from_the_store_are_waited_for_briefly_then_left_out(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """If the API never saved the reasons (it crashed after recording the return), the
+    notice still goes, a bounded moment later, pointing at the request instead."""
+    notices = NotificationActivities(sessions, _NoSender(), PUBLIC_URL, reasons_wait_seconds=0.3)
+    started = time.monotonic()
+    reasons = await notices._reasons(
+        key="NOPE-1-adv1:1001:returned_for_quality",
+        kind="returned_for_quality",
+        case_ref="NOPE-1",
+        advice_id="NOPE-1-adv1",
+    )
+    assert reasons is None
+    assert 0.3 <= time.monotonic() - started < 5
