@@ -33,7 +33,8 @@ SUBJECTS = {
     "due_today": "Advice for {case_ref} is due today ({due})",
     "overdue": "Overdue: advice for {case_ref} was due {due}",
     "escalation": "Escalation: advice for {case_ref} is overdue (due {due})",
-    "returned_for_quality": "Advice for {case_ref} returned for quality: please revise it by {due}",
+    "returned_for_quality": "Advice for {case_ref} returned for quality: please revise and "
+    "resend (due {due})",
 }
 
 OPENINGS = {
