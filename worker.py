@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.casebook import CasebookActivities
 from activities.notifications import NotificationActivities
+from ehc.directory import load_or_default
 from ehc.logging import get_logger
 from ehc.notify.base import EmailSender
 from ehc.notify.factory import make_sender
@@ -50,6 +51,7 @@ def build_worker(
         sender or make_sender(settings),
         settings.public_url,
         open_postbox=open_postbox,
+        directory=load_or_default(settings.teams_file),
     )
     return Worker(
         client,

@@ -9,6 +9,7 @@ so; the message id is derived from the key so mail clients fold such a duplicate
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,16 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ehc.directory import Team
+from ehc.chasing import NoticeKind
+from ehc.directory import Directory, Team
 from ehc.logging import get_logger
-from ehc.models import NoticeInput
+from ehc.models import ChildDetails, NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
-from ehc.notify.render import render, render_batch
+from ehc.notify.render import ChildIdentifiers, redact, render, render_batch
 from ehc.notify.routing import recipients
 from ehc.store import chasing_repository as ledger
+from ehc.store import repository
 from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)
+
+
+RETURN_SEQ_BASE = 1000  # a return notice's sequence is 1000 + the chasing cycle
+REASONS_WAIT_SECONDS = 5.0  # the API saves the reasons just after the return is recorded
+REASONS_POLL_SECONDS = 0.25
 
 
 def batch_of(notice: NoticeInput, team_id: str) -> str:
@@ -42,12 +50,43 @@ class NotificationActivities:
         public_url: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         open_postbox: Callable[[str], Awaitable[None]] | None = None,
+        directory: Directory | None = None,
+        reasons_wait_seconds: float = REASONS_WAIT_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.public_url = public_url
         self.clock = clock
         self.open_postbox = open_postbox
+        # The agreed templates: the same directory file the API checks submissions against.
+        self.directory = directory or Directory()
+        self.reasons_wait_seconds = reasons_wait_seconds
+
+    async def _reasons(self, *, key: str, kind: str, case_ref: str, advice_id: str) -> str | None:
+        """For a return for quality, the caseworker's reasons, read from the store now (never
+        carried through Temporal) with the child's identifiers removed. The API saves them
+        a moment after the workflow records the return, so wait for them, boundedly; after
+        that the notice goes without them and points at the request."""
+        if kind != NoticeKind.RETURNED_FOR_QUALITY.value:
+            return None
+        try:
+            cycle = int(key.split(":")[-2]) - RETURN_SEQ_BASE
+        except (IndexError, ValueError):
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reasons_wait_seconds
+        while True:
+            async with self.sessions() as session:
+                text = await ledger.return_reasons(
+                    session, case_ref=case_ref, advice_id=advice_id, cycle=cycle
+                )
+                if text is not None:
+                    child = await repository.get_child(session, case_ref=case_ref)
+                    return redact(text, _identifiers(child))
+            if loop.time() >= deadline:
+                log.warning("return_reasons_not_found", key=key)
+                return None
+            await asyncio.sleep(REASONS_POLL_SECONDS)
 
     async def _attempt(
         self, session: AsyncSession, notice: NoticeInput, **extra: Any
@@ -86,6 +125,12 @@ class NotificationActivities:
                 return None
             team, _ = await self._attempt(session, notice)
         to, cc = recipients(team, notice.rung)
+        reasons = await self._reasons(
+            key=notice.key,
+            kind=notice.kind,
+            case_ref=notice.case_ref,
+            advice_id=notice.advice_id,
+        )
         return render(
             key=notice.key,
             kind=notice.kind,
@@ -96,7 +141,9 @@ class NotificationActivities:
             due_on=notice.due_on,
             to=to,
             cc=cc,
-            respond_url=self.public_url,
+            public_url=self.public_url,
+            template=self.directory.template(notice.agency),
+            reasons=reasons,
         )
 
     async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
@@ -159,7 +206,20 @@ class NotificationActivities:
             items = [
                 (r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on) for r in rows
             ]
-        email = render_batch(items, team, rows[0].rung, self.public_url, batch)
+        reasons: dict[str, str] = {}
+        for key, kind, case_ref, advice_id, _agency, _due in items:
+            text = await self._reasons(key=key, kind=kind, case_ref=case_ref, advice_id=advice_id)
+            if text:
+                reasons[key] = text
+        email = render_batch(
+            items,
+            team,
+            rows[0].rung,
+            self.public_url,
+            batch,
+            self.directory.template(team.agency),
+            reasons,
+        )
         try:
             provider_id = await self.sender.send(email)
         except RetryableSendError as exc:
@@ -174,3 +234,18 @@ class NotificationActivities:
     async def _settle_batch(self, keys: list[str], status: str, provider_id: str | None) -> None:
         for key in keys:
             await self._settle(key, status, provider_id)
+
+
+def _identifiers(child: ChildDetails | None) -> ChildIdentifiers:
+    """What to remove from free text: the child's names, date of birth and any other
+    identifier stored with them (UPN, NHS number, postcode)."""
+    if child is None:
+        return ChildIdentifiers()
+    extra = child.model_extra or {}
+    other = tuple(v for v in extra.values() if isinstance(v, str) and len(v) >= 4)
+    return ChildIdentifiers(
+        given_name=child.given_name,
+        family_name=child.family_name,
+        date_of_birth=child.date_of_birth,
+        other=other,
+    )

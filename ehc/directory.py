@@ -64,6 +64,12 @@ class Directory(BaseModel):
         return TEMPLATES[self.agency(agency).template]
 
 
+def load_or_default(path: Path) -> Directory:
+    """The directory file when there is one; built-in defaults when it is absent (the API
+    and the worker read the same file, so a notice lists the sections the API checks)."""
+    return load(path) if path.exists() else Directory()
+
+
 def load(path: Path) -> Directory:
     """Read and check the directory file; a mistake is a ValueError naming the problem."""
     try:

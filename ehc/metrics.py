@@ -112,20 +112,27 @@ STATE_METRICS: dict[str, tuple[str, str]] = {
         "gauge",
         "Outstanding advice requests past their 6-week due date, by agency.",
     ),
+    "ehc_advice_overdue_by_team": (
+        "gauge",
+        "Outstanding advice requests past their 6-week due date, by agency and team (the "
+        "team ids of the directory, config/teams.yaml; none for a request with no team).",
+    ),
     "ehc_final_plans_issued_last_12_months": (
         "gauge",
         "Final EHC plans issued in the trailing 12 months; exceptions=excluded leaves out "
-        "cases with any exception on the 20-week limit (DfE SEN2 Week20).",
+        "cases with any exception on the 20-week limit (DfE SEN2 Week20). The denominator "
+        "of the 20-week share: always present, 0 when no plan was issued.",
     ),
     "ehc_final_plans_on_time_last_12_months": (
         "gauge",
         "Final EHC plans issued in the trailing 12 months on time: within the 20 weeks of "
-        "Reg 13(2), counted from Day 0.",
+        "Reg 13(2), counted from Day 0. The numerator of the 20-week share: always present.",
     ),
     "ehc_final_plans_on_time_ratio": (
         "gauge",
         "Share (0-1) of final plans issued in the trailing 12 months that were issued within "
-        "the 20 weeks of Reg 13(2), as DfE measures it; absent while no plan was issued.",
+        "the 20 weeks of Reg 13(2), as DfE measures it; absent while no plan was issued. "
+        "Dashboards and alerts divide the two series above instead.",
     ),
     "ehc_event_entry_lag_seconds": (
         "histogram",
@@ -173,6 +180,15 @@ def _by(name: str, label: str, values: Mapping[str, int]) -> GaugeMetricFamily:
     return family
 
 
+def _by_pair(
+    name: str, labels: tuple[str, str], values: Mapping[tuple[str, str], int]
+) -> GaugeMetricFamily:
+    family = _gauge(name, labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
 def entry_lag_histogram(lag_days: Mapping[str, Mapping[int, int]]) -> HistogramMetricFamily:
     """Cumulative buckets (``le`` in seconds) from counts per whole day of lag."""
     family = HistogramMetricFamily(
@@ -205,6 +221,7 @@ def snapshot_families(snapshot: StoreSnapshot) -> list[Metric]:
         _by("ehc_limits_breached", "limit", snapshot.limits_breached),
         _by("ehc_advice_outstanding", "agency", snapshot.advice_outstanding),
         _by("ehc_advice_overdue", "agency", snapshot.advice_overdue),
+        _by_pair("ehc_advice_overdue_by_team", ("agency", "team"), snapshot.advice_overdue_by_team),
         _by("ehc_final_plans_issued_last_12_months", "exceptions", snapshot.plans_issued),
         _by(
             "ehc_final_plans_on_time_last_12_months",

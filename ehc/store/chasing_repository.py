@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
 from ehc.statutory import Agency
-from ehc.store.tables import AdviceRequestRow, NotificationRow, SubmissionRow, TeamRow
+from ehc.store.tables import (
+    AdviceRequestRow,
+    EventRow,
+    NoteRow,
+    NotificationRow,
+    SubmissionRow,
+    TeamRow,
+)
 
 
 def _team(row: TeamRow) -> Team:
@@ -139,3 +146,24 @@ async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
         .order_by(NotificationRow.batch, NotificationRow.first_attempt_at, NotificationRow.key)
     )
     return list(rows)
+
+
+RETURN_EVENT = "advice_returned_for_quality"
+
+
+async def return_reasons(
+    session: AsyncSession, *, case_ref: str, advice_id: str, cycle: int
+) -> str | None:
+    """The caseworker's reasons for the ``cycle``-th return for quality of a request (1 for
+    the first), or ``None`` while the store does not hold them yet. The audit trail's return
+    events, in order, name the update that recorded each; its note holds the reasons."""
+    details = await session.scalars(
+        select(EventRow.detail)
+        .where(EventRow.case_ref == case_ref, EventRow.kind == RETURN_EVENT)
+        .order_by(EventRow.seq)
+    )
+    returns = [d for d in details if d.get("advice_id") == advice_id]
+    if cycle < 1 or len(returns) < cycle or not returns[cycle - 1].get("update_id"):
+        return None
+    key = str(returns[cycle - 1]["update_id"])
+    return await session.scalar(select(NoteRow.text).where(NoteRow.key == key))

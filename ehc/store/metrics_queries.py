@@ -52,6 +52,7 @@ from ehc.store.tables import (
     LimitRow,
     NotificationRow,
     SubmissionRow,
+    TeamRow,
 )
 
 OPEN_STAGES: tuple[str, ...] = tuple(s.value for s in Stage if s not in TERMINAL_STAGES)
@@ -94,6 +95,7 @@ class StoreSnapshot:
     plans_within_20_weeks: Mapping[str, int]
     entry_lag_days: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
     chasing: ChasingFigures = field(default_factory=lambda: ChasingFigures({}, {}, {}, {}))
+    advice_overdue_by_team: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,34 @@ async def advice_by_agency(
         outstanding[agency] = int(n_outstanding or 0)
         overdue[agency] = int(n_overdue or 0)
     return _zero_filled(AGENCIES, outstanding), _zero_filled(AGENCIES, overdue)
+
+
+NO_TEAM = "none"
+
+
+async def advice_overdue_by_team(
+    session: AsyncSession, *, today: date
+) -> dict[tuple[str, str], int]:
+    """Overdue advice on open cases by (agency, team), as ``advice_by_agency`` counts it.
+    Every team in the directory is present (0 when it owes nothing), so the label set is
+    the directory's bounded list of team ids; a request with no team counts as ``none``."""
+    rows = await session.execute(
+        select(AdviceRequestRow.agency, AdviceRequestRow.team, func.count())
+        .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
+        .where(
+            AdviceRequestRow.advice_received_on.is_(None),
+            AdviceRequestRow.status != _NOT_APPLICABLE,
+            AdviceRequestRow.due_on < today,
+            CaseRow.stage.in_(OPEN_STAGES),
+        )
+        .group_by(AdviceRequestRow.agency, AdviceRequestRow.team)
+    )
+    teams = await session.execute(select(TeamRow.agency, TeamRow.id))
+    counts: dict[tuple[str, str], int] = {(agency, team): 0 for agency, team in teams}
+    for agency, team, n in rows:
+        key = (agency, team or NO_TEAM)
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
 
 
 async def chasing_figures(session: AsyncSession) -> ChasingFigures:
@@ -341,6 +371,7 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
     issued, within = await plans_within_20_weeks(session, today=today)
     lag = await entry_lag_days(session)
     chasing = await chasing_figures(session)
+    by_team = await advice_overdue_by_team(session, today=today)
     return StoreSnapshot(
         open_by_stage=stages,
         limits_pending=pending,
@@ -353,4 +384,5 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
         plans_within_20_weeks=within,
         entry_lag_days=lag,
         chasing=chasing,
+        advice_overdue_by_team=by_team,
     )

@@ -165,11 +165,24 @@ def all_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def load_panel_queries() -> list[PanelQuery]:
+    """Every PromQL query of every panel (the case-store tables' SQL is ``load_sql_queries``)."""
     return [
         PanelQuery(dash["uid"], panel["title"], target["refId"], target["expr"])
         for dash in load_dashboards().values()
         for panel in all_panels(dash)
         for target in panel.get("targets", [])
+        if "expr" in target
+    ]
+
+
+def load_sql_queries() -> list[PanelQuery]:
+    """Every SQL query of the drill-down tables (the read-only case-store data source)."""
+    return [
+        PanelQuery(dash["uid"], panel["title"], target["refId"], target["rawSql"])
+        for dash in load_dashboards().values()
+        for panel in all_panels(dash)
+        for target in panel.get("targets", [])
+        if "rawSql" in target
     ]
 
 

@@ -52,12 +52,17 @@ def _limit(
 
 
 def _advice(
-    advice_id: str, agency: Agency, due_on: date, status: LimitStatus, received: date | None
+    advice_id: str,
+    agency: Agency,
+    due_on: date,
+    status: LimitStatus,
+    received: date | None,
+    team: str | None = None,
 ) -> AdviceRequestView:
     return AdviceRequestView(
         id=advice_id,
         agency=agency,
-        team=None,
+        team=team,
         regulation="SEND Regs 2014 reg 8(1)",
         requested_on=due_on - timedelta(weeks=6),
         received_by_adviser_on=due_on - timedelta(weeks=6),
@@ -160,7 +165,16 @@ def caseload(today: date) -> list[CaseView]:
                 _limit(adv, today - d(3), BREACHED, advice_id="SEED-2-adv1"),
                 _limit(fp, today + d(40), PENDING, blocked_by="advice outstanding: social_care"),
             ],
-            advice=[_advice("SEED-2-adv1", Agency.SOCIAL_CARE, today - d(3), BREACHED, None)],
+            advice=[
+                _advice(
+                    "SEED-2-adv1",
+                    Agency.SOCIAL_CARE,
+                    today - d(3),
+                    BREACHED,
+                    None,
+                    team="childrens-disability",
+                )
+            ],
             events=[
                 _event(1, "request_received", today - d(56), today - d(55)),
                 _event(2, "limit_breached", today - d(59), today - d(59), by="system"),
@@ -275,6 +289,8 @@ EXPECTED: dict[str, Any] = {
     "assessments_at_risk": 1,
     "advice_outstanding": _agencies(health=1, social_care=1),
     "advice_overdue": _agencies(social_care=1),
+    # By (agency, team): every team in the store's directory appears, with 0 if it owes none.
+    "advice_overdue_by_team": {("social_care", "childrens-disability"): 1},
     "plans_issued": {"included": 3, "excluded": 2},
     "plans_within_20_weeks": {"included": 2, "excluded": 1},
     # Lag in days -> events, by kind (system events and exceptions are not data entry).

@@ -24,6 +24,7 @@ SECRETS = {
     "EHC_DB_PASSWORD": "app-db-secret",
     "TEMPORAL_DB_PASSWORD": "temporal-db-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "GRAFANA_DB_PASSWORD": "grafana-db-secret",
 }
 LONG_RUNNING = {
     "temporal-db",
@@ -84,7 +85,12 @@ def test_no_secret_is_written_in_the_file() -> None:
 
 def test_the_stack(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(services) == LONG_RUNNING | {"temporal-schema", "temporal-setup", "temporal-ui"}
+    assert set(services) == LONG_RUNNING | {
+        "temporal-schema",
+        "temporal-setup",
+        "temporal-ui",
+        "grafana-db-role",
+    }
     images = {name: s.get("image", "") for name, s in services.items()}
     assert images["temporal-schema"].startswith("temporalio/admin-tools:")
     assert images["temporal"].startswith("temporalio/server:")
@@ -119,6 +125,31 @@ def test_services_start_in_order(config: dict[str, Any]) -> None:
     }
     assert waits_for("prometheus") == {"api": "service_healthy"}
     assert waits_for("grafana") == {"prometheus": "service_healthy"}
+    # The role's grants name the store's tables: the API has migrated it once it is healthy.
+    assert waits_for("grafana-db-role") == {"api": "service_healthy"}
+
+
+def test_grafana_reads_the_case_store_through_its_read_only_role(config: dict[str, Any]) -> None:
+    """The one-shot service runs the same script, the same way, as
+    tests/dashboards/test_casestore_role.py does on a real PostgreSQL."""
+    role = config["services"]["grafana-db-role"]
+    command = " ".join([*role["entrypoint"], *role["command"]])
+    for part in (
+        "psql -v ON_ERROR_STOP=1",
+        "-v grafana_role=ehc_grafana",
+        "-f /setup/casestore-role.sql",
+    ):
+        assert part in command
+    mounts = {v["target"]: v for v in role["volumes"]}
+    script = mounts["/setup/casestore-role.sql"]
+    assert Path(script["source"]).relative_to(REPO) == Path("dashboards/grafana/casestore-role.sql")
+    assert script["read_only"] is True
+    env = role["environment"]
+    assert (env["PGHOST"], env["PGUSER"], env["PGDATABASE"]) == ("db", "ehc", "ehc")
+    assert env["PGPASSWORD"] == SECRETS["EHC_DB_PASSWORD"]
+    assert env["GRAFANA_DB_PASSWORD"] == SECRETS["GRAFANA_DB_PASSWORD"]
+    grafana_env = config["services"]["grafana"]["environment"]
+    assert grafana_env["GRAFANA_DB_PASSWORD"] == SECRETS["GRAFANA_DB_PASSWORD"]
 
 
 def test_the_app_services(config: dict[str, Any]) -> None:

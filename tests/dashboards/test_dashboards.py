@@ -19,11 +19,14 @@ from tests.dashboards.conftest import (
     PanelQuery,
     all_panels,
     load_panel_queries,
+    load_sql_queries,
 )
 
 pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a quick loop
 
 DATASOURCE = {"type": "prometheus", "uid": "ehc-prometheus"}
+CASESTORE = {"type": "grafana-postgresql-datasource", "uid": "ehc-casestore"}
+NO_PLANS = "no plans issued in the last 12 months"
 UIDS = {"ehc-timeliness", "ehc-advice", "ehc-service-health"}
 QUERIES = load_panel_queries()
 # Series Prometheus makes itself for every target; every other name must be scraped.
@@ -58,14 +61,16 @@ def test_every_panel_has_title_description_unit_and_datasource(
             assert panel.get("title"), where
             assert len(panel.get("description", "")) >= 20, f"{where} needs a description"
             assert panel["fieldConfig"]["defaults"].get("unit"), f"{where} needs a unit"
-            assert panel["datasource"] == DATASOURCE, where
+            source = panel["datasource"]
+            assert source in (DATASOURCE, CASESTORE), where
             assert {"h", "w", "x", "y"} <= set(panel["gridPos"]), where
             refs = [t["refId"] for t in panel["targets"]]
             assert refs, where
             assert len(refs) == len(set(refs)), where
             for target in panel["targets"]:
-                assert target["datasource"] == DATASOURCE, where
-                assert target["expr"].strip(), where
+                assert target["datasource"] == source, where
+                query = target["expr"] if source == DATASOURCE else target["rawSql"]
+                assert query.strip(), where
 
 
 def test_dashboard_variables_use_the_datasource_uid(dashboards: dict[str, dict[str, Any]]) -> None:
@@ -88,7 +93,89 @@ def test_the_20_week_panel_shows_englands_2024_figures(
     )
     exprs = {t["expr"] for t in panel["targets"]}
     assert {"vector(0.464)", "vector(0.459)"} <= exprs
-    assert any("ehc_final_plans_on_time_ratio" in e for e in exprs)
+    assert (
+        "max by (exceptions) (ehc_final_plans_on_time_last_12_months)"
+        " / max by (exceptions) (ehc_final_plans_issued_last_12_months)"
+    ) in exprs
+
+
+def test_the_headline_share_is_divided_in_promql_and_says_when_no_plan_was_issued(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    """The API exposes numerator and denominator, always (0 with no plans); 0 / 0 is NaN in
+    Prometheus, which the panel maps to words instead of Grafana's "No data"."""
+    for dash in dashboards.values():
+        for query in (t.get("expr", "") for p in all_panels(dash) for t in p["targets"]):
+            assert "ehc_final_plans_on_time_ratio" not in query
+    panel = next(
+        p
+        for p in all_panels(dashboards["timeliness.json"])
+        if p["title"] == "Final plans within 20 weeks (12 months, excl. exceptions)"
+    )
+    [target] = panel["targets"]
+    assert target["expr"] == (
+        'max(ehc_final_plans_on_time_last_12_months{exceptions="excluded"})'
+        ' / max(ehc_final_plans_issued_last_12_months{exceptions="excluded"})'
+    )
+    assert target["instant"] is True  # the value now, not the last one before it became NaN
+    mappings = panel["fieldConfig"]["defaults"]["mappings"]
+    assert {
+        "type": "special",
+        "options": {"match": "null+nan", "result": {"text": NO_PLANS, "index": 0}},
+    } in mappings
+
+
+SQL_COLUMNS = {'AS "Case"', 'AS "Stage"', 'AS "Limit"', 'AS "Due date"', 'AS "Caseworker"'}
+
+
+def test_every_count_has_a_table_of_the_cases_behind_it_linking_to_the_case_page(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    tables = {
+        (dash["uid"], p["title"]): p
+        for dash in dashboards.values()
+        for p in all_panels(dash)
+        if p["datasource"] == CASESTORE
+    }
+    assert set(tables) == {
+        ("ehc-timeliness", "Cases behind 'Limits breached now'"),
+        ("ehc-timeliness", "Cases behind 'Limits at risk': due within 14 days and blocked"),
+        ("ehc-advice", "Overdue advice requests (the cases behind the counts)"),
+    }
+    for (uid, title), panel in tables.items():
+        assert panel["type"] == "table", title
+        [target] = panel["targets"]
+        assert target["format"] == "table", title
+        sql = target["rawSql"]
+        assert [c for c in sorted(SQL_COLUMNS) if c not in sql] == [], title
+        for personal in ("children", "given_name", "family_name", "date_of_birth", "notes"):
+            assert personal not in sql, (title, personal)
+        [case_column] = [
+            o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Case"
+        ]
+        [links] = [p["value"] for p in case_column["properties"] if p["id"] == "links"]
+        assert [link["url"] for link in links] == ["${app_url}/cases/${__value.raw}"], title
+        dash = next(d for d in dashboards.values() if d["uid"] == uid)
+        names = {v["name"] for v in dash["templating"]["list"]}
+        assert "app_url" in names, uid
+
+
+def test_advice_overdue_is_shown_by_team_too(dashboards: dict[str, dict[str, Any]]) -> None:
+    exprs = {t.get("expr") for p in all_panels(dashboards["advice.json"]) for t in p["targets"]}
+    assert 'max by (agency, team) (ehc_advice_overdue_by_team{agency=~"$agency"})' in exprs
+
+
+def test_the_case_store_data_source_is_read_only_and_takes_its_password_from_the_environment() -> (
+    None
+):
+    provisioning = REPO / "dashboards" / "grafana" / "provisioning" / "datasources"
+    [source] = yaml.safe_load((provisioning / "casestore.yaml").read_text())["datasources"]
+    assert source["uid"] == CASESTORE["uid"]
+    assert source["type"] == CASESTORE["type"]
+    assert source["user"] == "ehc_grafana"
+    assert source["secureJsonData"]["password"] == "$GRAFANA_DB_PASSWORD"
+    assert source["jsonData"]["database"] == "ehc"
+    assert len(load_sql_queries()) == 3
 
 
 def test_provisioning_points_at_the_dashboards_and_datasource() -> None:

@@ -127,7 +127,10 @@ def test_every_panel_query_returns_data(prometheus: LivePrometheus, query: Panel
 def test_the_20_week_ratio_reaches_prometheus(prometheus: LivePrometheus) -> None:
     """End to end, from the seeded store: 1 of 2 plans on time excluding exception cases,
     2 of 3 including them (the cases driven through the API issue no plan)."""
-    result = prometheus.query("max by (exceptions) (ehc_final_plans_on_time_ratio)")
+    result = prometheus.query(
+        "max by (exceptions) (ehc_final_plans_on_time_last_12_months)"
+        " / max by (exceptions) (ehc_final_plans_issued_last_12_months)"
+    )
     ratios = {r["metric"]["exceptions"]: float(r["value"][1]) for r in result}
     assert ratios == {"excluded": 0.5, "included": pytest.approx(2 / 3)}
 
@@ -140,6 +143,6 @@ def test_alert_rules_load_and_evaluate(prometheus: LivePrometheus) -> None:
 
     rules = wait_until("the alert rules to evaluate", healthy, 15, prometheus.process)
     assert {r["name"] for r in rules} >= {"EhcStatutoryLimitBreached", "EhcApiDown"}
-    assert len(rules) == 6
+    assert len(rules) == 7
     firing = prometheus.get("/api/v1/alerts")["data"]["alerts"]
     assert not [a for a in firing if a["labels"]["alertname"] in {"EhcApiDown", "EhcWorkerDown"}]

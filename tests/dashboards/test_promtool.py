@@ -3,6 +3,8 @@ unit tests, the main panel queries on synthetic series, and a real scrape of the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import promql_parser
 import pytest
 import yaml
@@ -30,7 +32,7 @@ def test_config_and_rules_are_valid(prometheus_bin: PrometheusBin) -> None:
     rules = sorted(str(p) for p in (PROMETHEUS_DIR / "rules").glob("*.yml"))
     result = prometheus_bin.promtool_run("check", "rules", *rules)
     _ok(result)
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 7 rules found" in result.stdout
 
 
 def test_alert_rules_pass_their_unit_tests(prometheus_bin: PrometheusBin) -> None:
@@ -44,6 +46,7 @@ def test_every_alert_rule_has_a_unit_test() -> None:
         "EhcStatutoryLimitBreached",
         "EhcAdviceOverdueHigh",
         "EhcAssessmentsAtRiskRising",
+        "EhcTwentyWeekShareBelowEngland",
         "EhcApiDown",
         "EhcWorkerDown",
         "EhcStoreScrapeFailing",
@@ -80,6 +83,47 @@ def test_panel_tests_are_the_dashboards_queries() -> None:
     assert len(exprs) >= 12
     for expr in exprs:
         assert canonical(expr) in panels, f"not a panel query: {expr}"
+
+
+def test_the_headline_share_is_nan_not_absent_when_no_plan_was_issued(
+    prometheus_bin: PrometheusBin, tmp_path: Path
+) -> None:
+    """Numerator and denominator are exposed as 0 with no plan in 12 months: the headline
+    panel's division gives NaN (which the panel shows as "no plans issued in the last 12
+    months"), never an empty result ("No data"). NaN is the one value not equal to itself;
+    promtool cannot compare NaN samples directly."""
+    [headline] = [
+        q.expr
+        for q in load_panel_queries()
+        if q.panel == "Final plans within 20 weeks (12 months, excl. exceptions)"
+    ]
+    series = {
+        "ehc_final_plans_on_time_last_12_months": "0x10",
+        "ehc_final_plans_issued_last_12_months": "0x10",
+    }
+    test = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": f'{name}{{job="ehc-api", exceptions="excluded"}}', "values": v}
+                    for name, v in series.items()
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"({headline}) != bool ({headline})",
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    },
+                    {"expr": f"absent({headline})", "eval_time": "5m", "exp_samples": []},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "nan.test.yml").write_text(yaml.safe_dump(test))
+    _ok(prometheus_bin.promtool_run("test", "rules", "nan.test.yml", cwd=tmp_path))
 
 
 @pytest.mark.parametrize("target", ["api", "worker"])

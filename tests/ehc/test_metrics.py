@@ -22,15 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
+from ehc.directory import load as load_directory_file
 from ehc.metrics import STATE_METRICS, StoreCollector, StoreMetrics, entry_lag_histogram
 from ehc.models import EventView, Stage
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import metrics_queries, repository
+from ehc.store import chasing_repository, metrics_queries, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.metrics_queries import read_snapshot, year_before
 from ehc.store.migrate import upgrade
 from ehc.store.tables import metadata
+from tests.conftest import TEAMS_FILE
 from tests.dashboards.seed import EXPECTED, caseload, project_caseload
 from tests.ehc.store import conftest as store_conftest
 
@@ -47,6 +49,7 @@ BOUNDED_LABELS = {
     "route",
     "code",
     "outcome",
+    "team",
 }
 
 
@@ -253,6 +256,46 @@ async def test_ratios_follow_dfe_definitions(db: Sessions) -> None:
         for s in f.samples
     }
     assert ratios == {"included": pytest.approx(2 / 3), "excluded": pytest.approx(1 / 2)}
+
+
+async def test_the_20_week_share_has_its_numerator_and_denominator_even_with_no_plans(
+    db: Sessions,
+) -> None:
+    """With no plan issued in 12 months both series read 0 (never absent), so the
+    dashboards' PromQL division gives NaN, shown as "no plans issued in the last 12 months",
+    instead of "No data"."""
+    metrics = StoreMetrics(_collector(db))
+    body = (await metrics.exposition()).decode()
+    samples = {
+        (f.name, s.labels["exceptions"]): s.value
+        for f in text_string_to_metric_families(body)
+        if f.name.startswith("ehc_final_plans_")
+        for s in f.samples
+    }
+    assert samples == {
+        ("ehc_final_plans_issued_last_12_months", "included"): 0,
+        ("ehc_final_plans_issued_last_12_months", "excluded"): 0,
+        ("ehc_final_plans_on_time_last_12_months", "included"): 0,
+        ("ehc_final_plans_on_time_last_12_months", "excluded"): 0,
+    }
+
+
+async def test_overdue_advice_by_team_names_every_team_and_adds_up_to_the_agency(
+    db: Sessions,
+) -> None:
+    directory = load_directory_file(TEAMS_FILE)
+    async with db() as session, session.begin():
+        for team in directory.teams:
+            await chasing_repository.save_team(session, team)
+    await project_caseload(db, TODAY)
+    async with db() as session:
+        snapshot = await read_snapshot(session, today=TODAY, at_risk_days=14)
+    by_team = snapshot.advice_overdue_by_team
+    assert set(by_team) == {(t.agency.value, t.id) for t in directory.teams}
+    assert by_team[("social_care", "childrens-disability")] == 1
+    assert sum(by_team.values()) == 1
+    for agency, overdue in snapshot.advice_overdue.items():
+        assert sum(n for (a, _), n in by_team.items() if a == agency) == overdue, agency
 
 
 # --- the /metrics route --------------------------------------------------------------------
