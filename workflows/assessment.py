@@ -42,11 +42,14 @@ with workflow.unsafe.imports_passed_through():
         FinalPlan,
         Withdrawal,
     )
-    from ehc.statutory import LimitStatus, advice_due, end_of_london_day, london_date
+    from ehc.statutory import LimitStatus, end_of_london_day, london_date
     from ehc.temporal import BREACHED, NEXT_DUE, STAGE
     from workflows.advice import AdviceRequestWorkflow, advice_workflow_id
 
 CHASING_PATCH = "advice-chasing-workflows"
+# The readings of rules.md section 8 (notices, no-plan pending, guidance advice, ...).
+# Histories recorded before them keep the original reading so that they replay.
+LAW_READING_PATCH = "law-read-closer-2026-11"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -60,6 +63,11 @@ def workflow_id(case_ref: str) -> str:
     return f"assessment-{case_ref}"
 
 
+def _notified(cmd: DecisionToAssess | DecisionToIssue) -> dict[str, str]:
+    """The audit event carries the notice date (rules.md 8.2) for the store and reports."""
+    return {"notified_on": casefile.notice_on(cmd).isoformat()}
+
+
 def _refused(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(exc.detail, exc.status, type=exc.code, non_retryable=True)
 
@@ -69,6 +77,11 @@ class AssessmentWorkflow:
     @workflow.init
     def __init__(self, case: AssessmentInput) -> None:
         self.facts = CaseFacts(case=case)
+        self.facts.reading = (
+            casefile.CLOSER_READING
+            if workflow.patched(LAW_READING_PATCH)
+            else casefile.ORIGINAL_READING
+        )
         self.version = 0
         self.facts.add_event(
             "request_received",
@@ -140,7 +153,14 @@ class AssessmentWorkflow:
 
     def _next_deadline(self, view: CaseView) -> datetime | None:
         """The end (in England) of the next pending due date, or of the grace period."""
-        ends = [end_of_london_day(v.due_on) for v in view.limits if v.status is LimitStatus.PENDING]
+        today = london_date(workflow.now())
+        # A limit still pending after its date (the no-plan notice awaiting the decision,
+        # rules.md 8.3) has no timer of its own: the next event re-evaluates it.
+        ends = [
+            end_of_london_day(v.due_on)
+            for v in view.limits
+            if v.status is LimitStatus.PENDING and v.due_on >= today
+        ]
         grace_ends = self._grace_ends()
         if grace_ends is not None:
             ends.append(grace_ends)
@@ -208,7 +228,7 @@ class AssessmentWorkflow:
                 agency=request.agency,
                 team=request.team,
                 requested_on=request.received_by_adviser_on,
-                due_on=advice_due(request.received_by_adviser_on),
+                due_on=casefile.advice_period(self.facts, request)[1],
                 policy=request.policy,
                 ladder_rungs=request.ladder_rungs,
                 cycle=request.chasing_cycle,
@@ -273,7 +293,11 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.decision_to_assess = cmd
         return self._applied(
-            "decision_to_assess", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+            "decision_to_assess",
+            cmd.decided_on,
+            cmd.entered_by,
+            decision=cmd.decision,
+            **_notified(cmd),
         )
 
     @decision_to_assess.validator
@@ -371,7 +395,11 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.decision_to_issue = cmd
         return self._applied(
-            "decision_to_issue", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+            "decision_to_issue",
+            cmd.decided_on,
+            cmd.entered_by,
+            decision=cmd.decision,
+            **_notified(cmd),
         )
 
     @decision_to_issue.validator
