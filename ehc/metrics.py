@@ -104,6 +104,16 @@ STATE_METRICS: dict[str, tuple[str, str]] = {
         "lawful exception), by limit. A state, not a counter: a late entry with the true "
         "date can correct a breach.",
     ),
+    "ehc_guidance_limits_pending": (
+        "gauge",
+        "Guidance limits (CoP 9.41 advice from bodies outside reg 8) pending now, by limit. "
+        "Never counted in the statutory figures.",
+    ),
+    "ehc_guidance_limits_breached": (
+        "gauge",
+        "Guidance limits (CoP 9.41 advice from bodies outside reg 8) passed unmet or met "
+        "late now, by limit. Never counted in the statutory figures.",
+    ),
     "ehc_advice_outstanding": (
         "gauge",
         "Advice requests on open assessments with no advice received yet, by agency.",
@@ -203,6 +213,8 @@ def snapshot_families(snapshot: StoreSnapshot) -> list[Metric]:
         _by("ehc_limits_pending", "limit", snapshot.limits_pending),
         _by("ehc_limits_at_risk", "limit", snapshot.limits_at_risk),
         _by("ehc_limits_breached", "limit", snapshot.limits_breached),
+        _by("ehc_guidance_limits_pending", "limit", snapshot.guidance_pending),
+        _by("ehc_guidance_limits_breached", "limit", snapshot.guidance_breached),
         _by("ehc_advice_outstanding", "agency", snapshot.advice_outstanding),
         _by("ehc_advice_overdue", "agency", snapshot.advice_overdue),
         _by("ehc_final_plans_issued_last_12_months", "exceptions", snapshot.plans_issued),

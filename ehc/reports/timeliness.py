@@ -47,7 +47,7 @@ class RequestsSection(BaseModel):
     request_outstanding_pc: Percent
     request_withdrawn_pc: Percent
     request_outcome_six_weeks: Count = Field(
-        description="Decisions (assess or not) made within 6 weeks of Day 0 (Regs 4(1), 5(1))"
+        description="Decisions (assess or not) notified within 6 weeks of Day 0 (Regs 4(1), 5(1))"
     )
     request_outcome_over_6_weeks: Count = Field(description="Decisions made after 6 weeks")
     request_outcome_six_weeks_pc: Percent = Field(description="% of decisions made")
@@ -73,7 +73,7 @@ class AssessmentsSection(BaseModel):
     assess_withdrawn: Count = Field(description="Withdrawn in the period while assessing")
     assess_withdrawn_pc: Percent
     outcome_decision_within_time: Count = Field(
-        description="Decisions not to issue made within 16 weeks of Day 0 (Reg 10(1))"
+        description="Decisions not to issue notified within 16 weeks of Day 0 (Reg 10(1))"
     )
     outcome_decision_over_time: Count = Field(description="... made after 16 weeks")
     outcome_decision_within_time_pc: Percent

@@ -94,6 +94,12 @@ class StoreSnapshot:
     plans_within_20_weeks: Mapping[str, int]
     entry_lag_days: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
     chasing: ChasingFigures = field(default_factory=lambda: ChasingFigures({}, {}, {}, {}))
+    guidance_pending: Mapping[str, int] = field(
+        default_factory=lambda: dict.fromkeys(GUIDANCE_LIMITS, 0)
+    )
+    guidance_breached: Mapping[str, int] = field(
+        default_factory=lambda: dict.fromkeys(GUIDANCE_LIMITS, 0)
+    )
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,32 @@ async def limits_by_status(
         _zero_filled(STATUTORY_LIMITS, risky),
         _zero_filled(STATUTORY_LIMITS, breached),
     )
+
+
+# Limits that can be guidance (statutory false): CoP 9.41 advice (rules.md 8.4).
+GUIDANCE_LIMITS: tuple[str, ...] = (Limit.ADVICE.value,)
+
+
+async def guidance_limits_by_status(
+    session: AsyncSession,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Guidance limits (``statutory`` false) pending and breached now, by limit: their own
+    figures, never mixed into the statutory ones (rules.md 8.4)."""
+    rows = await session.execute(
+        select(
+            LimitRow.limit,
+            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
+            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
+        )
+        .where(LimitRow.statutory.is_(False), LimitRow.status.in_([_PENDING, _BREACHED]))
+        .group_by(LimitRow.limit)
+    )
+    pending: dict[str, int] = {}
+    breached: dict[str, int] = {}
+    for limit, n_pending, n_breached in rows:
+        pending[limit] = int(n_pending or 0)
+        breached[limit] = int(n_breached or 0)
+    return _zero_filled(GUIDANCE_LIMITS, pending), _zero_filled(GUIDANCE_LIMITS, breached)
 
 
 async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_days: int) -> int:
@@ -341,6 +373,7 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
     issued, within = await plans_within_20_weeks(session, today=today)
     lag = await entry_lag_days(session)
     chasing = await chasing_figures(session)
+    guidance_pending, guidance_breached = await guidance_limits_by_status(session)
     return StoreSnapshot(
         open_by_stage=stages,
         limits_pending=pending,
@@ -353,4 +386,6 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
         plans_within_20_weeks=within,
         entry_lag_days=lag,
         chasing=chasing,
+        guidance_pending=guidance_pending,
+        guidance_breached=guidance_breached,
     )

@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from ehc import statutory
 from ehc.synthetic.calibration import Calibration, load_calibration
 
 PLAN_BANDS = ("within_20_weeks", "gt20weeks_ltYear", "gt_1_year")
@@ -345,14 +346,18 @@ class _Builder:
             agency, team = self.rng.choice(ADVISERS)
             requested = self.draw.day_in(first, min(last, first + timedelta(days=5)))
             adviser = requested + timedelta(days=self.rng.randint(0, 2))
+            # Reg 8(1) counts from the body's receipt, CoP 9.41 from the request (rules.md 8.4).
+            start = statutory.advice_period_start(
+                statutory.Agency(agency), requested_on=requested, received_on=adviser
+            )
             roll = self.rng.random()
             received: date | None
             if roll < 0.6:
                 band = "within_6_weeks"
-                received = adviser + timedelta(days=self.draw.days("advice_within", 7, 42))
+                received = start + timedelta(days=self.draw.days("advice_within", 7, 42))
             elif roll < 0.85:
                 band = "over_6_weeks"
-                received = adviser + timedelta(days=self.draw.days("advice_over", 43, 80))
+                received = start + timedelta(days=self.draw.days("advice_over", 43, 80))
             else:
                 band, received = "not_received", None
             if received and case.withdrawn_on and received > case.withdrawn_on:
