@@ -22,7 +22,7 @@ AGENCY_WORDS = {
 SUBJECTS = {
     "request": "Advice requested for EHC needs assessment {case_ref}: due {due}",
     "reminder": "Reminder: advice for {case_ref} is due {due}",
-    "due_today": "Advice for {case_ref} is due today ({due})",
+    "due_today": "Last reminder: advice for {case_ref} is due {due}",
     "overdue": "Overdue: advice for {case_ref} was due {due}",
     "escalation": "Escalation: advice for {case_ref} is overdue (due {due})",
     "returned_for_quality": "Advice for {case_ref} returned: it does not meet the agreed template",
@@ -31,7 +31,7 @@ SUBJECTS = {
 OPENINGS = {
     "request": "The council asks your team for {what} for an EHC needs assessment.",
     "reminder": "This is a reminder that {what} is still outstanding.",
-    "due_today": "{what_cap} is due today.",
+    "due_today": "{what_cap} is due {due}.",
     "overdue": "{what_cap} has not been received and is now overdue.",
     "escalation": "{what_cap} requested from {team} is overdue. You are named on the "
     "escalation route for this team; please make sure it is sent.",
@@ -55,15 +55,18 @@ def render(
 ) -> Email:
     what = AGENCY_WORDS.get(agency, "advice")
     due = f"{due_on:%A %d %B %Y}"
-    opening = OPENINGS[kind].format(what=what, what_cap=what[0].upper() + what[1:], team=team_name)
+    opening = OPENINGS[kind].format(
+        what=what, what_cap=what[0].upper() + what[1:], team=team_name, due=due
+    )
     body = "\n".join(
         [
             opening,
             "",
             f"Case reference: {case_ref}",
             f"Advice request: {advice_id}",
-            f"Due by: {due} (6 weeks from receipt of the request; SEND Regulations 2014 "
-            "reg 8 for health bodies, SEND Code of Practice 9.41 for others)",
+            f"Due by: {due} (6 weeks from receipt of the request for health bodies, SEND "
+            "Regulations 2014 reg 8; 6 weeks from the request for others, SEND Code of "
+            "Practice 9.41)",
             "",
             "How to respond: submit the contribution in the agreed template at",
             f"{respond_url}/advice-requests/{advice_id}/submission",
