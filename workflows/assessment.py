@@ -262,9 +262,21 @@ class AssessmentWorkflow:
     @workflow.update
     def opened(self) -> CaseView:
         """The case as it stands, for the caller that started it (update-with-start)."""
+        self._adopt_reading()
         return self._refresh()
 
     # --- events from caseworkers ---------------------------------------------------------
+
+    def _adopt_reading(self) -> None:
+        """A case started before the readings of rules.md section 8 adopts them at its next
+        event. The switch is recorded by a patch marker named after that update, so old
+        histories (no marker) replay as they ran and new ones replay with the switch."""
+        if self.facts.closer:
+            return
+        info = workflow.current_update_info()
+        if info is not None and workflow.patched(f"{LAW_READING_PATCH}@{info.id}"):
+            self.facts.reading = casefile.CLOSER_READING
+            self.version += 1
 
     def _duplicate(self) -> bool:
         info = workflow.current_update_info()
@@ -289,6 +301,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def decision_to_assess(self, cmd: DecisionToAssess) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_assess = cmd
@@ -306,6 +319,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def request_advice(self, cmd: AdviceRequestCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
@@ -334,6 +348,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def advice_received(self, cmd: AdviceReceived) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
@@ -347,6 +362,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def advice_outcome(self, cmd: AdviceOutcomeCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
@@ -360,6 +376,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def record_exception(self, cmd: ExceptionCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         exception_id = f"{self.facts.case.case_ref}-exc{len(self.facts.exceptions) + 1}"
@@ -391,6 +408,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def decision_to_issue(self, cmd: DecisionToIssue) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_issue = cmd
@@ -408,6 +426,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def draft_plan(self, cmd: DraftPlan) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.draft_plan = cmd
@@ -419,6 +438,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def final_plan(self, cmd: FinalPlan) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.final_plan = cmd
@@ -430,6 +450,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def withdraw(self, cmd: Withdrawal) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.withdrawal = cmd
