@@ -12,6 +12,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError
 
@@ -100,7 +101,9 @@ async def rebuild(settings: Settings) -> tuple[int, list[str]]:
                 # An open case re-evaluates under the current reading of the law (rules.md
                 # section 8) when an update asks it for its view; if it has just closed, the
                 # view read above stands.
-                with contextlib.suppress(RPCError, WorkflowUpdateFailedError):
+                with contextlib.suppress(
+                    RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+                ):
                     view = await handle.execute_update(AssessmentWorkflow.opened)
             async with sessions() as session, session.begin():
                 await repository.project_case(session, view)
