@@ -126,12 +126,46 @@ async def withdrawn(s: Stack) -> str:
     return ref
 
 
+async def readings_2026(s: Stack) -> str:
+    """The readings of rules.md section 8: a decision notified after it was made, CoP advice
+    (guidance) breached, the no-plan limit pending past week 16, then a late no-plan notice."""
+    day0 = await s.today() - weeks(17)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {
+            "decision": "assess",
+            "decided_on": (day0 + weeks(5)).isoformat(),
+            "notified_on": (day0 + weeks(6)).isoformat(),
+        },
+    )
+    await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "education", "requested_on": (day0 + weeks(6)).isoformat()},
+    )
+    await s.sleep(weeks(1))
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {
+            "decision": "not_issue",
+            "decided_on": (day0 + weeks(17)).isoformat(),
+            "notified_on": (day0 + weeks(18)).isoformat(),
+        },
+    )
+    return ref
+
+
 PATHS: dict[str, Path_] = {
     "on_time": on_time,
     "breached_by_timer": breached_by_timer,
     "exception_and_refusal": exception_and_refusal,
     "no_plan": no_plan,
     "withdrawn": withdrawn,
+    "readings_2026": readings_2026,
 }
 
 
@@ -141,6 +175,8 @@ async def record(sessions: async_sessionmaker[AsyncSession], tokens: dict[str, s
     try:
         async for stack in open_stack(env, sessions, tokens):
             for name, path in PATHS.items():
+                if (HISTORIES / f"{name}.json").exists():
+                    continue  # a saved history is never recorded again
                 ref = await path(stack)
                 history = await env.client.get_workflow_handle(workflow_id(ref)).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
