@@ -92,7 +92,8 @@ STATE_METRICS: dict[str, tuple[str, str]] = {
     ),
     "ehc_limits_pending": (
         "gauge",
-        "Statutory limits not yet due and not yet met, by limit.",
+        "Statutory limits not yet met and still open, by limit (the no-plan notice stays "
+        "pending past week 16 until the outcome is known, rules.md 8.3).",
     ),
     "ehc_limits_at_risk": (
         "gauge",

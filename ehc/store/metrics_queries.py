@@ -61,7 +61,7 @@ EXCEPTIONS_SCOPES: tuple[str, ...] = ("included", "excluded")
 
 # Events a person enters, dated with when the thing happened. The system's own events
 # (limit_breached, limit_exception, breach_corrected) and exception_recorded (dated with
-# the start of the exception, which may lie ahead) are not data entry.
+# the start of the circumstance, often long before it is recorded) are not data entry.
 ENTERED_EVENT_KINDS: tuple[str, ...] = (
     "request_received",
     "decision_to_assess",
