@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ehc import statutory
 from ehc.reports import dfe
 from ehc.reports.la_codes import LocalAuthority, local_authority
 from ehc.reports.outcomes import CaseOutcome, outcome_as_at
@@ -108,16 +109,31 @@ class TimelinessSection(BaseModel):
     avg_weeks_issue_plan_exc: float | None
 
 
+Basis = Literal["statute", "guidance", "mixed"]
+
+
+def advice_basis(agency: str) -> Basis:
+    """Reg 8(1) binds health and other s.31 bodies; CoP 9.41 everyone else (rules.md 8.4)."""
+    if agency == "all":
+        return "mixed"
+    return "statute" if statutory.advice_is_statutory(statutory.Agency(agency)) else "guidance"
+
+
 class AdviceRow(BaseModel):
     """Advice (Reg 8(1), CoP 9.41) by agency and team; ``level`` says which total a row is."""
 
     level: Literal["team", "agency", "all"]
     agency: str
     team: str | None
+    basis: Basis = Field(
+        description="statute: reg 8 bodies (health); guidance: CoP 9.41 (everyone else, "
+        "timed from the request); mixed: the grand total (rules.md 8.4)"
+    )
     advice_requested: Count = Field(description="Advice requests sent in the period")
     advice_received: Count = Field(description="Advice received in the period")
     advice_received_within_6_weeks: Count = Field(
-        description="... on or before 6 weeks from the adviser's receipt of the request"
+        description="... on or before the due date: 6 weeks from the body's receipt (reg 8) "
+        "or from the request (CoP 9.41)"
     )
     advice_received_over_6_weeks: Count
     pc_advice_received_within_6_weeks: Percent
@@ -280,6 +296,7 @@ def _advice_row(
         level=level,
         agency=agency,
         team=team,
+        basis=advice_basis(agency),
         advice_requested=requested,
         advice_received=received,
         advice_received_within_6_weeks=within,
