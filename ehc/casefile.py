@@ -667,8 +667,16 @@ def check_withdrawal(facts: CaseFacts, cmd: Withdrawal, today: date) -> None:
 
 
 def check_advice_outcome(facts: CaseFacts, cmd: AdviceOutcomeCommand, today: date) -> None:
-    """Returned for quality (the original due date stands), a nil return, or withdrawn."""
+    """Returned for quality (the original due date stands), a nil return, or withdrawn. A
+    nil return answers the request, so like advice it cannot come on a withdrawn case
+    (rules.md 8.7)."""
     request = facts.advice(cmd.advice_id)
+    if facts.withdrawal is not None and cmd.outcome == "not_known_to_service":
+        raise CommandRefused(
+            "case_withdrawn",
+            "The request for assessment was withdrawn; advice can no longer be recorded on it.",
+            409,
+        )
     if cmd.outcome == "returned_for_quality" and request.outcome is not AdviceOutcome.RECEIVED:
         raise CommandRefused(
             "not_received", "Only advice that has been received can be returned for quality.", 409

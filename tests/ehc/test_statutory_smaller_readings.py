@@ -9,7 +9,14 @@ import pytest
 
 from ehc import casefile
 from ehc.casefile import CommandRefused
-from ehc.models import AdviceReceived, DecisionToAssess, DecisionToIssue, DraftPlan, Withdrawal
+from ehc.models import (
+    AdviceOutcomeCommand,
+    AdviceReceived,
+    DecisionToAssess,
+    DecisionToIssue,
+    DraftPlan,
+    Withdrawal,
+)
 from ehc.statutory import Agency, NaiveDatetime, london_date
 from tests.ehc.casefacts import advice, case, limit
 
@@ -49,4 +56,10 @@ def test_advice_cannot_be_recorded_as_received_on_a_withdrawn_case() -> None:
         casefile.check_advice_received(
             facts, AdviceReceived(advice_id=request.id, received_on=D(2024, 10, 21)), D(2024, 11, 1)
         )
+    assert info.value.code == "case_withdrawn"
+    nil = AdviceOutcomeCommand(
+        advice_id=request.id, outcome="not_known_to_service", on=D(2024, 10, 21)
+    )
+    with pytest.raises(CommandRefused) as info:
+        casefile.check_advice_outcome(facts, nil, D(2024, 11, 1))
     assert info.value.code == "case_withdrawn"
