@@ -211,8 +211,43 @@ def _excused(facts: CaseFacts, limit: Limit, advice_id: str | None = None) -> li
     return [
         e.id
         for e in facts.exceptions
-        if e.limit is limit and e.advice_id == advice_id and e.kind in allowed
+        if e.limit is limit
+        and e.advice_id == advice_id
+        and e.kind in allowed
+        and (not facts.closer or _still_valid(facts, e))
     ]
+
+
+def _still_valid(facts: CaseFacts, exception: ExceptionView) -> bool:
+    """Rules.md 8.1 applied to exceptions recorded before it: one whose circumstance falls
+    outside the limit's period no longer excuses the limit (nor sets SEN2 Week20)."""
+    closure = exception.closure
+    claim = statutory.ExceptionClaim(
+        limit=exception.limit,
+        kind=exception.kind,
+        starts_on=exception.starts_on,
+        ends_on=exception.ends_on,
+        closure=statutory.Closure(
+            closure.closed_on, closure.reopens_on, closure.advice_requested_on
+        )
+        if closure
+        else None,
+    )
+    try:
+        starts, due = _limit_period(facts, exception.limit, exception.advice_id)
+        reg8 = True
+        if exception.limit is Limit.ADVICE and exception.advice_id is not None:
+            reg8 = advice_statutory(facts, facts.advice(exception.advice_id))
+        statutory.validate_exception(
+            claim,
+            period_starts_on=starts,
+            due_on=due,
+            refusal=refused_to_assess(facts),
+            reg8_body=reg8,
+        )
+    except (statutory.ExceptionRefused, CommandRefused):
+        return False
+    return True
 
 
 def _withdrawn_before(facts: CaseFacts, due_on: date) -> bool:
@@ -561,21 +596,24 @@ def check_advice_received(facts: CaseFacts, cmd: AdviceReceived, today: date) ->
 
 
 def _period(facts: CaseFacts, cmd: ExceptionCommand) -> tuple[date, date]:
-    if cmd.limit is Limit.ADVICE:
-        if cmd.advice_id is None:
+    return _limit_period(facts, cmd.limit, cmd.advice_id)
+
+
+def _limit_period(facts: CaseFacts, limit: Limit, advice_id: str | None) -> tuple[date, date]:
+    """A limit's period, from its start to its due date (rules.md 8.1)."""
+    if limit is Limit.ADVICE:
+        if advice_id is None:
             raise CommandRefused(
                 "advice_id_required", "An exception on advice must name the advice request."
             )
-        return advice_period(facts, facts.advice(cmd.advice_id))
+        return advice_period(facts, facts.advice(advice_id))
     due = {
         Limit.DECISION_TO_ASSESS: statutory.decision_to_assess_due,
         Limit.NO_PLAN_NOTICE: statutory.no_plan_notice_due,
         Limit.FINAL_PLAN: statutory.final_plan_due,
-    }.get(cmd.limit)
+    }.get(limit)
     if due is None:
-        raise CommandRefused(
-            "no_exceptions", f"The {cmd.limit.value} period has no lawful exceptions."
-        )
+        raise CommandRefused("no_exceptions", f"The {limit.value} period has no lawful exceptions.")
     return facts.day0, due(facts.day0)
 
 

@@ -7,10 +7,12 @@ in the future are refused. Literal dates from worked examples W1, W2 and W5.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from ehc import casefile
+from ehc.models import DecisionToAssess, DecisionToIssue, DraftPlan, ExceptionView, FinalPlan
 from ehc.statutory import (
     Closure,
     ExceptionClaim,
@@ -20,6 +22,7 @@ from ehc.statutory import (
     limb,
     validate_exception,
 )
+from tests.ehc.casefacts import case, limit
 
 D = date
 W1_DAY0 = D(2024, 9, 2)
@@ -125,3 +128,26 @@ def test_reg_5_4_has_three_limbs_and_no_early_years_closure() -> None:
     exc = _refusal(claim, D(2024, 7, 1), D(2024, 8, 12))
     assert exc.rule == "reg 5(4)"
     assert "early years closure" in exc.reason
+
+
+def test_an_exception_recorded_before_this_rule_outside_its_period_no_longer_excuses() -> None:
+    facts = case()  # W1: final plan due Mon 20 Jan 2025
+    facts.decision_to_assess = DecisionToAssess(decision="assess", decided_on=D(2024, 10, 1))
+    facts.decision_to_issue = DecisionToIssue(decision="issue", decided_on=D(2024, 12, 1))
+    facts.draft_plan = DraftPlan(served_on=D(2024, 12, 2))
+    facts.final_plan = FinalPlan(issued_on=D(2025, 2, 3))
+    facts.exceptions.append(
+        ExceptionView(
+            id="T-1-exc1",
+            limit=Limit.FINAL_PLAN,
+            kind=ExceptionKind.PERSONAL_CIRCUMSTANCES,
+            starts_on=D(2025, 5, 1),
+            entered_by="1",
+            entered_at=datetime(2025, 6, 1, tzinfo=UTC),
+        )
+    )
+    view = casefile.evaluate(facts, D(2025, 6, 2))
+    assert limit(view, "final_plan").status == "breached"
+    assert limit(view, "final_plan").exceptions == []
+    facts.reading = casefile.ORIGINAL_READING  # as the case was evaluated before
+    assert limit(casefile.evaluate(facts, D(2025, 6, 2)), "final_plan").status == "exception"
