@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from ehc.directory import load as load_directory
@@ -91,6 +97,14 @@ async def rebuild(settings: Settings) -> tuple[int, list[str]]:
             except (RPCError, WorkflowQueryFailedError):
                 unreadable.append(execution.id)
                 continue
+            if execution.status is WorkflowExecutionStatus.RUNNING:
+                # An open case re-evaluates under the current reading of the law (rules.md
+                # section 8) when an update asks it for its view; if it has just closed, the
+                # view read above stands.
+                with contextlib.suppress(
+                    RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+                ):
+                    view = await handle.execute_update(AssessmentWorkflow.opened)
             async with sessions() as session, session.begin():
                 await repository.project_case(session, view)
             rebuilt += 1

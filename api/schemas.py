@@ -30,6 +30,9 @@ class CreateAssessment(Body):
 class DecisionToAssessBody(Body):
     decision: Literal["assess", "not_assess"]
     decided_on: date
+    notified_on: date | None = Field(
+        default=None, description="When the notice was sent to the family; defaults to decided_on"
+    )
 
 
 class AdviceRequestBody(Body):
@@ -63,6 +66,9 @@ class ExceptionBody(Body):
 class DecisionToIssueBody(Body):
     decision: Literal["issue", "not_issue"]
     decided_on: date
+    notified_on: date | None = Field(
+        default=None, description="When the notice was sent to the family; defaults to decided_on"
+    )
 
 
 class DraftPlanBody(Body):

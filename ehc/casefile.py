@@ -8,7 +8,7 @@ that raise ``CommandRefused`` with a sentence a caseworker understands.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -39,6 +39,13 @@ from ehc.models import (
 from ehc.statutory import Agency, Limit, LimitStatus
 
 FINALISED_EARLY = "finalised_inside_representation_period"
+
+# Which reading of the law a case is evaluated under. Workflows recorded before the
+# readings of rules.md section 8 keep ``ORIGINAL_READING`` so that their histories replay
+# (the assessment workflow decides with ``workflow.patched``); everything else, including
+# every pure caller, gets ``CLOSER_READING``.
+ORIGINAL_READING = 1
+CLOSER_READING = 2
 
 
 class CommandRefused(ValueError):
@@ -86,6 +93,12 @@ class CaseFacts(BaseModel):
     recorded_statuses: dict[str, LimitStatus] = Field(default_factory=dict)
     update_ids: list[str] = Field(default_factory=list)
     closed_at: AwareDatetime | None = None
+    reading: int = CLOSER_READING
+
+    @property
+    def closer(self) -> bool:
+        """Evaluated under the readings of rules.md section 8."""
+        return self.reading >= CLOSER_READING
 
     @property
     def day0(self) -> date:
@@ -115,6 +128,31 @@ class CaseFacts(BaseModel):
 def refused_to_assess(facts: CaseFacts) -> bool:
     """The LA decided not to assess (Reg 4(1) refusal notice)."""
     return bool(facts.decision_to_assess and facts.decision_to_assess.decision == "not_assess")
+
+
+def notice_on(decision: DecisionToAssess | DecisionToIssue) -> date:
+    """Regs 4(1), 5(1) and 10(1) time the *notification* to the parent or young person:
+    the date the notice was sent, which is the decision date when not given (rules.md 8.2)."""
+    return decision.notified_on or decision.decided_on
+
+
+def advice_statutory(facts: CaseFacts, request: AdviceRequestFacts) -> bool:
+    """Reg 8(1) binds bodies under CFA s.31 only; CoP 9.41 advice is guidance (rules.md 8.4).
+    Cases evaluated under the original reading treat all advice as statutory."""
+    return not facts.closer or statutory.advice_is_statutory(request.agency)
+
+
+def advice_period(facts: CaseFacts, request: AdviceRequestFacts) -> tuple[date, date]:
+    """The advice limit's period: from the body's receipt (Reg 8(1)) or, for CoP 9.41
+    advice, from the LA's request (rules.md 8.4), to the due date 6 weeks later."""
+    start = request.received_by_adviser_on
+    if facts.closer:
+        start = statutory.advice_period_start(
+            request.agency,
+            requested_on=request.requested_on,
+            received_on=request.received_by_adviser_on,
+        )
+    return start, statutory.advice_due(start)
 
 
 # --- stage ------------------------------------------------------------------------------
@@ -161,11 +199,55 @@ def closed_on(facts: CaseFacts) -> date | None:
 def _excused(facts: CaseFacts, limit: Limit, advice_id: str | None = None) -> list[str]:
     refusal = refused_to_assess(facts)
     allowed = statutory.allowed_kinds(limit, refusal=refusal)
+    if not facts.closer and limit is Limit.DECISION_TO_ASSESS and not refusal:
+        allowed = allowed | {statutory.ExceptionKind.EARLY_YEARS_CLOSURE}
+    if (
+        facts.closer
+        and limit is Limit.ADVICE
+        and advice_id is not None
+        and not advice_statutory(facts, facts.advice(advice_id))
+    ):
+        allowed = allowed - {statutory.ExceptionKind.MISSED_APPOINTMENT}
     return [
         e.id
         for e in facts.exceptions
-        if e.limit is limit and e.advice_id == advice_id and e.kind in allowed
+        if e.limit is limit
+        and e.advice_id == advice_id
+        and e.kind in allowed
+        and (not facts.closer or _still_valid(facts, e))
     ]
+
+
+def _still_valid(facts: CaseFacts, exception: ExceptionView) -> bool:
+    """Rules.md 8.1 applied to exceptions recorded before it: one whose circumstance falls
+    outside the limit's period no longer excuses the limit (nor sets SEN2 Week20)."""
+    closure = exception.closure
+    claim = statutory.ExceptionClaim(
+        limit=exception.limit,
+        kind=exception.kind,
+        starts_on=exception.starts_on,
+        ends_on=exception.ends_on,
+        closure=statutory.Closure(
+            closure.closed_on, closure.reopens_on, closure.advice_requested_on
+        )
+        if closure
+        else None,
+    )
+    try:
+        starts, due = _limit_period(facts, exception.limit, exception.advice_id)
+        reg8 = True
+        if exception.limit is Limit.ADVICE and exception.advice_id is not None:
+            reg8 = advice_statutory(facts, facts.advice(exception.advice_id))
+        statutory.validate_exception(
+            claim,
+            period_starts_on=starts,
+            due_on=due,
+            refusal=refused_to_assess(facts),
+            reg8_body=reg8,
+        )
+    except (statutory.ExceptionRefused, CommandRefused):
+        return False
+    return True
 
 
 def _withdrawn_before(facts: CaseFacts, due_on: date) -> bool:
@@ -183,11 +265,18 @@ def _limit(
     advice_id: str | None = None,
     blocked_by: str | None = None,
     regulation: str | None = None,
+    is_statutory: bool | None = None,
+    status: LimitStatus | None = None,
 ) -> LimitView:
     exceptions = _excused(facts, limit, advice_id)
-    status = statutory.limit_status(
-        due_on=due_on, met_on=met_on, today=today, applicable=applicable, excused=bool(exceptions)
-    )
+    if status is None:
+        status = statutory.limit_status(
+            due_on=due_on,
+            met_on=met_on,
+            today=today,
+            applicable=applicable,
+            excused=bool(exceptions),
+        )
     at_risk = (
         status is LimitStatus.PENDING
         and blocked_by is not None
@@ -196,7 +285,8 @@ def _limit(
     return LimitView(
         limit=limit,
         regulation=regulation or statutory.REGULATION[limit],
-        statutory=statutory.STATUTORY[limit],
+        statutory=statutory.STATUTORY[limit] if is_statutory is None else is_statutory,
+        rule_version=_rule_version(due_on),
         due_on=due_on,
         met_on=met_on,
         status=status,
@@ -207,14 +297,23 @@ def _limit(
     )
 
 
+def _rule_version(due_on: date) -> str | None:
+    """Rules.md 8.7: a limit shows the rule version in force on its own due date."""
+    try:
+        return statutory.rule_version(due_on).name
+    except statutory.NoRuleVersion:
+        return None
+
+
 def _decision_to_assess(facts: CaseFacts, today: date) -> LimitView:
+    """Regs 4(1) and 5(1): met when the parent or young person is notified (rules.md 8.2)."""
     decision = facts.decision_to_assess
     due = statutory.decision_to_assess_due(facts.day0)
     return _limit(
         facts,
         Limit.DECISION_TO_ASSESS,
         due_on=due,
-        met_on=decision.decided_on if decision else None,
+        met_on=notice_on(decision) if decision else None,
         today=today,
         applicable=not (decision is None and _withdrawn_before(facts, due)),
         blocked_by="decision whether to assess not recorded",
@@ -222,7 +321,9 @@ def _decision_to_assess(facts: CaseFacts, today: date) -> LimitView:
 
 
 def _advice(facts: CaseFacts, request: AdviceRequestFacts, today: date) -> LimitView:
-    due = statutory.advice_due(request.received_by_adviser_on)
+    """Reg 8(1) advice is statutory and timed from the body's receipt; CoP 9.41 advice is
+    guidance (``statutory: false``) timed from the request (rules.md 8.4)."""
+    _, due = advice_period(facts, request)
     withdrawn_in_time = (
         request.outcome is AdviceOutcome.WITHDRAWN
         and request.outcome_on is not None
@@ -240,6 +341,7 @@ def _advice(facts: CaseFacts, request: AdviceRequestFacts, today: date) -> Limit
         advice_id=request.id,
         blocked_by=f"{request.agency.value} advice not received",
         regulation=statutory.regulation_for_advice(request.agency),
+        is_statutory=advice_statutory(facts, request),
     )
 
 
@@ -255,9 +357,11 @@ def _outstanding(facts: CaseFacts) -> str | None:
 
 
 def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
-    """Reg 10(1) applies only if the outcome is no plan. While the decision is outstanding
-    past week 16 the limit shows as breached (provisionally: a later decision to issue
-    makes it not applicable, and the correction is kept in the audit trail)."""
+    """Reg 10(1) applies only if the outcome is no plan (rules.md 8.3): until the decision
+    whether to issue is recorded the limit is ``pending`` (at risk once its date has
+    passed); it is ``breached`` only when a "no plan" notice goes out after its due date,
+    and ``not_applicable`` when the outcome is to issue. Cases under the original reading
+    show it as breached while the decision is outstanding past week 16."""
     due = statutory.no_plan_notice_due(facts.day0)
     issue = facts.decision_to_issue
     not_assessed = refused_to_assess(facts)
@@ -266,8 +370,13 @@ def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
         or (issue is not None and issue.decision == "issue")
         or (issue is None and _withdrawn_before(facts, due))
     )
-    met_on = issue.decided_on if issue and issue.decision == "not_issue" else None
-    return _limit(
+    if facts.closer and issue is None and facts.withdrawal is not None:
+        applicable = False  # no notice will ever be given: the case ended without one
+    met_on = notice_on(issue) if issue and issue.decision == "not_issue" else None
+    status: LimitStatus | None = None
+    if facts.closer and applicable and issue is None:
+        status = LimitStatus.PENDING
+    view = _limit(
         facts,
         Limit.NO_PLAN_NOTICE,
         due_on=due,
@@ -275,7 +384,11 @@ def _no_plan_notice(facts: CaseFacts, today: date) -> LimitView:
         today=today,
         applicable=applicable,
         blocked_by=_outstanding(facts),
+        status=status,
     )
+    if status is LimitStatus.PENDING and today > due:
+        view.at_risk = True
+    return view
 
 
 def _final_plan(facts: CaseFacts, today: date) -> LimitView:
@@ -311,6 +424,8 @@ def _representations(facts: CaseFacts, draft: DraftPlan, today: date) -> LimitVi
         limit=Limit.DRAFT_REPRESENTATIONS,
         regulation=statutory.REGULATION[Limit.DRAFT_REPRESENTATIONS],
         statutory=True,
+        rule_version=_rule_version(end),
+        family=True,
         due_on=end,
         met_on=end if status is LimitStatus.MET else None,
         status=status,
@@ -335,7 +450,13 @@ def evaluate(facts: CaseFacts, today: date) -> CaseView:
     """The case as the law sees it on ``today``."""
     views = limits(facts, today)
     advice_status = {v.advice_id: v.status for v in views if v.advice_id}
-    pending = [v.due_on for v in views if v.status is LimitStatus.PENDING and v.statutory]
+    pending = [
+        v.due_on
+        for v in views
+        if v.status is LimitStatus.PENDING
+        and v.statutory
+        and not (facts.closer and v.family)  # rules.md 8.7: the family's date, not the LA's
+    ]
     flags = []
     if any(
         v.limit is Limit.DRAFT_REPRESENTATIONS and v.status is LimitStatus.BREACHED for v in views
@@ -358,7 +479,8 @@ def evaluate(facts: CaseFacts, today: date) -> CaseView:
                 regulation=statutory.regulation_for_advice(a.agency),
                 requested_on=a.requested_on,
                 received_by_adviser_on=a.received_by_adviser_on,
-                due_on=statutory.advice_due(a.received_by_adviser_on),
+                due_on=advice_period(facts, a)[1],
+                statutory=advice_statutory(facts, a),
                 advice_received_on=a.advice_received_on,
                 status=advice_status[a.id],
                 outcome=a.outcome,
@@ -369,7 +491,8 @@ def evaluate(facts: CaseFacts, today: date) -> CaseView:
         flags=flags,
         events=list(facts.events),
         next_due_on=min(pending) if pending else None,
-        breached=any(v.status is LimitStatus.BREACHED for v in views),
+        # Only statutory limits make a case breached (rules.md 8.4).
+        breached=any(v.status is LimitStatus.BREACHED and v.statutory for v in views),
     )
 
 
@@ -407,6 +530,17 @@ def _check_open(facts: CaseFacts) -> None:
         )
 
 
+def _check_notice(facts: CaseFacts, cmd: DecisionToAssess | DecisionToIssue, today: date) -> None:
+    """Rules.md 8.2: the notice goes out on or after the decision, never in the future."""
+    if cmd.notified_on is None:
+        return
+    _check_date(facts, cmd.notified_on, "The date the notice was sent", today)
+    if cmd.notified_on < cmd.decided_on:
+        raise CommandRefused(
+            "invalid_dates", "The notice of a decision cannot be sent before the decision."
+        )
+
+
 def check_decision_to_assess(facts: CaseFacts, cmd: DecisionToAssess, today: date) -> None:
     _check_open(facts)
     if facts.decision_to_assess is not None:
@@ -414,6 +548,7 @@ def check_decision_to_assess(facts: CaseFacts, cmd: DecisionToAssess, today: dat
             "already_decided", "A decision whether to assess is already recorded.", 409
         )
     _check_date(facts, cmd.decided_on, "The decision date", today)
+    _check_notice(facts, cmd, today)
 
 
 def _require_assessing(facts: CaseFacts, what: str) -> None:
@@ -438,7 +573,14 @@ def check_advice_request(facts: CaseFacts, cmd: AdviceRequestCommand, today: dat
 
 
 def check_advice_received(facts: CaseFacts, cmd: AdviceReceived, today: date) -> None:
+    """Advice cannot be recorded as received on a withdrawn case or request (rules.md 8.7)."""
     request = facts.advice(cmd.advice_id)
+    if facts.withdrawal is not None:
+        raise CommandRefused(
+            "case_withdrawn",
+            "The request for assessment was withdrawn; advice can no longer be recorded on it.",
+            409,
+        )
     if request.outcome is AdviceOutcome.WITHDRAWN:
         raise CommandRefused("advice_withdrawn", f"Advice request {request.id} was withdrawn.", 409)
     if request.advice_received_on is not None:
@@ -454,31 +596,40 @@ def check_advice_received(facts: CaseFacts, cmd: AdviceReceived, today: date) ->
 
 
 def _period(facts: CaseFacts, cmd: ExceptionCommand) -> tuple[date, date]:
-    if cmd.limit is Limit.ADVICE:
-        if cmd.advice_id is None:
+    return _limit_period(facts, cmd.limit, cmd.advice_id)
+
+
+def _limit_period(facts: CaseFacts, limit: Limit, advice_id: str | None) -> tuple[date, date]:
+    """A limit's period, from its start to its due date (rules.md 8.1)."""
+    if limit is Limit.ADVICE:
+        if advice_id is None:
             raise CommandRefused(
                 "advice_id_required", "An exception on advice must name the advice request."
             )
-        request = facts.advice(cmd.advice_id)
-        start = request.received_by_adviser_on
-        return start, statutory.advice_due(start)
+        return advice_period(facts, facts.advice(advice_id))
     due = {
         Limit.DECISION_TO_ASSESS: statutory.decision_to_assess_due,
         Limit.NO_PLAN_NOTICE: statutory.no_plan_notice_due,
         Limit.FINAL_PLAN: statutory.final_plan_due,
-    }.get(cmd.limit)
+    }.get(limit)
     if due is None:
-        raise CommandRefused(
-            "no_exceptions", f"The {cmd.limit.value} period has no lawful exceptions."
-        )
+        raise CommandRefused("no_exceptions", f"The {limit.value} period has no lawful exceptions.")
     return facts.day0, due(facts.day0)
 
 
 def check_exception(facts: CaseFacts, cmd: ExceptionCommand, today: date) -> None:
+    """Regs 5(4), 8(2), 10(4), 13(3) via ``statutory.validate_exception``: the circumstance
+    must fall in the limit's period and have happened (rules.md 8.1). An exception may be
+    recorded after the limit was met or breached, while the case is open or in its grace
+    period (the workflow refuses everything once that has ended); its ``entered_at`` shows
+    when."""
     if cmd.limit is not Limit.ADVICE and cmd.advice_id is not None:
         raise CommandRefused("invalid_input", "Only an advice exception names an advice request.")
     starts, due = _period(facts, cmd)
     refusal = refused_to_assess(facts)
+    reg8_body = True
+    if cmd.limit is Limit.ADVICE and cmd.advice_id is not None:
+        reg8_body = advice_statutory(facts, facts.advice(cmd.advice_id))
     closure = cmd.closure
     claim = statutory.ExceptionClaim(
         limit=cmd.limit,
@@ -492,11 +643,16 @@ def check_exception(facts: CaseFacts, cmd: ExceptionCommand, today: date) -> Non
         else None,
     )
     try:
-        statutory.validate_exception(claim, period_starts_on=starts, due_on=due, refusal=refusal)
+        statutory.validate_exception(
+            claim,
+            period_starts_on=starts,
+            due_on=due,
+            refusal=refusal,
+            today=today,
+            reg8_body=reg8_body,
+        )
     except statutory.ExceptionRefused as exc:
         raise CommandRefused("exception_refused", f"{exc.reason} ({exc.rule})") from exc
-    if cmd.starts_on is not None and cmd.starts_on > today + timedelta(days=366):
-        raise CommandRefused("invalid_dates", "The exception starts too far in the future.")
 
 
 def check_decision_to_issue(facts: CaseFacts, cmd: DecisionToIssue, today: date) -> None:
@@ -506,6 +662,7 @@ def check_decision_to_issue(facts: CaseFacts, cmd: DecisionToIssue, today: date)
             "already_decided", "A decision whether to issue a plan is already recorded.", 409
         )
     _check_date(facts, cmd.decided_on, "The decision date", today)
+    _check_notice(facts, cmd, today)
     assert facts.decision_to_assess is not None
     if cmd.decided_on < facts.decision_to_assess.decided_on:
         raise CommandRefused(
@@ -548,8 +705,16 @@ def check_withdrawal(facts: CaseFacts, cmd: Withdrawal, today: date) -> None:
 
 
 def check_advice_outcome(facts: CaseFacts, cmd: AdviceOutcomeCommand, today: date) -> None:
-    """Returned for quality (the original due date stands), a nil return, or withdrawn."""
+    """Returned for quality (the original due date stands), a nil return, or withdrawn. A
+    nil return answers the request, so like advice it cannot come on a withdrawn case
+    (rules.md 8.7)."""
     request = facts.advice(cmd.advice_id)
+    if facts.withdrawal is not None and cmd.outcome == "not_known_to_service":
+        raise CommandRefused(
+            "case_withdrawn",
+            "The request for assessment was withdrawn; advice can no longer be recorded on it.",
+            409,
+        )
     if cmd.outcome == "returned_for_quality" and request.outcome is not AdviceOutcome.RECEIVED:
         raise CommandRefused(
             "not_received", "Only advice that has been received can be returned for quality.", 409

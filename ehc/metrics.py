@@ -92,7 +92,8 @@ STATE_METRICS: dict[str, tuple[str, str]] = {
     ),
     "ehc_limits_pending": (
         "gauge",
-        "Statutory limits not yet due and not yet met, by limit.",
+        "Statutory limits not yet met and still open, by limit (the no-plan notice stays "
+        "pending past week 16 until the outcome is known, rules.md 8.3).",
     ),
     "ehc_limits_at_risk": (
         "gauge",
@@ -103,6 +104,16 @@ STATE_METRICS: dict[str, tuple[str, str]] = {
         "Statutory limits whose status is breached now (passed unmet or met late with no "
         "lawful exception), by limit. A state, not a counter: a late entry with the true "
         "date can correct a breach.",
+    ),
+    "ehc_guidance_limits_pending": (
+        "gauge",
+        "Guidance limits (CoP 9.41 advice from bodies outside reg 8) pending now, by limit. "
+        "Never counted in the statutory figures.",
+    ),
+    "ehc_guidance_limits_breached": (
+        "gauge",
+        "Guidance limits (CoP 9.41 advice from bodies outside reg 8) passed unmet or met "
+        "late now, by limit. Never counted in the statutory figures.",
     ),
     "ehc_advice_outstanding": (
         "gauge",
@@ -219,6 +230,8 @@ def snapshot_families(snapshot: StoreSnapshot) -> list[Metric]:
         _by("ehc_limits_pending", "limit", snapshot.limits_pending),
         _by("ehc_limits_at_risk", "limit", snapshot.limits_at_risk),
         _by("ehc_limits_breached", "limit", snapshot.limits_breached),
+        _by("ehc_guidance_limits_pending", "limit", snapshot.guidance_pending),
+        _by("ehc_guidance_limits_breached", "limit", snapshot.guidance_breached),
         _by("ehc_advice_outstanding", "agency", snapshot.advice_outstanding),
         _by("ehc_advice_overdue", "agency", snapshot.advice_overdue),
         _by_pair("ehc_advice_overdue_by_team", ("agency", "team"), snapshot.advice_overdue_by_team),

@@ -82,6 +82,10 @@ class AssessmentInput(Frozen):
 class DecisionToAssess(Frozen):
     decision: Literal["assess", "not_assess"]
     decided_on: date
+    notified_on: date | None = Field(
+        default=None,
+        description="When the notice went to the family (regs 4(1), 5(1)); defaults to decided_on",
+    )
     entered_by: str = ""
 
 
@@ -133,6 +137,10 @@ class ExceptionCommand(Frozen):
 class DecisionToIssue(Frozen):
     decision: Literal["issue", "not_issue"]
     decided_on: date
+    notified_on: date | None = Field(
+        default=None,
+        description="When the notice went to the family (reg 10(1)); defaults to decided_on",
+    )
     entered_by: str = ""
 
 
@@ -157,7 +165,13 @@ class Withdrawal(Frozen):
 class LimitView(BaseModel):
     limit: Limit
     regulation: str
-    statutory: bool
+    statutory: bool = Field(description="False for guidance (CoP) limits: never a breach")
+    rule_version: str | None = Field(
+        default=None, description="The rule version in force on this limit's due date"
+    )
+    family: bool = Field(
+        default=False, description="The family's period (reg 13(1)), not a council deadline"
+    )
     due_on: date
     met_on: date | None = None
     status: LimitStatus
@@ -172,6 +186,7 @@ class AdviceRequestView(BaseModel):
     agency: Agency
     team: str | None
     regulation: str
+    statutory: bool = True
     requested_on: date
     received_by_adviser_on: date
     due_on: date

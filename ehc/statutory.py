@@ -92,6 +92,13 @@ STATUTORY: dict[Limit, bool] = {
 REG8_AGENCIES = frozenset({Agency.HEALTH})
 
 
+def advice_is_statutory(agency: Agency) -> bool:
+    """Reg 8(1) binds only bodies under the CFA s.31 duty to co-operate (health and other
+    s.31 bodies); advice from schools, educational psychology and the council's own social
+    care is asked under CoP 9.41, which is guidance (rules.md 8.4)."""
+    return agency in REG8_AGENCIES
+
+
 # --- counting -------------------------------------------------------------------------
 
 
@@ -135,6 +142,23 @@ def advice_due(adviser_received_on: date) -> date:
     Counted from the date the *adviser received* the LA's request, not from Day 0.
     """
     return within_weeks(adviser_received_on, 6)
+
+
+def advice_period_start(agency: Agency, *, requested_on: date, received_on: date) -> date:
+    """When an advice request's 6 weeks start (rules.md 8.4).
+
+    Reg 8(1): a s.31 body must comply "within 6 weeks of the date on which they receive"
+    the request. CoP 9.41: everyone else responds "within a maximum of 6 weeks from the
+    date of the request".
+    """
+    return received_on if advice_is_statutory(agency) else requested_on
+
+
+def advice_due_for(agency: Agency, *, requested_on: date, received_on: date) -> date:
+    """Reg 8(1) from the body's receipt; CoP 9.41 from the LA's request (rules.md 8.4)."""
+    return advice_due(
+        advice_period_start(agency, requested_on=requested_on, received_on=received_on)
+    )
 
 
 def representations_end(draft_served_on: date) -> date:
@@ -293,8 +317,11 @@ _GENERAL = (ExceptionKind.PERSONAL_CIRCUMSTANCES, ExceptionKind.ABSENT_FROM_AREA
 
 # Which exception kinds each limit admits (rules.md section 3). The refusal notice of
 # Reg 4(1) has only the coronavirus exception of Reg 4(3): see ``allowed_kinds``.
+# Reg 5(4) has three limbs and no early-years one: see ``REG_5_4_LIMBS``.
 ALLOWED_KINDS: dict[Limit, frozenset[ExceptionKind]] = {
-    Limit.DECISION_TO_ASSESS: frozenset({*_CLOSURES, *_GENERAL, ExceptionKind.CORONAVIRUS}),
+    Limit.DECISION_TO_ASSESS: frozenset(
+        {ExceptionKind.SCHOOL_CLOSURE, *_GENERAL, ExceptionKind.CORONAVIRUS}
+    ),
     Limit.ADVICE: frozenset(
         {*_GENERAL, ExceptionKind.MISSED_APPOINTMENT, ExceptionKind.CORONAVIRUS}
     ),
@@ -305,6 +332,44 @@ ALLOWED_KINDS: dict[Limit, frozenset[ExceptionKind]] = {
 }
 
 _REFUSAL_KINDS = frozenset({ExceptionKind.CORONAVIRUS})
+
+# The limb letters of each exception list (rules.md 8.6).
+#
+# Reg 5(4), read at legislation.gov.uk/uksi/2014/1530/regulation/5 (revised text): "The
+# local authority need not comply with the time limit referred to in paragraph (1) if it
+# is impractical to do so because-- (a) the local authority has requested advice from the
+# head teacher or principal of a school or post-16 institution during a period beginning
+# one week before any date on which that school or institution was closed for a continuous
+# period of n[ot less than 4 weeks ...]". The stored copy ends there. Our reading, taken
+# by rules.md 8.6 and matching the SI as we recall it: (b) exceptional personal
+# circumstances and (c) absence from the area for at least 4 continuous weeks, both
+# "during that time period", with no early-years limb (reg 10(4)(b) has one). So
+# ``early_years_closure`` is refused on the decision whether to assess.
+REG_5_4_LIMBS: dict[ExceptionKind, str] = {
+    ExceptionKind.SCHOOL_CLOSURE: "a",
+    ExceptionKind.PERSONAL_CIRCUMSTANCES: "b",
+    ExceptionKind.ABSENT_FROM_AREA: "c",
+}
+# Reg 10(4), imported into reg 13(2) by reg 13(3).
+REG_10_4_LIMBS: dict[ExceptionKind, str] = {
+    ExceptionKind.SCHOOL_CLOSURE: "a",
+    ExceptionKind.EARLY_YEARS_CLOSURE: "b",
+    ExceptionKind.PERSONAL_CIRCUMSTANCES: "c",
+    ExceptionKind.ABSENT_FROM_AREA: "d",
+}
+# Reg 8(2), for bodies under reg 8 only.
+REG_8_2_LIMBS: dict[ExceptionKind, str] = {
+    ExceptionKind.PERSONAL_CIRCUMSTANCES: "a",
+    ExceptionKind.ABSENT_FROM_AREA: "b",
+    ExceptionKind.MISSED_APPOINTMENT: "c",
+}
+# The regulation's own words on when each circumstance must arise.
+_PERIOD_WORDS: dict[Limit, str] = {
+    Limit.DECISION_TO_ASSESS: "during that time period",
+    Limit.ADVICE: "during that 6 week period",
+    Limit.NO_PLAN_NOTICE: "during that time period",
+    Limit.FINAL_PLAN: "during that time period",
+}
 
 _CITATION: dict[Limit, str] = {
     Limit.DECISION_TO_ASSESS: "reg 5(4)",
@@ -374,22 +439,130 @@ def validate_exception(
     period_starts_on: date,
     due_on: date,
     refusal: bool = False,
+    today: date | None = None,
+    reg8_body: bool = True,
 ) -> None:
     """Refuse, with a reason a caseworker understands, an exception the law does not allow.
 
     ``period_starts_on``..``due_on`` is the limit's own period: Day 0 to the due date for
-    Regs 5, 10 and 13, the adviser's receipt to the due date for Reg 8. Accepting an
-    exception never changes ``due_on``.
+    Regs 5, 10 and 13, the adviser's receipt to the due date for Reg 8 (the request to the
+    due date for CoP 9.41 advice). Regs 5(4), 8(2) and 10(4) require the circumstance to
+    arise "during that time period" (reg 8(2): "during that 6 week period"); for a closure
+    the request for advice must fall both in the closure window and in the period (rules.md
+    8.1). With ``today``, dates that have not happened yet are refused (a planned
+    re-opening date may lie ahead). The missed-appointment exception is reg 8(2)(c)'s and
+    applies only to bodies under reg 8 (``reg8_body``). Accepting an exception never
+    changes ``due_on``.
     """
     _check_kind(claim, refusal=refusal)
+    if claim.kind is ExceptionKind.MISSED_APPOINTMENT and not reg8_body:
+        raise ExceptionRefused(
+            "reg 8(2)(c)",
+            "The missed appointment exception applies only to health and other bodies under "
+            "regulation 8; this advice is asked under the Code of Practice (9.41, 9.42).",
+        )
+    if today is not None:
+        _check_not_future(claim, today)
     if claim.kind in _CLOSURES:
         _check_closure(claim)
+        assert claim.closure is not None
+        _check_in_period(
+            claim,
+            claim.closure.advice_requested_on,
+            claim.closure.advice_requested_on,
+            period_starts_on=period_starts_on,
+            due_on=due_on,
+            what="The request for the institution's advice",
+        )
     elif claim.kind is ExceptionKind.ABSENT_FROM_AREA:
         _check_absence(claim, period_starts_on=period_starts_on, due_on=due_on)
     elif claim.kind is ExceptionKind.CORONAVIRUS:
         _check_coronavirus(claim, due_on=due_on)
     elif claim.kind is ExceptionKind.MISSED_APPOINTMENT:
         _check_within_period(claim, period_starts_on=period_starts_on, due_on=due_on)
+    elif claim.kind is ExceptionKind.PERSONAL_CIRCUMSTANCES:
+        _check_circumstances(claim, period_starts_on=period_starts_on, due_on=due_on)
+
+
+def limb(limit: Limit, kind: ExceptionKind) -> str:
+    """The citation of the limb that governs ``kind`` on ``limit``: Reg 5(4)(a)-(c) for the
+    decision whether to assess, Reg 8(2)(a)-(c) for advice, Reg 10(4)(a)-(d) for the
+    no-plan notice, and Reg 13(3), which imports Reg 10(4)(a)-(d), for the final plan."""
+    if limit is Limit.DECISION_TO_ASSESS:
+        letter = REG_5_4_LIMBS.get(kind)
+        return f"reg 5(4)({letter})" if letter else "reg 5(4)"
+    if limit is Limit.ADVICE:
+        letter = REG_8_2_LIMBS.get(kind)
+        return f"reg 8(2)({letter})" if letter else "reg 8(2)"
+    letter = REG_10_4_LIMBS.get(kind)
+    base = f"reg 10(4)({letter})" if letter else "reg 10(4)"
+    return f"reg 13(3) with {base}" if limit is Limit.FINAL_PLAN else base
+
+
+def _rule(claim: ExceptionClaim) -> str:
+    if claim.kind is ExceptionKind.CORONAVIRUS:
+        return "SI 2020/471"
+    return limb(claim.limit, claim.kind)
+
+
+def _check_not_future(claim: ExceptionClaim, today: date) -> None:
+    dates = [("start", claim.starts_on), ("end", claim.ends_on)]
+    if claim.closure is not None:
+        dates += [
+            ("closure date", claim.closure.closed_on),
+            ("date advice was requested", claim.closure.advice_requested_on),
+        ]
+    for what, on in dates:
+        if on is not None and on > today:
+            raise ExceptionRefused(
+                _rule(claim),
+                f"The exception's {what} ({on.isoformat()}) is in the future; an exception "
+                "can only be recorded for circumstances that have arisen.",
+            )
+
+
+def _check_in_period(
+    claim: ExceptionClaim,
+    starts_on: date,
+    ends_on: date,
+    *,
+    period_starts_on: date,
+    due_on: date,
+    what: str,
+) -> None:
+    """Rules.md 8.1: the circumstance must overlap the limit's period."""
+    if overlap_days(starts_on, ends_on, period_starts_on, due_on) > 0:
+        return
+    rule = _rule(claim)
+    when = (
+        starts_on.isoformat()
+        if starts_on == ends_on
+        else f"{starts_on.isoformat()} to {ends_on.isoformat()}"
+    )
+    raise ExceptionRefused(
+        rule,
+        f"{what} ({when}) does not fall within the {_words(claim.limit)} period "
+        f"{period_starts_on.isoformat()} to {due_on.isoformat()}; {rule} allows the "
+        f"exception only where the circumstance arises {_PERIOD_WORDS[claim.limit]}.",
+    )
+
+
+def _check_circumstances(claim: ExceptionClaim, *, period_starts_on: date, due_on: date) -> None:
+    if claim.starts_on is None:
+        raise ExceptionRefused(
+            _rule(claim),
+            "Exceptional personal circumstances need the date they began, so that they can "
+            "be checked against the limit's period.",
+        )
+    _check_dates_ordered(claim, _rule(claim))
+    _check_in_period(
+        claim,
+        claim.starts_on,
+        claim.ends_on or claim.starts_on,
+        period_starts_on=period_starts_on,
+        due_on=due_on,
+        what="The personal circumstances",
+    )
 
 
 def _check_kind(claim: ExceptionClaim, *, refusal: bool) -> None:
@@ -420,20 +593,8 @@ def _words(value: StrEnum) -> str:
     return value.value.replace("_", " ")
 
 
-def _limb(limit: Limit, letter: str) -> str:
-    """The limb of the exception list that governs ``limit``: Reg 5(4) for the decision
-    whether to assess, Reg 10(4) for the no-plan notice, and Reg 13(3), which imports
-    Reg 10(4)(a)-(d), for the final plan (rules.md section 3 column headings)."""
-    if limit is Limit.DECISION_TO_ASSESS:
-        return f"reg 5(4)({letter})"
-    if limit is Limit.FINAL_PLAN:
-        return f"reg 13(3) with reg 10(4)({letter})"
-    return f"reg 10(4)({letter})"
-
-
 def _check_closure(claim: ExceptionClaim) -> None:
-    letter = "a" if claim.kind is ExceptionKind.SCHOOL_CLOSURE else "b"
-    rule = _limb(claim.limit, letter)
+    rule = _rule(claim)
     closure = claim.closure
     if closure is None:
         raise ExceptionRefused(
@@ -459,7 +620,7 @@ def _check_closure(claim: ExceptionClaim) -> None:
 
 
 def _check_absence(claim: ExceptionClaim, *, period_starts_on: date, due_on: date) -> None:
-    rule = "reg 8(2)(b)" if claim.limit is Limit.ADVICE else _limb(claim.limit, "d")
+    rule = _rule(claim)
     if claim.starts_on is None or claim.ends_on is None:
         raise ExceptionRefused(rule, "An absence from the area needs its first and last day.")
     _check_dates_ordered(claim, rule)
@@ -469,7 +630,8 @@ def _check_absence(claim: ExceptionClaim, *, period_starts_on: date, due_on: dat
             rule,
             f"Only {inside} days of the absence fall between {period_starts_on.isoformat()} "
             f"and {due_on.isoformat()}; the exception needs at least {MIN_ABSENCE_DAYS} "
-            "continuous days (4 weeks) inside the limit's period.",
+            f"continuous days (4 weeks) inside the limit's period ({rule}: "
+            f"{_PERIOD_WORDS[claim.limit]}).",
         )
 
 
@@ -526,16 +688,30 @@ def _bst_bounds(year: int) -> tuple[datetime, datetime]:
     return starts, ends
 
 
+class NaiveDatetime(ValueError):
+    """A time without a time zone: refused, never read as the host's local time."""
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise NaiveDatetime(
+            "A time without a time zone cannot be placed on the calendar in England; "
+            "send it with its offset (for example 2024-09-02T09:00:00+01:00)."
+        )
+    return instant.astimezone(UTC)
+
+
 def london_offset(instant: datetime) -> timedelta:
-    """UK civil time's offset from UTC at an aware instant."""
-    utc = instant.astimezone(UTC)
+    """UK civil time's offset from UTC at an aware instant (a naive one is refused)."""
+    utc = _aware(instant)
     starts, ends = _bst_bounds(utc.year)
     return timedelta(hours=1) if starts <= utc < ends else timedelta(0)
 
 
 def london_date(instant: datetime) -> date:
-    """The calendar date in England at an aware instant."""
-    utc = instant.astimezone(UTC)
+    """The calendar date in England at an aware instant (rules.md 8.7: a naive one is
+    refused with ``NaiveDatetime``, never read as the host's local time)."""
+    utc = _aware(instant)
     return (utc + london_offset(utc)).date()
 
 

@@ -23,6 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from ehc.chasing import NoticeKind, PlannedNotice
     from ehc.models import CLOSED_ADVICE, AdviceInput, AdviceOutcome, AdviceState, NoticeInput
     from ehc.statutory import end_of_london_day, london_date
+    from ehc.workdays import ENGLAND_BANK_HOLIDAYS
+
+# Rules.md 8.5: notices on working days in England. Chasers started before keep the
+# calendar schedule so that their histories replay.
+WORKING_DAYS_PATCH = "notices-on-working-days"
 
 NOTICE_HOUR = timedelta(hours=9)
 # A send is tried twice at once; after that the workflow waits on a durable timer with
@@ -82,6 +87,7 @@ class AdviceRequestWorkflow:
             due_on=request.due_on,
             policy=request.policy,
             ladder_rungs=request.ladder_rungs,
+            holidays=ENGLAND_BANK_HOLIDAYS if workflow.patched(WORKING_DAYS_PATCH) else None,
         )
         today = london_date(workflow.now())
         first = chasing.due_now(plan, today)

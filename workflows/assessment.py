@@ -42,11 +42,14 @@ with workflow.unsafe.imports_passed_through():
         FinalPlan,
         Withdrawal,
     )
-    from ehc.statutory import LimitStatus, advice_due, end_of_london_day, london_date
+    from ehc.statutory import LimitStatus, end_of_london_day, london_date
     from ehc.temporal import BREACHED, NEXT_DUE, STAGE
     from workflows.advice import AdviceRequestWorkflow, advice_workflow_id
 
 CHASING_PATCH = "advice-chasing-workflows"
+# The readings of rules.md section 8 (notices, no-plan pending, guidance advice, ...).
+# Histories recorded before them keep the original reading so that they replay.
+LAW_READING_PATCH = "law-read-closer-2026-11"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -60,6 +63,11 @@ def workflow_id(case_ref: str) -> str:
     return f"assessment-{case_ref}"
 
 
+def _notified(cmd: DecisionToAssess | DecisionToIssue) -> dict[str, str]:
+    """The audit event carries the notice date (rules.md 8.2) for the store and reports."""
+    return {"notified_on": casefile.notice_on(cmd).isoformat()}
+
+
 def _refused(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(exc.detail, exc.status, type=exc.code, non_retryable=True)
 
@@ -69,6 +77,11 @@ class AssessmentWorkflow:
     @workflow.init
     def __init__(self, case: AssessmentInput) -> None:
         self.facts = CaseFacts(case=case)
+        self.facts.reading = (
+            casefile.CLOSER_READING
+            if workflow.patched(LAW_READING_PATCH)
+            else casefile.ORIGINAL_READING
+        )
         self.version = 0
         self.facts.add_event(
             "request_received",
@@ -140,7 +153,14 @@ class AssessmentWorkflow:
 
     def _next_deadline(self, view: CaseView) -> datetime | None:
         """The end (in England) of the next pending due date, or of the grace period."""
-        ends = [end_of_london_day(v.due_on) for v in view.limits if v.status is LimitStatus.PENDING]
+        today = london_date(workflow.now())
+        # A limit still pending after its date (the no-plan notice awaiting the decision,
+        # rules.md 8.3) has no timer of its own: the next event re-evaluates it.
+        ends = [
+            end_of_london_day(v.due_on)
+            for v in view.limits
+            if v.status is LimitStatus.PENDING and v.due_on >= today
+        ]
         grace_ends = self._grace_ends()
         if grace_ends is not None:
             ends.append(grace_ends)
@@ -208,7 +228,7 @@ class AssessmentWorkflow:
                 agency=request.agency,
                 team=request.team,
                 requested_on=request.received_by_adviser_on,
-                due_on=advice_due(request.received_by_adviser_on),
+                due_on=casefile.advice_period(self.facts, request)[1],
                 policy=request.policy,
                 ladder_rungs=request.ladder_rungs,
                 cycle=request.chasing_cycle,
@@ -242,9 +262,21 @@ class AssessmentWorkflow:
     @workflow.update
     def opened(self) -> CaseView:
         """The case as it stands, for the caller that started it (update-with-start)."""
+        self._adopt_reading()
         return self._refresh()
 
     # --- events from caseworkers ---------------------------------------------------------
+
+    def _adopt_reading(self) -> None:
+        """A case started before the readings of rules.md section 8 adopts them at its next
+        event. The switch is recorded by a patch marker named after that update, so old
+        histories (no marker) replay as they ran and new ones replay with the switch."""
+        if self.facts.closer:
+            return
+        info = workflow.current_update_info()
+        if info is not None and workflow.patched(f"{LAW_READING_PATCH}@{info.id}"):
+            self.facts.reading = casefile.CLOSER_READING
+            self.version += 1
 
     def _duplicate(self) -> bool:
         info = workflow.current_update_info()
@@ -269,11 +301,16 @@ class AssessmentWorkflow:
 
     @workflow.update
     def decision_to_assess(self, cmd: DecisionToAssess) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_assess = cmd
         return self._applied(
-            "decision_to_assess", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+            "decision_to_assess",
+            cmd.decided_on,
+            cmd.entered_by,
+            decision=cmd.decision,
+            **_notified(cmd),
         )
 
     @decision_to_assess.validator
@@ -282,6 +319,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def request_advice(self, cmd: AdviceRequestCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
@@ -310,6 +348,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def advice_received(self, cmd: AdviceReceived) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
@@ -323,6 +362,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def advice_outcome(self, cmd: AdviceOutcomeCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
@@ -336,6 +376,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def record_exception(self, cmd: ExceptionCommand) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         exception_id = f"{self.facts.case.case_ref}-exc{len(self.facts.exceptions) + 1}"
@@ -367,11 +408,16 @@ class AssessmentWorkflow:
 
     @workflow.update
     def decision_to_issue(self, cmd: DecisionToIssue) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_issue = cmd
         return self._applied(
-            "decision_to_issue", cmd.decided_on, cmd.entered_by, decision=cmd.decision
+            "decision_to_issue",
+            cmd.decided_on,
+            cmd.entered_by,
+            decision=cmd.decision,
+            **_notified(cmd),
         )
 
     @decision_to_issue.validator
@@ -380,6 +426,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def draft_plan(self, cmd: DraftPlan) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.draft_plan = cmd
@@ -391,6 +438,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def final_plan(self, cmd: FinalPlan) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.final_plan = cmd
@@ -402,6 +450,7 @@ class AssessmentWorkflow:
 
     @workflow.update
     def withdraw(self, cmd: Withdrawal) -> CaseView:
+        self._adopt_reading()
         if self._duplicate():
             return self.case_view()
         self.facts.withdrawal = cmd

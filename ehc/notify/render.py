@@ -30,7 +30,7 @@ AGENCY_WORDS = {
 SUBJECTS = {
     "request": "Advice requested for EHC needs assessment {case_ref}: due {due}",
     "reminder": "Reminder: advice for {case_ref} is due {due}",
-    "due_today": "Advice for {case_ref} is due today ({due})",
+    "due_today": "Last reminder: advice for {case_ref} is due {due}",
     "overdue": "Overdue: advice for {case_ref} was due {due}",
     "escalation": "Escalation: advice for {case_ref} is overdue (due {due})",
     "returned_for_quality": "Advice for {case_ref} returned for quality: please revise and "
@@ -40,7 +40,7 @@ SUBJECTS = {
 OPENINGS = {
     "request": "The council asks your team for {what} for an EHC needs assessment.",
     "reminder": "This is a reminder that {what} is still outstanding.",
-    "due_today": "{what_cap} is due today.",
+    "due_today": "{what_cap} is due {due}.",
     "overdue": "{what_cap} has not been received and is now overdue.",
     "escalation": "{what_cap} requested from {team} is overdue. You are named on the "
     "escalation route for this team; please make sure it is sent.",
@@ -144,7 +144,9 @@ def render(
     caseworker's reasons (already redacted by the caller)."""
     what = AGENCY_WORDS.get(agency, "advice")
     due = f"{due_on:%A %d %B %Y}"
-    opening = OPENINGS[kind].format(what=what, what_cap=what[0].upper() + what[1:], team=team_name)
+    opening = OPENINGS[kind].format(
+        what=what, what_cap=what[0].upper() + what[1:], team=team_name, due=due
+    )
     lines = [
         opening,
         "",

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Literal
 
 from ehc import statutory
-from ehc.store.report_queries import CaseRecord
+from ehc.store.report_queries import CaseRecord, EventRecord
 
 RequestOutcome = Literal["Y", "N", "W", "A"]
 AssessmentOutcome = Literal["Y", "N", "W", "A"]
@@ -55,7 +55,7 @@ class CaseOutcome:
 
     @property
     def decided_within_6_weeks(self) -> bool | None:
-        """Regs 4(1)/5(1): was the decision whether to assess made within 6 weeks?
+        """Regs 4(1)/5(1): was the decision whether to assess notified within 6 weeks?
         ``None`` when no decision was made (withdrawn or still open)."""
         if self.assess_on is None:
             return None
@@ -91,7 +91,7 @@ class CaseOutcome:
 
     @property
     def no_plan_within_16_weeks(self) -> bool | None:
-        """Reg 10(1): for a decision not to issue, was it made within 16 weeks?"""
+        """Reg 10(1): for a decision not to issue, was it notified within 16 weeks?"""
         if self.issue_decision != "not_issue" or self.issue_on is None:
             return None
         return self.issue_on <= statutory.no_plan_notice_due(self.received_on)
@@ -135,17 +135,32 @@ class CaseOutcome:
         return self.received_on <= end and (closed is None or closed >= start)
 
 
+def notice_date(event: EventRecord) -> date:
+    """The date a decision was *notified* to the family (regs 4(1), 5(1), 10(1); rules.md
+    8.2), which is what SEN2's RequestOutcomeDate and AssessmentOutcomeDate record (see
+    docs/reports.md). Events recorded before ``notified_on`` existed carry only the
+    decision date; other events are dated as they happened."""
+    notified = event.detail.get("notified_on")
+    if event.kind in ("decision_to_assess", "decision_to_issue") and isinstance(notified, str):
+        try:
+            return date.fromisoformat(notified)
+        except ValueError:
+            return event.occurred_on
+    return event.occurred_on
+
+
 def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
     """The case's outcome from its audit events dated on or before ``as_at``."""
     assess_on = assess_decision = issue_on = issue_decision = None
     final_plan_on = withdrawn_on = None
     for event in case.events:
-        if event.occurred_on > as_at:
+        on = notice_date(event)
+        if on > as_at:
             continue
         if event.kind == "decision_to_assess" and assess_on is None:
-            assess_on, assess_decision = event.occurred_on, str(event.detail.get("decision"))
+            assess_on, assess_decision = on, str(event.detail.get("decision"))
         elif event.kind == "decision_to_issue" and issue_on is None:
-            issue_on, issue_decision = event.occurred_on, str(event.detail.get("decision"))
+            issue_on, issue_decision = on, str(event.detail.get("decision"))
         elif event.kind == "final_plan_issued" and final_plan_on is None:
             final_plan_on = event.occurred_on
         elif event.kind == "withdrawn" and withdrawn_on is None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ehc import statutory
 from ehc.reports import dfe
 from ehc.reports.la_codes import LocalAuthority, local_authority
 from ehc.reports.outcomes import CaseOutcome, outcome_as_at
@@ -47,7 +48,7 @@ class RequestsSection(BaseModel):
     request_outstanding_pc: Percent
     request_withdrawn_pc: Percent
     request_outcome_six_weeks: Count = Field(
-        description="Decisions (assess or not) made within 6 weeks of Day 0 (Regs 4(1), 5(1))"
+        description="Decisions (assess or not) notified within 6 weeks of Day 0 (Regs 4(1), 5(1))"
     )
     request_outcome_over_6_weeks: Count = Field(description="Decisions made after 6 weeks")
     request_outcome_six_weeks_pc: Percent = Field(description="% of decisions made")
@@ -73,7 +74,7 @@ class AssessmentsSection(BaseModel):
     assess_withdrawn: Count = Field(description="Withdrawn in the period while assessing")
     assess_withdrawn_pc: Percent
     outcome_decision_within_time: Count = Field(
-        description="Decisions not to issue made within 16 weeks of Day 0 (Reg 10(1))"
+        description="Decisions not to issue notified within 16 weeks of Day 0 (Reg 10(1))"
     )
     outcome_decision_over_time: Count = Field(description="... made after 16 weeks")
     outcome_decision_within_time_pc: Percent
@@ -108,16 +109,31 @@ class TimelinessSection(BaseModel):
     avg_weeks_issue_plan_exc: float | None
 
 
+Basis = Literal["statute", "guidance", "mixed"]
+
+
+def advice_basis(agency: str) -> Basis:
+    """Reg 8(1) binds health and other s.31 bodies; CoP 9.41 everyone else (rules.md 8.4)."""
+    if agency == "all":
+        return "mixed"
+    return "statute" if statutory.advice_is_statutory(statutory.Agency(agency)) else "guidance"
+
+
 class AdviceRow(BaseModel):
     """Advice (Reg 8(1), CoP 9.41) by agency and team; ``level`` says which total a row is."""
 
     level: Literal["team", "agency", "all"]
     agency: str
     team: str | None
+    basis: Basis = Field(
+        description="statute: reg 8 bodies (health); guidance: CoP 9.41 (everyone else, "
+        "timed from the request); mixed: the grand total (rules.md 8.4)"
+    )
     advice_requested: Count = Field(description="Advice requests sent in the period")
     advice_received: Count = Field(description="Advice received in the period")
     advice_received_within_6_weeks: Count = Field(
-        description="... on or before 6 weeks from the adviser's receipt of the request"
+        description="... on or before the due date: 6 weeks from the body's receipt (reg 8) "
+        "or from the request (CoP 9.41)"
     )
     advice_received_over_6_weeks: Count
     pc_advice_received_within_6_weeks: Percent
@@ -280,6 +296,7 @@ def _advice_row(
         level=level,
         agency=agency,
         team=team,
+        basis=advice_basis(agency),
         advice_requested=requested,
         advice_received=received,
         advice_received_within_6_weeks=within,

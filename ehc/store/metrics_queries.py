@@ -62,7 +62,7 @@ EXCEPTIONS_SCOPES: tuple[str, ...] = ("included", "excluded")
 
 # Events a person enters, dated with when the thing happened. The system's own events
 # (limit_breached, limit_exception, breach_corrected) and exception_recorded (dated with
-# the start of the exception, which may lie ahead) are not data entry.
+# the start of the circumstance, often long before it is recorded) are not data entry.
 ENTERED_EVENT_KINDS: tuple[str, ...] = (
     "request_received",
     "decision_to_assess",
@@ -96,6 +96,12 @@ class StoreSnapshot:
     entry_lag_days: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
     chasing: ChasingFigures = field(default_factory=lambda: ChasingFigures({}, {}, {}, {}))
     advice_overdue_by_team: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    guidance_pending: Mapping[str, int] = field(
+        default_factory=lambda: dict.fromkeys(GUIDANCE_LIMITS, 0)
+    )
+    guidance_breached: Mapping[str, int] = field(
+        default_factory=lambda: dict.fromkeys(GUIDANCE_LIMITS, 0)
+    )
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,32 @@ async def limits_by_status(
         _zero_filled(STATUTORY_LIMITS, risky),
         _zero_filled(STATUTORY_LIMITS, breached),
     )
+
+
+# Limits that can be guidance (statutory false): CoP 9.41 advice (rules.md 8.4).
+GUIDANCE_LIMITS: tuple[str, ...] = (Limit.ADVICE.value,)
+
+
+async def guidance_limits_by_status(
+    session: AsyncSession,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Guidance limits (``statutory`` false) pending and breached now, by limit: their own
+    figures, never mixed into the statutory ones (rules.md 8.4)."""
+    rows = await session.execute(
+        select(
+            LimitRow.limit,
+            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
+            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
+        )
+        .where(LimitRow.statutory.is_(False), LimitRow.status.in_([_PENDING, _BREACHED]))
+        .group_by(LimitRow.limit)
+    )
+    pending: dict[str, int] = {}
+    breached: dict[str, int] = {}
+    for limit, n_pending, n_breached in rows:
+        pending[limit] = int(n_pending or 0)
+        breached[limit] = int(n_breached or 0)
+    return _zero_filled(GUIDANCE_LIMITS, pending), _zero_filled(GUIDANCE_LIMITS, breached)
 
 
 async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_days: int) -> int:
@@ -372,6 +404,7 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
     lag = await entry_lag_days(session)
     chasing = await chasing_figures(session)
     by_team = await advice_overdue_by_team(session, today=today)
+    guidance_pending, guidance_breached = await guidance_limits_by_status(session)
     return StoreSnapshot(
         open_by_stage=stages,
         limits_pending=pending,
@@ -385,4 +418,6 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
         entry_lag_days=lag,
         chasing=chasing,
         advice_overdue_by_team=by_team,
+        guidance_pending=guidance_pending,
+        guidance_breached=guidance_breached,
     )

@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from ehc import statutory
 from ehc.synthetic.calibration import Calibration, load_calibration
 
 PLAN_BANDS = ("within_20_weeks", "gt20weeks_ltYear", "gt_1_year")
@@ -52,6 +53,13 @@ ADVICE_SHARE = 0.25
 HORIZON_DAYS = 600
 
 
+def _basis(agency: str) -> str:
+    """The advice report's ``basis``: reg 8 (statute) or CoP 9.41 (guidance), rules.md 8.4."""
+    if agency == "all":
+        return "mixed"
+    return "statute" if statutory.advice_is_statutory(statutory.Agency(agency)) else "guidance"
+
+
 @dataclass(frozen=True)
 class AdviceScript:
     agency: str
@@ -63,7 +71,12 @@ class AdviceScript:
 
     @property
     def due_on(self) -> date:
-        return self.adviser_received_on + timedelta(weeks=6)
+        """Reg 8(1) from the body's receipt, CoP 9.41 from the request (rules.md 8.4)."""
+        return statutory.advice_due_for(
+            statutory.Agency(self.agency),
+            requested_on=self.requested_on,
+            received_on=self.adviser_received_on,
+        )
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,7 @@ class KnownFigures:
     requests: dict[str, int | float | None]
     assessments: dict[str, int | float | None]
     timeliness_20_week: dict[str, int | float | None]
-    advice: dict[tuple[str, str, str | None], dict[str, int | float | None]]
+    advice: dict[tuple[str, str, str | None], dict[str, int | float | str | None]]
     sen2: dict[str, int]
 
 
@@ -345,14 +358,18 @@ class _Builder:
             agency, team = self.rng.choice(ADVISERS)
             requested = self.draw.day_in(first, min(last, first + timedelta(days=5)))
             adviser = requested + timedelta(days=self.rng.randint(0, 2))
+            # Reg 8(1) counts from the body's receipt, CoP 9.41 from the request (rules.md 8.4).
+            start = statutory.advice_period_start(
+                statutory.Agency(agency), requested_on=requested, received_on=adviser
+            )
             roll = self.rng.random()
             received: date | None
             if roll < 0.6:
                 band = "within_6_weeks"
-                received = adviser + timedelta(days=self.draw.days("advice_within", 7, 42))
+                received = start + timedelta(days=self.draw.days("advice_within", 7, 42))
             elif roll < 0.85:
                 band = "over_6_weeks"
-                received = adviser + timedelta(days=self.draw.days("advice_over", 43, 80))
+                received = start + timedelta(days=self.draw.days("advice_over", 43, 80))
             else:
                 band, received = "not_received", None
             if received and case.withdrawn_on and received > case.withdrawn_on:
@@ -732,7 +749,7 @@ def known_figures(scripts: list[CaseScript], year: int) -> KnownFigures:
 
 def _advice_known(
     scripts: list[CaseScript], start: date, end: date
-) -> dict[tuple[str, str, str | None], dict[str, int | float | None]]:
+) -> dict[tuple[str, str, str | None], dict[str, int | float | str | None]]:
     tallies: dict[tuple[str, str, str | None], dict[str, int]] = defaultdict(
         lambda: defaultdict(int)
     )
@@ -755,10 +772,11 @@ def _advice_known(
                     t["advice_received"] += 1
                     t["advice_received_within_6_weeks"] += a.band == "within_6_weeks"
                 t["advice_overdue_at_end"] += got is None and a.due_on <= end and not lapsed
-    known: dict[tuple[str, str, str | None], dict[str, int | float | None]] = {}
+    known: dict[tuple[str, str, str | None], dict[str, int | float | str | None]] = {}
     for key, t in tallies.items():
         received, within = t["advice_received"], t["advice_received_within_6_weeks"]
         known[key] = {
+            "basis": _basis(key[1]),
             "advice_requested": t["advice_requested"],
             "advice_received": received,
             "advice_received_within_6_weeks": within,
@@ -768,6 +786,7 @@ def _advice_known(
         }
     if not known:
         known[("all", "all", None)] = {
+            "basis": "mixed",
             "advice_requested": 0,
             "advice_received": 0,
             "advice_received_within_6_weeks": 0,

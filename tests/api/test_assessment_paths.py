@@ -141,12 +141,17 @@ async def test_no_plan_notice_late_is_breached(any_stack: Stack) -> None:
         {"decision": "assess", "decided_on": (day0 + weeks(6)).isoformat()},
     )
     view = (await s.get(f"/assessments/{ref}")).json()
-    assert limit(view, "no_plan_notice")["status"] == "breached"  # provisional
+    no_plan = limit(view, "no_plan_notice")
+    # rules.md 8.3: pending (and at risk) until the outcome is known, never a provisional breach
+    assert no_plan["status"] == "pending"
+    assert no_plan["at_risk"]
+    assert not view["breached"]
     r = await s.post(
         f"/assessments/{ref}/decision-to-issue",
         {"decision": "not_issue", "decided_on": (day0 + weeks(17)).isoformat()},
     )
     assert limit(r.json(), "no_plan_notice")["status"] == "breached"
+    assert r.json()["breached"]
 
 
 async def test_withdrawal_makes_later_limits_not_applicable(any_stack: Stack) -> None:

@@ -172,3 +172,136 @@ async def test_coronavirus_exception_only_for_limits_due_in_2020_window(ts_stack
     )
     assert r.status_code == 201, r.text  # due 20 July 2020
     assert limit(r.json(), "final_plan")["status"] == "exception"
+
+
+# --- rules.md 8.1: the circumstance must fall in the limit's period -------------------
+
+
+async def _issued_plan(s: Stack) -> tuple[str, Any]:
+    """A plan issued late, in week 22, on a case received 30 weeks ago."""
+    day0 = await s.today() - weeks(30)
+    ref = (await create_case(s, day0))["case_ref"]
+    for path, body in (
+        ("decision-to-assess", {"decision": "assess", "decided_on": day0 + weeks(5)}),
+        ("decision-to-issue", {"decision": "issue", "decided_on": day0 + weeks(12)}),
+        ("draft-plan", {"served_on": day0 + weeks(13)}),
+        ("final-plan", {"issued_on": day0 + weeks(22)}),
+    ):
+        payload = {k: v.isoformat() if isinstance(v, date) else v for k, v in body.items()}
+        r = await s.post(f"/assessments/{ref}/{path}", payload)
+        assert r.status_code == 200, r.text
+    return ref, day0
+
+
+async def test_exception_about_months_after_the_plan_is_refused_with_the_regulations_words(
+    ts_stack: Stack,
+) -> None:
+    s = ts_stack
+    ref, day0 = await _issued_plan(s)
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "final_plan",
+            "kind": "personal_circumstances",
+            "reason": "bereavement",
+            "starts_on": (day0 + weeks(27)).isoformat(),
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "exception_refused"
+    assert "during that time period" in r.json()["detail"]
+    assert "reg 13(3) with reg 10(4)(c)" in r.json()["detail"]
+    closure = {
+        "limit": "final_plan",
+        "kind": "school_closure",
+        "reason": "summer holiday",
+        "institution": {
+            "name": "Oak Primary",
+            "closed_on": (day0 + weeks(23)).isoformat(),
+            "reopens_on": (day0 + weeks(29)).isoformat(),
+            "advice_requested_on": (day0 + weeks(23)).isoformat(),
+        },
+    }
+    r = await s.post(f"/assessments/{ref}/exceptions", closure)
+    assert r.status_code == 422, r.text
+    assert "does not fall within" in r.json()["detail"]
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert limit(view, "final_plan")["status"] == "breached"
+
+
+async def test_exception_recorded_after_the_plan_about_the_period_is_accepted(
+    ts_stack: Stack,
+) -> None:
+    s = ts_stack
+    ref, day0 = await _issued_plan(s)
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "final_plan",
+            "kind": "personal_circumstances",
+            "reason": "bereavement",
+            "starts_on": (day0 + weeks(10)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    view = r.json()
+    assert limit(view, "final_plan")["status"] == "exception"
+    recorded = [e for e in view["events"] if e["kind"] == "exception_recorded"]
+    assert recorded
+    assert recorded[-1]["entered_at"][:10] >= (day0 + weeks(22)).isoformat()  # entered later
+
+
+async def test_exception_dated_in_the_future_is_refused(ts_stack: Stack) -> None:
+    s = ts_stack
+    ref, _ = await _assessing_case(s, weeks_ago=10)
+    today = await s.today()
+    r = await s.post(
+        f"/assessments/{ref}/exceptions",
+        {
+            "limit": "final_plan",
+            "kind": "absent_from_area",
+            "reason": "abroad",
+            "starts_on": (today - timedelta(days=5)).isoformat(),
+            "ends_on": (today + timedelta(days=40)).isoformat(),
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert "in the future" in r.json()["detail"]
+
+
+async def test_decision_notified_late_is_measured_by_its_notice(ts_stack: Stack) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(8)
+    ref = (await create_case(s, day0))["case_ref"]
+    r = await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {
+            "decision": "assess",
+            "decided_on": (day0 + weeks(6)).isoformat(),
+            "notified_on": (day0 + weeks(6) + timedelta(days=3)).isoformat(),
+        },
+    )
+    assert r.status_code == 200, r.text
+    d2a = limit(r.json(), "decision_to_assess")
+    assert d2a["status"] == "breached"
+    assert d2a["met_on"] == (day0 + weeks(6) + timedelta(days=3)).isoformat()
+
+
+async def test_guidance_advice_is_shown_apart_and_never_breaches_the_case(ts_stack: Stack) -> None:
+    s = ts_stack
+    ref, day0 = await _assessing_case(s, weeks_ago=15)
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {
+            "agency": "education",
+            "requested_on": (day0 + weeks(5)).isoformat(),
+            "received_on": (day0 + weeks(5) + timedelta(days=3)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    view = r.json()["case"]
+    advice = limit(view, "advice", r.json()["id"])
+    assert advice["statutory"] is False
+    assert advice["status"] == "breached"
+    assert advice["due_on"] == (day0 + weeks(11)).isoformat()  # from the request (CoP 9.41)
+    assert not view["breached"]

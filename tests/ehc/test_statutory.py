@@ -302,7 +302,7 @@ def test_w5_absence_is_36_days_and_inside_the_20_week_period() -> None:
 
 def test_w5_absence_does_not_touch_the_6_week_decision() -> None:
     claim = _abroad(Limit.DECISION_TO_ASSESS)
-    assert refused(claim, start=W5_DAY0, due=D(2024, 10, 14)) == "reg 5(4)(d)"
+    assert refused(claim, start=W5_DAY0, due=D(2024, 10, 14)) == "reg 5(4)(c)"  # 3 limbs
 
 
 def test_w5_absence_refused_for_advice_only_25_days_inside() -> None:
@@ -508,7 +508,8 @@ TABLE: dict[ExceptionKind, dict[str, bool]] = {
     for kind, row in (
         # columns: decision to assess, refusal notice, advice, no-plan notice, final plan
         (ExceptionKind.SCHOOL_CLOSURE, (Y, N, N, Y, Y)),
-        (ExceptionKind.EARLY_YEARS_CLOSURE, (Y, N, N, Y, Y)),
+        # rules.md 8.6: reg 5(4) has no early-years limb.
+        (ExceptionKind.EARLY_YEARS_CLOSURE, (N, N, N, Y, Y)),
         (ExceptionKind.PERSONAL_CIRCUMSTANCES, (Y, N, Y, Y, Y)),
         (ExceptionKind.ABSENT_FROM_AREA, (Y, N, Y, Y, Y)),
         (ExceptionKind.MISSED_APPOINTMENT, (N, N, Y, N, N)),
@@ -658,7 +659,7 @@ def test_absence_needs_28_days_inside_the_period(inside: int, ok: bool) -> None:
 def test_personal_circumstances_accepted_on_every_limit_in_the_table() -> None:
     for limit in (Limit.DECISION_TO_ASSESS, Limit.ADVICE, Limit.NO_PLAN_NOTICE, Limit.FINAL_PLAN):
         accepted(
-            ExceptionClaim(limit, ExceptionKind.PERSONAL_CIRCUMSTANCES),
+            ExceptionClaim(limit, ExceptionKind.PERSONAL_CIRCUMSTANCES, starts_on=D(2024, 9, 20)),
             start=D(2024, 9, 2),
             due=D(2024, 10, 14),
         )
@@ -691,6 +692,10 @@ STATUTORY_RULES: tuple[str, ...] = (
     "earliest_finalisation",
     "school_consultation_due",
     "regulation_for_advice",
+    "advice_is_statutory",
+    "advice_period_start",
+    "advice_due_for",
+    "limb",
     "timescales",
     "limit_status",
     "rule_version",

@@ -154,6 +154,39 @@ async def withdrawn(s: Stack) -> str:
     return ref
 
 
+async def readings_2026(s: Stack) -> str:
+    """The readings of rules.md section 8: a decision notified after it was made, CoP advice
+    (guidance) breached, the no-plan limit pending past week 16, then a late no-plan notice."""
+    day0 = await s.today() - weeks(17)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {
+            "decision": "assess",
+            "decided_on": (day0 + weeks(5)).isoformat(),
+            "notified_on": (day0 + weeks(6)).isoformat(),
+        },
+    )
+    await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "education", "requested_on": (day0 + weeks(6)).isoformat()},
+    )
+    await s.sleep(weeks(1))
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {
+            "decision": "not_issue",
+            "decided_on": (day0 + weeks(17)).isoformat(),
+            "notified_on": (day0 + weeks(18)).isoformat(),
+        },
+    )
+    return ref
+
+
 async def advice_chasing(s: Stack) -> dict[tuple[str, str], str]:
     """An assessment whose health advice is chased through reminders, the due date, the
     overdue notice and two escalations, then arrives: the assessment (on the
@@ -200,9 +233,18 @@ PATHS: list[Path_] = [
     _case("exception_and_refusal")(exception_and_refusal),
     _case("no_plan")(no_plan),
     _case("withdrawn")(withdrawn),
+    _case("readings_2026")(readings_2026),  # recorded with the patches of rules.md section 8
     advice_chasing,
     digest,
+    # The same chasing after the notices-on-working-days patch.
+    lambda s: _renamed(advice_chasing(s), "_working_days"),
 ]
+
+
+async def _renamed(
+    played: Awaitable[dict[tuple[str, str], str]], suffix: str
+) -> dict[tuple[str, str], str]:
+    return {(kind, name + suffix): wf_id for (kind, name), wf_id in (await played).items()}
 
 
 async def _save(client: Any, kind: str, name: str, wf_id: str) -> None:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from ehc.statutory import end_of_london_day
+from ehc.workdays import ENGLAND_BANK_HOLIDAYS
 from tests.api.scenarios import create_case
 from tests.conftest import START_MOMENTS, MailServer, Stack
 from tests.waiting import eventually
@@ -39,6 +40,17 @@ def ten_am(day: date) -> datetime:
     return end_of_london_day(day - timedelta(days=1)) + timedelta(hours=10)
 
 
+def quiet_monday(after: date) -> date:
+    """The first Monday on or after ``after`` whose next 70 days hold no bank holiday in
+    England. Every notice of EXPECTED then falls on a Monday or Tuesday, a working day, so
+    the working-day schedule (rules.md 8.5) sends on these exact days whatever the date the
+    test runs (tests/ehc/test_statutory_working_days.py pins the moves themselves)."""
+    day = after + timedelta(days=(7 - after.weekday()) % 7)
+    while any(day + timedelta(days=n) in ENGLAND_BANK_HOLIDAYS for n in range(70)):
+        day += timedelta(days=7)
+    return day
+
+
 async def until(stack: Stack, at: datetime) -> None:
     now = await stack.env.get_current_time()
     if at > now:
@@ -57,6 +69,7 @@ async def delivered(mail: MailServer, advice_id: str, count: int) -> list[tuple[
 
 
 async def request_health_advice(s: Stack) -> tuple[str, date]:
+    await until(s, ten_am(quiet_monday(await s.today())) - timedelta(hours=1))
     today = await s.today()
     ref = (await create_case(s, today))["case_ref"]
     decision = {"decision": "assess", "decided_on": today.isoformat()}

@@ -64,7 +64,9 @@ async def test_advice_and_final_plan_deadlines_pass_unmet(clock_stack: Stack) ->
     await s.sleep(weeks(14) + timedelta(days=1))
     view = (await s.get(f"/assessments/{ref}")).json()
     assert limit(view, "final_plan")["status"] == "breached"
-    assert limit(view, "no_plan_notice")["status"] == "breached"
+    # rules.md 8.3: no outcome yet, so the no-plan limit waits (at risk), never breached
+    assert limit(view, "no_plan_notice")["status"] == "pending"
+    assert limit(view, "no_plan_notice")["at_risk"]
     assert await _store_status(s, ref, "final_plan") == "breached"
 
 
