@@ -125,3 +125,30 @@ async def test_the_gate_fails_a_non_deterministic_change(kind: str) -> None:
     path = min(p for p in HISTORIES if p.parent.name == kind)
     with pytest.raises(NondeterminismError):
         await _replay(path, CHANGED[kind])
+
+
+def _patches(path: Path) -> set[str]:
+    history = json.loads(path.read_text())
+    return {
+        json.loads(base64.b64decode(payload["data"]))["id"]
+        for event in history["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("history", "patches"),
+    [
+        ("assessment/advice_chasing", {"advice-chasing-workflows"}),
+        ("advice/chased_and_escalated", set()),
+        ("advice/chased_and_escalated_working_days", {"notices-on-working-days"}),
+        ("assessment/readings_2026", {"law-read-closer-2026-11"}),
+    ],
+)
+def test_each_history_guards_the_patches_it_was_recorded_under(
+    history: str, patches: set[str]
+) -> None:
+    assert patches <= _patches(CORPUS / f"{history}.json")
+    if not patches:
+        assert "notices-on-working-days" not in _patches(CORPUS / f"{history}.json")
