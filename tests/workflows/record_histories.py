@@ -1,14 +1,15 @@
 """Record the replay corpus: one saved history per path of an assessment.
 
 Run after a deliberate, versioned change to the workflow (``workflow.patched``) to add new
-histories; never regenerate the old ones to make the replay test pass:
+histories; never regenerate the old ones to make the replay test pass (name the new paths):
 
-    .venv/bin/python -m tests.workflows.record_histories
+    .venv/bin/python -m tests.workflows.record_histories [PATH ...]
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -126,21 +127,50 @@ async def withdrawn(s: Stack) -> str:
     return ref
 
 
+async def representations_run_out(s: Stack) -> str:
+    """Updates that answer once projected, and the representations period running out
+    with no event of its own (patches reply-after-projection, project-quiet-status-changes)."""
+    day0 = await s.today() - weeks(13)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {"decision": "issue", "decided_on": (day0 + weeks(11)).isoformat()},
+    )
+    await _post(s, ref, "draft-plan", {"served_on": (await s.today()).isoformat()})
+    await s.sleep(timedelta(days=16))
+    await _post(s, ref, "final-plan", {"issued_on": (await s.today()).isoformat()})
+    await s.sleep(timedelta(days=30))
+    return ref
+
+
 PATHS: dict[str, Path_] = {
     "on_time": on_time,
     "breached_by_timer": breached_by_timer,
     "exception_and_refusal": exception_and_refusal,
     "no_plan": no_plan,
     "withdrawn": withdrawn,
+    "representations_run_out": representations_run_out,
 }
 
 
-async def record(sessions: async_sessionmaker[AsyncSession], tokens: dict[str, str]) -> None:
+async def record(
+    sessions: async_sessionmaker[AsyncSession], tokens: dict[str, str], names: list[str]
+) -> None:
     HISTORIES.mkdir(exist_ok=True)
     env = await start_time_skipping()
     try:
         async for stack in open_stack(env, sessions, tokens):
             for name, path in PATHS.items():
+                if names and name not in names:
+                    continue
                 ref = await path(stack)
                 history = await env.client.get_workflow_handle(workflow_id(ref)).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -155,7 +185,7 @@ async def main() -> None:
         await upgrade(url)
         engine = make_engine(url)
         sessions = sessionmaker(engine)
-        await record(sessions, await make_tokens(sessions))
+        await record(sessions, await make_tokens(sessions), sys.argv[1:])
         await engine.dispose()
 
 

@@ -27,6 +27,7 @@ def test_the_corpus_covers_every_path() -> None:
         "exception_and_refusal",
         "no_plan",
         "withdrawn",
+        "representations_run_out",
     } <= names
 
 
