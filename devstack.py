@@ -66,7 +66,7 @@ def retention_command(settings: Settings) -> list[str]:
     ]
 
 
-def _set_retention(settings: Settings, attempts: int = 20) -> None:
+def set_retention(settings: Settings, attempts: int = 20) -> None:
     """Run ``retention_command``; the server may take a moment to serve its namespaces."""
     for attempt in range(attempts):
         done = subprocess.run(retention_command(settings), capture_output=True, timeout=60)
@@ -129,7 +129,7 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
             procs.append(_spawn(temporal_dev_server_command(settings)))
         wait_for_port(settings.temporal_address)
         if settings.temporal_embedded:
-            _set_retention(settings)
+            set_retention(settings)
         if settings.mail_sink:
             procs.append(_spawn(_mail_sink_command(settings)))
             wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}", proc=procs[-1])
