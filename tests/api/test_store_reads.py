@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
@@ -18,6 +19,7 @@ from api import casework
 from casestore import rebuild
 from ehc.models import CaseView
 from ehc.settings import Settings
+from ehc.store.tables import NoteRow
 from tests.api.scenarios import create_case, event_kinds, limit, new_case_body, statuses, weeks
 from tests.conftest import Stack, StackMaker
 
@@ -198,6 +200,9 @@ async def test_a_finished_case_reads_the_same_after_temporal_deletes_its_workflo
     assert event_kinds(after)[0] == "request_received"
     assert "final_plan_issued" in event_kinds(after)
     assert after["projection"]["current"] is True
+    async with s.sessions() as session:  # the reasons, kept in the store, not Temporal
+        reasons = (await session.scalars(select(NoteRow.text).where(NoteRow.case_ref == ref))).all()
+    assert list(reasons) == ["a long stay in hospital"]
 
     # A correction cannot reach a workflow that is gone: refused with a sentence.
     r = await s.post(f"/assessments/{ref}/final-plan", _json({"issued_on": day0 + weeks(20)}))
