@@ -88,9 +88,9 @@ class RebuildReport:
         out = [f"Rebuilt the projection of {self.rebuilt} assessments from their workflows."]
         if self.kept:
             out.append(
-                f"Kept {len(self.kept)} cases as the store holds them: Temporal no longer "
-                "holds their workflow (closed, then deleted when the namespace's retention "
-                "ran out), so there is nothing to rebuild them from."
+                f"Kept {len(self.kept)} cases as the store holds them: Temporal holds no "
+                "workflow for them on this task queue (closed, then deleted when the "
+                "namespace's retention ran out), so there is nothing to rebuild them from."
             )
         if self.unreadable:
             out.append(
