@@ -18,7 +18,7 @@ Nothing here logs: the rows are a case's record.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -49,7 +49,7 @@ _LIMIT_ORDER = {
 class Projection(BaseModel):
     """How fresh a case view read from the store is."""
 
-    source: str = Field(
+    source: Literal["store", "workflow"] = Field(
         default="store", description="'store' (the projection) or 'workflow' (a live query)"
     )
     projected_seq: int | None = Field(
