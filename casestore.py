@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from ehc.directory import load as load_directory
 from ehc.models import CaseView, User
@@ -23,7 +25,9 @@ from ehc.store import chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from ehc.temporal import connect
-from workflows.assessment import AssessmentWorkflow
+from workflows.assessment import AssessmentWorkflow, workflow_id
+
+QUERY_TIMEOUT = timedelta(seconds=30)
 
 
 @asynccontextmanager
@@ -77,13 +81,50 @@ async def load_teams(settings: Settings, path: Path | None = None, *, only_if_em
     return len(directory.teams)
 
 
-async def rebuild(settings: Settings) -> tuple[int, list[str]]:
+@dataclass
+class RebuildReport:
+    """What ``ehc store rebuild`` did. It only ever writes what a workflow shows: a case
+    the store holds is never deleted, whether or not Temporal still holds its workflow."""
+
+    rebuilt: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (workflow id, why)
+    kept: list[str] = field(default_factory=list)  # cases whose workflow Temporal let go
+
+    def lines(self) -> list[str]:
+        out = [f"Rebuilt the projection of {self.rebuilt} assessments from their workflows."]
+        if self.kept:
+            out.append(
+                f"Kept {len(self.kept)} cases as the store holds them: Temporal holds no "
+                "workflow for them on this task queue (closed, then deleted when the "
+                "namespace's retention ran out), so there is nothing to rebuild them from."
+            )
+        if self.unreadable:
+            out.append(
+                f"Could not rebuild {len(self.unreadable)} cases; the store keeps what it "
+                "had for them:"
+            )
+            out += [f"  {workflow_id}: {why}" for workflow_id, why in self.unreadable]
+        return out
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, WorkflowQueryFailedError):
+        return "the workflow could not answer (its code failed to replay it)"
+    if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
+        return "its workflow was deleted while the rebuild ran"
+    if isinstance(exc, RPCError) and exc.status is RPCStatusCode.DEADLINE_EXCEEDED:
+        return "no worker answered in time (is a worker running?)"
+    return f"Temporal refused the query ({type(exc).__name__}); is a worker running?"
+
+
+async def rebuild(settings: Settings) -> RebuildReport:
     """Re-project every assessment workflow on this deployment's task queue into the store
-    (the workflows are the truth). Returns how many were rebuilt and the ids that could not
-    be read (a query needs a running worker)."""
+    (a workflow shows the case as it stands). Cases the store holds whose workflow is gone
+    are kept and counted; cases whose workflow could not be read are listed with why."""
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     engine = make_engine(settings.effective_database_url)
-    rebuilt, unreadable = 0, []
+    report = RebuildReport()
+    seen: set[str] = set()
     query = (
         "WorkflowType = 'Assessment' "
         f"AND TaskQueue = '{settings.temporal_task_queue.replace(chr(39), '')}'"
@@ -91,11 +132,14 @@ async def rebuild(settings: Settings) -> tuple[int, list[str]]:
     try:
         sessions = sessionmaker(engine)
         async for execution in client.list_workflows(query):
+            seen.add(execution.id)
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:
-                view: CaseView = await handle.query(AssessmentWorkflow.case_view)
-            except (RPCError, WorkflowQueryFailedError):
-                unreadable.append(execution.id)
+                view: CaseView = await handle.query(
+                    AssessmentWorkflow.case_view, rpc_timeout=QUERY_TIMEOUT
+                )
+            except (RPCError, WorkflowQueryFailedError) as exc:
+                report.unreadable.append((execution.id, _why(exc)))
                 continue
             if execution.status is WorkflowExecutionStatus.RUNNING:
                 # An open case re-evaluates under the current reading of the law (rules.md
@@ -107,7 +151,10 @@ async def rebuild(settings: Settings) -> tuple[int, list[str]]:
                     view = await handle.execute_update(AssessmentWorkflow.opened)
             async with sessions() as session, session.begin():
                 await repository.project_case(session, view)
-            rebuilt += 1
+            report.rebuilt += 1
+        async with sessions() as session:
+            stored = await repository.list_case_refs(session)
+        report.kept = [ref for ref in stored if workflow_id(ref) not in seen]
     finally:
         await engine.dispose()
-    return rebuilt, unreadable
+    return report

@@ -204,11 +204,9 @@ def _store(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(casestore.migrate(settings))
         print("The case store is up to date.")
         return 0
-    count, unreadable = asyncio.run(casestore.rebuild(settings))
-    print(f"Rebuilt the projection of {count} assessments from their workflows.")
-    for workflow_id in unreadable:
-        print(f"ehc: could not read {workflow_id} (is a worker running?)", file=sys.stderr)
-    return 1 if unreadable else 0
+    report = asyncio.run(casestore.rebuild(settings))
+    print("\n".join(report.lines()), file=sys.stderr if report.unreadable else sys.stdout)
+    return 1 if report.unreadable else 0
 
 
 if __name__ == "__main__":

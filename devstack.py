@@ -42,9 +42,42 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
         "--log-level",
         "warn",
     ]
+    if settings.temporal_namespace != "default":
+        cmd += ["--namespace", settings.temporal_namespace]
     for name, kind in SEARCH_ATTRIBUTE_FLAGS.items():
         cmd += ["--search-attribute", f"{name}={kind}"]
     return cmd
+
+
+def retention_command(settings: Settings) -> list[str]:
+    """Set the namespace's retention on purpose: the dev server's own default deletes a
+    closed workflow after 24 hours (the case store keeps the case either way)."""
+    return [
+        str(temporal_cli()),
+        "operator",
+        "namespace",
+        "update",
+        "--namespace",
+        settings.temporal_namespace,
+        "--retention",
+        f"{settings.temporal_retention_days * 24}h",
+        "--address",
+        settings.temporal_address,
+    ]
+
+
+def set_retention(settings: Settings, attempts: int = 20) -> None:
+    """Run ``retention_command``; the server may take a moment to serve its namespaces."""
+    for attempt in range(attempts):
+        done = subprocess.run(retention_command(settings), capture_output=True, timeout=60)
+        if done.returncode == 0:
+            return
+        if attempt + 1 < attempts:
+            time.sleep(0.5)
+    raise RuntimeError(
+        f"could not set the retention of namespace {settings.temporal_namespace}: "
+        + done.stderr.decode(errors="replace").strip()
+    )
 
 
 def _mail_sink_command(settings: Settings) -> list[str]:
@@ -95,6 +128,8 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
         if settings.temporal_embedded:
             procs.append(_spawn(temporal_dev_server_command(settings)))
         wait_for_port(settings.temporal_address)
+        if settings.temporal_embedded:
+            set_retention(settings)
         if settings.mail_sink:
             procs.append(_spawn(_mail_sink_command(settings)))
             wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}", proc=procs[-1])
@@ -106,7 +141,7 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
         return _supervise(procs)
     except KeyboardInterrupt:
         return 0
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
         print(f"ehc dev: {exc}", file=sys.stderr)
         return 1
     finally:

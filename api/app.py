@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api import stored_cases
 from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
 from api.routes import advice, assessments, health, reports, teams, timescales
@@ -67,6 +68,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.temporal = temporal
     install_error_handlers(app)
+    stored_cases.install(app)
     health.install_http_metrics(app)
     for module in (health, timescales, assessments, advice, teams, reports):
         app.include_router(module.router)

@@ -41,6 +41,15 @@ UNAVAILABLE = ApiError(
 RPC_TIMEOUT = timedelta(seconds=30)
 
 
+class NoWorkflow(ApiError):
+    """Temporal holds no workflow for the case: never started, or deleted after closing
+    (retention). ``api.stored_cases`` answers 409 when the store still holds the case."""
+
+    def __init__(self, case_ref: str) -> None:
+        super().__init__(NO_CASE.status, NO_CASE.error, NO_CASE.detail)
+        self.case_ref = case_ref
+
+
 def fingerprint(body: BaseModel) -> str:
     """A stable hash of a request body: same body, same key."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -134,7 +143,7 @@ async def _rpc_error(client: Client, case_ref: str, exc: RPCError) -> ApiError:
         await handle(client, case_ref).describe()
     except RPCError as describe_error:
         if describe_error.status is RPCStatusCode.NOT_FOUND:
-            return NO_CASE
+            return NoWorkflow(case_ref)
     except (TypeError, ValueError):
         pass  # the execution exists; some servers send search attributes it cannot decode
     return ApiError(409, "case_closed", "This case is closed; nothing more can be recorded.")

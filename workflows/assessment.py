@@ -10,9 +10,10 @@ No personal data enters the workflow: only the pseudonymous case reference, date
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -50,13 +51,41 @@ CHASING_PATCH = "advice-chasing-workflows"
 # The readings of rules.md section 8 (notices, no-plan pending, guidance advice, ...).
 # Histories recorded before them keep the original reading so that they replay.
 LAW_READING_PATCH = "law-read-closer-2026-11"
+# An update answers once the case store holds the change (the API reads cases from the
+# store, so a caseworker reads their own write); and a limit whose status changes with no
+# event of its own (the representations period running out) is projected too.
+REPLY_AFTER_PROJECTION_PATCH = "reply-after-projection"
+PROJECT_QUIET_CHANGES_PATCH = "project-quiet-status-changes"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
 )
+PROJECTION_WAIT = timedelta(seconds=5)  # how long an update waits for the store to hold it
 MISSED = (LimitStatus.BREACHED, LimitStatus.EXCEPTION)
 Command = TypeVar("Command")
+P = ParamSpec("P")
+
+
+def _reply_once_projected(
+    handler: Callable[Concatenate[AssessmentWorkflow, P], CaseView],
+) -> Callable[Concatenate[AssessmentWorkflow, P], Coroutine[Any, Any, CaseView]]:
+    """Make an update handler answer only once the store holds what it changed."""
+
+    async def answer(self: AssessmentWorkflow, /, *args: P.args, **kwargs: P.kwargs) -> CaseView:
+        view = handler(self, *args, **kwargs)
+        if workflow.patched(REPLY_AFTER_PROJECTION_PATCH):
+            target = self.version
+            # Bounded: a store that cannot take the write delays the answer, never stops it.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.projected_version >= target or self.projecting_stopped,
+                    timeout=PROJECTION_WAIT,
+                )
+        return view
+
+    functools.update_wrapper(answer, handler)  # Temporal reads the handler's name and types
+    return answer
 
 
 def workflow_id(case_ref: str) -> str:
@@ -83,6 +112,8 @@ class AssessmentWorkflow:
             else casefile.ORIGINAL_READING
         )
         self.version = 0
+        self.projected_version = -1  # the version the store holds
+        self.projecting_stopped = False
         self.facts.add_event(
             "request_received",
             case.received_on,
@@ -108,10 +139,12 @@ class AssessmentWorkflow:
                 view = self._refresh()
                 projected = self.version
                 await self._project(view)
+                self.projected_version = projected
                 continue
             if self._finished(view):
                 break
             await self._wait_for_change(until=self._next_deadline(view))
+        self.projecting_stopped = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._refresh()
 
@@ -131,6 +164,8 @@ class AssessmentWorkflow:
                 )
             elif before in MISSED:
                 self._system_event("breach_corrected", limit.due_on, key, to=limit.status.value)
+            elif before is not None and workflow.patched(PROJECT_QUIET_CHANGES_PATCH):
+                self.version += 1  # no event of its own, but the store must show it
         if view.stage in TERMINAL_STAGES and self.facts.closed_at is None:
             self.facts.closed_at = now
             self.version += 1
@@ -260,6 +295,7 @@ class AssessmentWorkflow:
         return casefile.evaluate(self.facts, london_date(workflow.now()))
 
     @workflow.update
+    @_reply_once_projected
     def opened(self) -> CaseView:
         """The case as it stands, for the caller that started it (update-with-start)."""
         self._adopt_reading()
@@ -300,6 +336,7 @@ class AssessmentWorkflow:
         return self._refresh()
 
     @workflow.update
+    @_reply_once_projected
     def decision_to_assess(self, cmd: DecisionToAssess) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -318,6 +355,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_decision_to_assess, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def request_advice(self, cmd: AdviceRequestCommand) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -347,6 +385,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_advice_request, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def advice_received(self, cmd: AdviceReceived) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -361,6 +400,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_advice_received, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def advice_outcome(self, cmd: AdviceOutcomeCommand) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -375,6 +415,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_advice_outcome, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def record_exception(self, cmd: ExceptionCommand) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -407,6 +448,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_exception, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def decision_to_issue(self, cmd: DecisionToIssue) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -425,6 +467,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_decision_to_issue, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def draft_plan(self, cmd: DraftPlan) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -437,6 +480,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_draft_plan, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def final_plan(self, cmd: FinalPlan) -> CaseView:
         self._adopt_reading()
         if self._duplicate():
@@ -449,6 +493,7 @@ class AssessmentWorkflow:
         self._check(casefile.check_final_plan, cmd)
 
     @workflow.update
+    @_reply_once_projected
     def withdraw(self, cmd: Withdrawal) -> CaseView:
         self._adopt_reading()
         if self._duplicate():

@@ -261,6 +261,7 @@ async def nil_return(
 ) -> CaseView:
     if user.role == "team":
         await _visible(session, advice_id, user)
+        await session.rollback()  # hold nothing while the case's workflow is asked
     return await _outcome(
         advice_id, "not_known_to_service", body.on, body.reason, user, session, client, body
     )

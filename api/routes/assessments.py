@@ -39,8 +39,8 @@ from ehc.models import (
     Withdrawal,
 )
 from ehc.statutory import NoRuleVersion, rule_version
+from ehc.store import case_reads, repository
 from ehc.store import chasing_repository as chasing
-from ehc.store import repository
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
@@ -79,6 +79,15 @@ async def create_assessment(
             409, "case_ref_taken", "That case reference is already used for a different request."
         )
     await session.commit()
+    stored = await case_reads.read_case(
+        session, case_ref=body.case_ref, today=today, at_risk_days=settings.at_risk_days
+    )
+    await session.rollback()
+    if stored is not None:
+        # A repeated request reads the case: a case is never started twice, even once
+        # Temporal has deleted its closed workflow.
+        response.status_code = status.HTTP_200_OK
+        return CaseResponse(**stored.view.model_dump(), child=body.child)
     case = AssessmentInput(
         case_ref=body.case_ref,
         received_on=body.received_on,
@@ -137,11 +146,27 @@ async def list_assessments(
 
 @router.get("/{case_ref}", response_model=CaseResponse, summary="Where a case stands")
 async def get_assessment(
-    case_ref: str, user: Reader, client: ClientDep, session: SessionDep
+    case_ref: str,
+    user: Reader,
+    client: ClientDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
 ) -> CaseResponse:
-    view = await casework.view(client, case_ref)
+    """Read from the case store (the projection), so a closed case stays readable after
+    Temporal has deleted its workflow and reads never wait on a worker. Only a case the
+    store does not hold yet is asked of its workflow."""
+    stored = await case_reads.read_case(
+        session, case_ref=case_ref, today=today, at_risk_days=settings.at_risk_days
+    )
     child = await repository.get_child(session, case_ref=case_ref)
-    return CaseResponse(**view.model_dump(), child=child)
+    if stored is not None:
+        return CaseResponse(**stored.view.model_dump(), child=child, projection=stored.projection)
+    await session.rollback()  # hold nothing while Temporal is asked
+    view = await casework.view(client, case_ref)
+    return CaseResponse(
+        **view.model_dump(), child=child, projection=case_reads.Projection(source="workflow")
+    )
 
 
 @router.post("/{case_ref}/decision-to-assess", response_model=CaseView)

@@ -159,12 +159,13 @@ def _case_values(view: CaseView) -> dict[str, Any]:
         "rule_version": view.rule_version,
         "next_due_on": view.next_due_on,
         "breached": view.breached,
+        "projected_seq": max((e.seq for e in view.events), default=0),
     }
 
 
 def _limit_rows(view: CaseView) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for lim in view.limits:
+    for position, lim in enumerate(view.limits):
         key = limit_key(lim)
         if key in rows:
             raise ValueError(f"case view {view.case_ref} has two limits keyed {key!r}")
@@ -180,6 +181,7 @@ def _limit_rows(view: CaseView) -> dict[str, dict[str, Any]]:
             "status": lim.status.value,
             "blocked_by": lim.blocked_by,
             "exception_ids": list(lim.exceptions),
+            "position": position,
         }
     return rows
 
@@ -245,9 +247,18 @@ async def project_case(session: AsyncSession, view: CaseView) -> None:
     )
     is_new = inserted is not None
     changed = is_new
+    older = False
     if not is_new:
         [stored_case] = await _rows(session, CaseRow, CaseRow.case_ref == ref)
         changed = any(stored_case[k] != v for k, v in case_values.items())
+        # A view older than the one stored (a rebuild racing the worker) only adds the
+        # events the store lacks: it never takes the case back to an earlier state.
+        stored_seq = stored_case["projected_seq"]
+        older = stored_seq is not None and case_values["projected_seq"] < stored_seq
+
+    if older:
+        await _insert_new_events(session, view)
+        return
 
     limits = _limit_rows(view)
     stored_limits = {
@@ -274,6 +285,16 @@ async def project_case(session: AsyncSession, view: CaseView) -> None:
             changed = True
             await _upsert(session, ExceptionRow, ["id"], todo)
 
+    if await _insert_new_events(session, view):
+        changed = True
+
+    if changed and not is_new:
+        await _upsert(session, CaseRow, ["case_ref"], [{**case_values, "updated_at": now}])
+
+
+async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
+    """Insert the view's events the store does not hold yet; True if there were any."""
+    ref = view.case_ref
     stored_seqs = set(
         (await session.scalars(select(EventRow.seq).where(EventRow.case_ref == ref))).all()
     )
@@ -291,12 +312,9 @@ async def project_case(session: AsyncSession, view: CaseView) -> None:
         if e.seq not in stored_seqs
     ]
     if new_events:
-        changed = True
         stmt = _insert(session, EventRow).on_conflict_do_nothing(index_elements=["case_ref", "seq"])
         await session.execute(stmt, new_events)
-
-    if changed and not is_new:
-        await _upsert(session, CaseRow, ["case_ref"], [{**case_values, "updated_at": now}])
+    return bool(new_events)
 
 
 # --- the queue ---------------------------------------------------------------------------

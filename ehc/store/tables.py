@@ -89,6 +89,9 @@ class CaseRow(Base):
     next_due_on: Mapped[date | None]
     breached: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
+    # The last audit event's seq in the projected view (empty for rows projected before
+    # revision 0007, until the next projection); updated_at says when it last changed.
+    projected_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChildRow(Base):
@@ -121,6 +124,7 @@ class LimitRow(Base):
     status: Mapped[str] = mapped_column(String(CODE))
     blocked_by: Mapped[str | None] = mapped_column(Text)
     exception_ids: Mapped[list[str]] = mapped_column(JSON)
+    position: Mapped[int | None] = mapped_column(Integer)  # its place in the case view
 
 
 class AdviceRequestRow(Base):

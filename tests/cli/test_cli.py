@@ -72,8 +72,8 @@ async def test_store_rebuild_restores_the_projection_from_the_workflows(
     await upgrade(url)
     target = s.env.client.service_client.config.target_host
     settings = Settings(temporal_address=target, database_url=url, temporal_task_queue=s.task_queue)
-    count, unreadable = await rebuild(settings)
-    assert (count, unreadable) == (1, [])
+    report = await rebuild(settings)
+    assert (report.rebuilt, report.unreadable, report.kept) == (1, [], [])
     engine = make_engine(url)
     async with sessionmaker(engine)() as session:
         status = await session.scalar(

@@ -187,6 +187,30 @@ async def readings_2026(s: Stack) -> str:
     return ref
 
 
+async def representations_run_out(s: Stack) -> str:
+    """Updates that answer once projected, and the representations period running out
+    with no event of its own (patches reply-after-projection, project-quiet-status-changes)."""
+    day0 = await s.today() - weeks(13)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
+    await _post(
+        s,
+        ref,
+        "decision-to-issue",
+        {"decision": "issue", "decided_on": (day0 + weeks(11)).isoformat()},
+    )
+    await _post(s, ref, "draft-plan", {"served_on": (await s.today()).isoformat()})
+    await s.sleep(timedelta(days=16))
+    await _post(s, ref, "final-plan", {"issued_on": (await s.today()).isoformat()})
+    await s.sleep(timedelta(days=30))
+    return ref
+
+
 async def advice_chasing(s: Stack) -> dict[tuple[str, str], str]:
     """An assessment whose health advice is chased through reminders, the due date, the
     overdue notice and two escalations, then arrives: the assessment (on the
@@ -234,8 +258,11 @@ PATHS: list[Path_] = [
     _case("no_plan")(no_plan),
     _case("withdrawn")(withdrawn),
     _case("readings_2026")(readings_2026),  # recorded with the patches of rules.md section 8
+    _case("representations_run_out")(representations_run_out),
     advice_chasing,
     digest,
+    # Recorded with every patch of 2026-11-30 (law read closer, reply after projection, ...).
+    _case("on_time_2026_11_30")(on_time),
     # The same chasing after the notices-on-working-days patch.
     lambda s: _renamed(advice_chasing(s), "_working_days"),
 ]

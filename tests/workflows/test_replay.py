@@ -62,6 +62,8 @@ def test_the_corpus_covers_every_workflow_type_and_path() -> None:
         ("advice", "chased_and_escalated_working_days"),
         ("advice", "chased_and_escalated"),
         ("postbox", "digest"),
+        ("assessment", "representations_run_out"),
+        ("assessment", "on_time_2026_11_30"),
     } <= names
     assert {kind for kind, _ in names} == set(WORKFLOWS)
 
@@ -144,6 +146,11 @@ def _patches(path: Path) -> set[str]:
         ("advice/chased_and_escalated", set()),
         ("advice/chased_and_escalated_working_days", {"notices-on-working-days"}),
         ("assessment/readings_2026", {"law-read-closer-2026-11"}),
+        ("assessment/representations_run_out", {"reply-after-projection"}),
+        (
+            "assessment/on_time_2026_11_30",
+            {"law-read-closer-2026-11", "reply-after-projection", "advice-chasing-workflows"},
+        ),
     ],
 )
 def test_each_history_guards_the_patches_it_was_recorded_under(
