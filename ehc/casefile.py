@@ -286,7 +286,7 @@ def _limit(
         limit=limit,
         regulation=regulation or statutory.REGULATION[limit],
         statutory=statutory.STATUTORY[limit] if is_statutory is None else is_statutory,
-        rule_version=_rule_version(due_on),
+        rule_version=rule_version_for(due_on),
         due_on=due_on,
         met_on=met_on,
         status=status,
@@ -297,7 +297,7 @@ def _limit(
     )
 
 
-def _rule_version(due_on: date) -> str | None:
+def rule_version_for(due_on: date) -> str | None:
     """Rules.md 8.7: a limit shows the rule version in force on its own due date."""
     try:
         return statutory.rule_version(due_on).name
@@ -424,7 +424,7 @@ def _representations(facts: CaseFacts, draft: DraftPlan, today: date) -> LimitVi
         limit=Limit.DRAFT_REPRESENTATIONS,
         regulation=statutory.REGULATION[Limit.DRAFT_REPRESENTATIONS],
         statutory=True,
-        rule_version=_rule_version(end),
+        rule_version=rule_version_for(end),
         family=True,
         due_on=end,
         met_on=end if status is LimitStatus.MET else None,

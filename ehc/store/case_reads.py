@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc.casefile import FINALISED_EARLY
+from ehc.casefile import FINALISED_EARLY, rule_version_for
 from ehc.models import (
     AdviceRequestView,
     CaseView,
@@ -87,6 +87,8 @@ def _limit_view(row: Any, *, today: date, at_risk_days: int) -> LimitView:
         limit=Limit(row.limit),
         regulation=row.regulation,
         statutory=row.statutory,
+        rule_version=rule_version_for(row.due_on),
+        family=Limit(row.limit) is Limit.DRAFT_REPRESENTATIONS,  # reg 13(1): the family's
         due_on=row.due_on,
         met_on=row.met_on,
         status=status,
@@ -109,7 +111,16 @@ def _flags(limits: list[LimitView]) -> list[str]:
 
 
 def _lag(limits: list[LimitView], today: date) -> str | None:
-    overdue = [v for v in limits if v.status is LimitStatus.PENDING and v.due_on < today]
+    # The no-plan limit legitimately stays pending past its date until the decision whether
+    # to issue is recorded (rules.md 8.3); any other pending limit past its date means the
+    # workflow has not yet woken to record it.
+    overdue = [
+        v
+        for v in limits
+        if v.status is LimitStatus.PENDING
+        and v.due_on < today
+        and v.limit is not Limit.NO_PLAN_NOTICE
+    ]
     if not overdue:
         return None
     first = min(overdue, key=lambda v: v.due_on)
@@ -153,6 +164,8 @@ async def read_case(
     ).all()
 
     limits = [_limit_view(r, today=today, at_risk_days=at_risk_days) for r in limit_rows]
+    # Whether an adviser is bound by reg 8 or the Code (rules.md 8.4) is its limit's flag.
+    advice_statutory = {v.advice_id: v.statutory for v in limits if v.advice_id}
     view = CaseView.model_validate(
         {
             "case_ref": case.case_ref,
@@ -172,6 +185,7 @@ async def read_case(
                     requested_on=r.requested_on,
                     received_by_adviser_on=r.received_by_adviser_on,
                     due_on=r.due_on,
+                    statutory=advice_statutory.get(r.id, True),
                     advice_received_on=r.advice_received_on,
                     status=r.status,
                     outcome=r.outcome,
