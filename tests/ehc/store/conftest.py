@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ehc.casefile import rule_version_for
 from ehc.models import (
     AdviceRequestView,
     CaseView,
@@ -163,6 +164,8 @@ def limit_view(
         limit=limit,
         regulation=REGULATION[limit],
         statutory=STATUTORY[limit] if statutory is None else statutory,
+        rule_version=rule_version_for(due_on),  # as the workflow shows it (rules.md 8.7)
+        family=limit is Limit.DRAFT_REPRESENTATIONS,
         due_on=due_on,
         met_on=met_on,
         status=status,
