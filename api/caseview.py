@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.schemas import CaseResponse
+from api.schemas import CaseResponse, SubmissionOut
 from ehc.corrections import CORRECTED, REOPENED
 from ehc.models import CaseView, ChildDetails
 from ehc.store import chasing_repository, repository
@@ -44,12 +44,20 @@ async def case_response(
 ) -> CaseResponse:
     """``view`` with notes, submissions, names and supersession filled in from the store."""
     notes = await repository.case_notes(session, case_ref=view.case_ref)
-    submissions = await chasing_repository.submissions_for(
+    rows = await chasing_repository.submissions_for(
         session, advice_ids=[a.id for a in view.advice_requests]
     )
+    submissions = [
+        {
+            c: getattr(row, c)
+            for c in (*SubmissionOut.model_fields, "advice_id")
+            if c != "entered_by_name"
+        }
+        for row in rows
+    ]
     ids = {_user_id(e.entered_by) for e in view.events}
     ids |= {_user_id(e.entered_by) for e in view.exceptions}
-    ids |= {_user_id(s.entered_by) for s in submissions}
+    ids |= {_user_id(str(s["entered_by"])) for s in submissions}
     names = await repository.user_names(session, ids=sorted(i for i in ids if i is not None))
     await session.rollback()
 
@@ -75,19 +83,10 @@ async def case_response(
             }
         )
     by_request: dict[str, list[dict[str, object]]] = {}
-    for row in submissions:
-        by_request.setdefault(row.advice_id, []).append(
-            {
-                "id": row.id,
-                "submitted_on": row.submitted_on,
-                "accepted": row.accepted,
-                "problems": row.problems,
-                "sections": row.sections,
-                "entered_by": row.entered_by,
-                "entered_by_name": name(row.entered_by),
-                "entered_at": row.entered_at,
-            }
-        )
+    for sub in submissions:
+        advice_id = str(sub.pop("advice_id"))
+        sub["entered_by_name"] = name(str(sub["entered_by"]))
+        by_request.setdefault(advice_id, []).append(sub)
     data = view.model_dump()
     data["events"] = events
     data["exceptions"] = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.scenarios import create_case, event_kinds, limit, weeks
+from tests.api.scenarios import create_case, event_kinds, eventually, limit, weeks
 from tests.conftest import Stack
 
 
@@ -150,8 +150,12 @@ async def test_a_mistaken_withdrawal_is_undone_and_chasing_resumes(ts_stack: Sta
     assert r.json()["stage"] == "withdrawn"
     assert r.json()["warnings"]
     assert advice_id in r.json()["warnings"][0]
-    mine = (await s.get("/advice-requests", role="team", mine="true")).json()
-    assert advice_id not in [a["id"] for a in mine]
+
+    async def dropped() -> bool:
+        mine = (await s.get("/advice-requests", role="team", mine="true")).json()
+        return advice_id not in [a["id"] for a in mine]
+
+    await eventually(dropped, what="the moved-on request off the team's list")
 
     r = await s.post(f"/assessments/{ref}/reopen", {"reason": "Wrong case: it was another child"})
     assert r.status_code == 200, r.text
@@ -162,8 +166,12 @@ async def test_a_mistaken_withdrawal_is_undone_and_chasing_resumes(ts_stack: Sta
     assert withdrawn["note"] == "Family moved away"
     assert event(view, "reopened")["note"] == "Wrong case: it was another child"
     assert view["advice_requests"][0]["outcome"] == "outstanding"
-    mine = (await s.get("/advice-requests", role="team", mine="true")).json()
-    assert advice_id in [a["id"] for a in mine]
+
+    async def listed() -> bool:
+        mine = (await s.get("/advice-requests", role="team", mine="true")).json()
+        return advice_id in [a["id"] for a in mine]
+
+    await eventually(listed, what="the reopened request back on the team's list")
     # chasing resumes: a new chaser for the request is running
     handle = s.env.client.get_workflow_handle(f"advice-{advice_id}-c1")
     description = await handle.describe()
