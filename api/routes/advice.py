@@ -22,6 +22,7 @@ from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
 from ehc.statutory import Agency
 from ehc.store import chasing_repository as chasing
 from ehc.store import repository
+from ehc.store.chasing_repository import AdviceListStatus
 from ehc.store.tables import AdviceRequestRow
 from ehc.templates import problems
 from workflows.assessment import AssessmentWorkflow
@@ -90,21 +91,42 @@ def _directory(request: Request) -> Directory:
     return directory
 
 
-@router.get("", response_model=list[AdviceRequestOut], summary="Open advice requests")
+@router.get("", response_model=list[AdviceRequestOut], summary="Advice requests")
 async def list_requests(
     user: Anyone,
     session: SessionDep,
+    today: TodayDep,
     mine: bool = False,
     team: Annotated[str | None, Query(max_length=80)] = None,
+    agency: Agency | None = None,
+    status: Annotated[
+        AdviceListStatus | None,
+        Query(
+            description="pending (open, not yet due), overdue (open, past due) or received "
+            "(received or a nil return); default: every open request"
+        ),
+    ] = None,
+    due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[dict[str, Any]]:
-    """A team user lists its own open requests (`?mine=true`); staff list a team's."""
+    """A team user lists its own open requests (`?mine=true`). Caseworkers and managers
+    list requests across every team, soonest due first, filtered by agency, team, status
+    and due window. Requests closed because the case moved on are not listed as open."""
     if user.role == "team":
         if not mine:
             raise ApiError(400, "mine_required", "Team users list their requests with ?mine=true.")
-        team = user.team
-    if team is None:
-        raise ApiError(400, "team_required", "Name a team (?team=) to list its open requests.")
-    return [_out(r) for r in await chasing.team_requests(session, team=team)]
+        assert user.team is not None
+        return [_out(r) for r in await chasing.team_requests(session, team=user.team)]
+    rows = await chasing.staff_requests(
+        session,
+        today=today,
+        agency=agency.value if agency else None,
+        team=team,
+        status=status,
+        due_within_days=due_within_days,
+        limit=page_size,
+    )
+    return [_out(r) for r in rows]
 
 
 @router.get("/{advice_id}", response_model=TeamRequestOut, summary="One advice request")

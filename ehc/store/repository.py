@@ -48,6 +48,7 @@ from ehc.store.tables import (
     ExceptionRow,
     LimitRow,
     NoteRow,
+    TeamRow,
     UserRow,
 )
 
@@ -743,6 +744,19 @@ async def user_by_token(
     if row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC)):
         return None
     return _user(row)
+
+
+async def user_problem(session: AsyncSession, *, role: str, team: str | None) -> str | None:
+    """Why a user with this role and team cannot be created, as a sentence; None if it can."""
+    if role not in ROLES:
+        return f"There is no role '{role}'; use one of {', '.join(ROLES)}."
+    if role == "team" and not team:
+        return "A team user needs a team (the team it answers for)."
+    if role != "team" and team:
+        return f"Only a team user belongs to a team; a {role} user cannot."
+    if team and await session.get(TeamRow, team) is None:
+        return f"There is no team '{team}' in the team directory (see `ehc teams load`)."
+    return None
 
 
 async def list_users(session: AsyncSession) -> list[UserRow]:
