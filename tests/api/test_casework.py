@@ -127,12 +127,13 @@ async def test_a_case_without_setting_is_fixed_by_patch_and_then_appears_in_sen2
     day0 = today - weeks(19)
     family = f"Settingless{uuid.uuid4().hex[:8]}"
     ref = (await create_case(s, day0, **named(family, **SEN2_CHILD)))["case_ref"]
-    for path, body in [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("decision-to-assess", {"decision": "assess", "decided_on": day0 + weeks(5)}),
         ("decision-to-issue", {"decision": "issue", "decided_on": day0 + weeks(12)}),
         ("draft-plan", {"served_on": day0 + weeks(14)}),
         ("final-plan", {"issued_on": day0 + weeks(18)}),
-    ]:
+    ]
+    for path, body in steps:
         json_body = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in body.items()}
         r = await s.post(f"/assessments/{ref}/{path}", json_body)
         assert r.status_code == 200, r.text
