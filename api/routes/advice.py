@@ -145,9 +145,17 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
     return {**_out(row), "child": identity}
 
 
+def _for(user: User, view: CaseView, advice_id: str) -> CaseView | dict[str, Any]:
+    """What an outcome answers: a team sees only its own request, never the case."""
+    if user.role != "team":
+        return view
+    advice = next(a for a in view.advice_requests if a.id == advice_id)
+    return {**advice.model_dump(mode="json"), "case_ref": view.case_ref}
+
+
 @router.post(
     "/{advice_id}/submission",
-    response_model=CaseView,
+    response_model=CaseView | AdviceRequestOut,
     summary="A team submits its contribution; it is checked against the agreed template",
     responses={422: {"description": "A missing input: every missing or invalid section"}},
 )
@@ -159,7 +167,8 @@ async def submit(
     client: ClientDep,
     request: Request,
     today: TodayDep,
-) -> CaseView:
+) -> CaseView | dict[str, Any]:
+    """A team token gets its own request back; a caseworker gets the case."""
     row = await _visible(session, advice_id, user)
     agency = Agency(row.agency)
     found = problems(_directory(request).template(agency), body.sections)
@@ -184,13 +193,14 @@ async def submit(
         advice_id=advice_id, received_on=body.submitted_on, entered_by=str(user.id)
     )
     try:
-        return await casework.update(
+        view = await casework.update(
             client,
             row.case_ref,
             AssessmentWorkflow.advice_received,
             command,
             update_key=casework.update_id(f"submission-{advice_id}", body, None),
         )
+        return _for(user, view, advice_id)
     except ApiError as refused:
         # The contribution is kept either way; the record says the case did not take it.
         await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
@@ -271,7 +281,7 @@ async def return_for_quality(
 
 @router.post(
     "/{advice_id}/nil-return",
-    response_model=CaseView,
+    response_model=CaseView | AdviceRequestOut,
     summary="The child is not known to the service: a valid nil return",
 )
 async def nil_return(
@@ -280,12 +290,14 @@ async def nil_return(
     user: TeamOrCaseworker,
     session: SessionDep,
     client: ClientDep,
-) -> CaseView:
+) -> CaseView | dict[str, Any]:
+    """A team token gets its own request back; a caseworker gets the case."""
     if user.role == "team":
         await _visible(session, advice_id, user)
-    return await _outcome(
+    view = await _outcome(
         advice_id, "not_known_to_service", body.on, body.reason, user, session, client, body
     )
+    return _for(user, view, advice_id)
 
 
 @router.post(
