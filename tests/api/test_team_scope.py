@@ -16,7 +16,7 @@ OWN_TEAM = "community-paediatrics"  # the test team user's team
 
 
 def routes() -> list[tuple[str, str]]:
-    app = create_app(Settings(environment="test"), temporal=None, sessions=None)  # type: ignore[arg-type]
+    app = create_app(Settings(environment="test"), temporal=None, sessions=None)
     found = [
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
