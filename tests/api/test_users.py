@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 import cli
+from ehc.settings import get_settings
 from ehc.store import repository
 from tests.conftest import Stack
 
@@ -17,7 +17,7 @@ from tests.conftest import Stack
 def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EHC_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'ehc.db'}")
     monkeypatch.setenv("EHC_DATA_DIR", str(tmp_path))
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
     assert cli.main(["teams", "load"]) == 0
     return tmp_path
 
