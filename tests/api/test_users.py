@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,12 +15,13 @@ from tests.conftest import Stack
 
 
 @pytest.fixture
-def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("EHC_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'ehc.db'}")
     monkeypatch.setenv("EHC_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     assert cli.main(["teams", "load"]) == 0
-    return tmp_path
+    yield tmp_path
+    get_settings.cache_clear()  # the next user of the settings reads the real environment
 
 
 def test_the_users_command_refuses_an_unknown_team_or_role_and_lists_and_revokes(
