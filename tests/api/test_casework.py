@@ -258,3 +258,51 @@ async def test_staff_list_outstanding_advice_across_teams(ts_stack: Stack) -> No
     assert manager.status_code == 200
     r = await s.get("/advice-requests", status="lost")
     assert r.status_code == 422
+
+
+async def test_issuing_the_final_plan_with_advice_outstanding_warns_and_stops_chasing(
+    ts_stack: Stack,
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(19)
+    ref = (await create_case(s, day0))["case_ref"]
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(5)).isoformat()},
+    )
+    advice_id = r.json()["id"]
+    for path, body in [
+        ("decision-to-issue", {"decision": "issue", "decided_on": (day0 + weeks(12)).isoformat()}),
+        ("draft-plan", {"served_on": (day0 + weeks(14)).isoformat()}),
+    ]:
+        r = await s.post(f"/assessments/{ref}/{path}", body)
+        assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "draft_issued"
+    r = await s.post(
+        f"/assessments/{ref}/final-plan", {"issued_on": (day0 + weeks(18)).isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert view["warnings"] == [
+        f"Advice from health ({advice_id}) was still outstanding: it is now closed as "
+        "case_moved_on and the team is no longer chased."
+    ]
+    assert view["advice_requests"][0]["outcome"] == "case_moved_on"
+
+    async def off_the_lists() -> bool:
+        mine = (await s.get("/advice-requests", role="team", mine="true")).json()
+        staff = (await s.get("/advice-requests", page_size=500)).json()
+        return advice_id not in [a["id"] for a in mine + staff]
+
+    await eventually(off_the_lists, what="the request off the team's and the staff's lists")
+    chaser = s.env.client.get_workflow_handle(f"advice-{advice_id}")
+
+    async def stopped() -> bool:
+        status = (await chaser.describe()).status
+        return status is not None and status.name == "COMPLETED"
+
+    await eventually(stopped, what="the chaser stopped")
