@@ -16,10 +16,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ehc.directory import load as load_directory_file
+from ehc.store import chasing_repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.api.scenarios import create_case, weeks
-from tests.conftest import Stack, make_tokens, open_stack, start_time_skipping
+from tests.conftest import TEAMS_FILE, Stack, make_tokens, open_stack, start_time_skipping
 from workflows.assessment import workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -126,7 +128,49 @@ async def withdrawn(s: Stack) -> str:
     return ref
 
 
+async def corrected_and_reopened(s: Stack) -> str:
+    """Patches advice-case-moved-on and advice-backdated-request-first; corrections,
+    reopening and a change to the child's details."""
+    day0 = await s.today() - weeks(8)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(7)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(1)).isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    await _post(
+        s,
+        ref,
+        "withdrawal",
+        {"withdrawn_on": (day0 + weeks(8)).isoformat(), "reason": "wrong case"},
+    )
+    await _post(s, ref, "reopen", {"reason": "entered on the wrong case"})
+    view = (await s.get(f"/assessments/{ref}")).json()
+    decision = next(e for e in view["events"] if e["kind"] == "decision_to_assess")
+    await s.post(
+        f"/assessments/{ref}/corrections",
+        {
+            "event_id": decision["seq"],
+            "changes": {"decided_on": (day0 + weeks(5)).isoformat()},
+            "reason": "typo",
+        },
+    )
+    response = await s.http.patch(
+        f"/assessments/{ref}/child", json={"setting": "OLA"}, headers=s.headers()
+    )
+    assert response.status_code == 200, response.text
+    await s.sleep(timedelta(days=1))
+    return ref
+
+
 PATHS: dict[str, Path_] = {
+    "corrected_and_reopened": corrected_and_reopened,
     "on_time": on_time,
     "breached_by_timer": breached_by_timer,
     "exception_and_refusal": exception_and_refusal,
@@ -141,6 +185,8 @@ async def record(sessions: async_sessionmaker[AsyncSession], tokens: dict[str, s
     try:
         async for stack in open_stack(env, sessions, tokens):
             for name, path in PATHS.items():
+                if (HISTORIES / f"{name}.json").exists():
+                    continue  # never regenerate a saved history
                 ref = await path(stack)
                 history = await env.client.get_workflow_handle(workflow_id(ref)).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -155,6 +201,10 @@ async def main() -> None:
         await upgrade(url)
         engine = make_engine(url)
         sessions = sessionmaker(engine)
+        async with sessions() as session:
+            for team in load_directory_file(TEAMS_FILE).teams:
+                await chasing_repository.save_team(session, team)
+            await session.commit()
         await record(sessions, await make_tokens(sessions))
         await engine.dispose()
 

@@ -27,6 +27,7 @@ def test_the_corpus_covers_every_path() -> None:
         "exception_and_refusal",
         "no_plan",
         "withdrawn",
+        "corrected_and_reopened",
     } <= names
 
 
