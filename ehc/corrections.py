@@ -152,6 +152,7 @@ def corrected(
                 request.received_by_adviser_on = request.requested_on
         if "received_on" in changes:
             request.received_by_adviser_on = _parse_date(changes["received_on"], "received_on")
+        request.rechase = request.chasing_started and request.open
         on = request.requested_on
     elif kind == "advice_received":
         request = new.advice(event.detail["advice_id"])

@@ -193,6 +193,14 @@ class AssessmentWorkflow:
                 request.chasing_cycle += 1
                 await self._start_chaser(request, resumed=True)
                 continue
+            if request.rechase and not case_closed:
+                # A correction moved the request's dates: stop the old schedule, start anew.
+                request.rechase = False
+                if request.open and request.chasing_started:
+                    await self._tell_chaser(request, "case_closed")
+                    request.chasing_cycle += 1
+                    await self._start_chaser(request, resumed=True)
+                continue
             if case_closed and request.open and request.chasing_started:
                 if request.chaser_told != "case_closed":
                     await self._tell_chaser(request, "case_closed")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.service import RPCError
+
 from tests.api.scenarios import create_case, event_kinds, eventually, limit, weeks
 from tests.conftest import Stack
 
@@ -181,3 +183,43 @@ async def test_a_mistaken_withdrawal_is_undone_and_chasing_resumes(ts_stack: Sta
     r = await s.post(f"/assessments/{ref}/reopen", {"reason": "again"})
     assert r.status_code == 409
     assert r.json()["error"] == "not_reopenable"
+
+
+async def test_correcting_an_advice_request_date_moves_its_limit_and_its_chasing(
+    ts_stack: Stack,
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(6)
+    ref = (await create_case(s, day0))["case_ref"]
+    await s.post(
+        f"/assessments/{ref}/decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(2)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(2)).isoformat()},
+    )
+    advice_id = r.json()["id"]
+    seq = event(r.json()["case"], "advice_requested")["seq"]
+    r = await s.post(
+        f"/assessments/{ref}/corrections",
+        {
+            "event_id": seq,
+            "changes": {"requested_on": (day0 + weeks(3)).isoformat()},
+            "reason": "The letter went a week later",
+        },
+    )
+    assert r.status_code == 200, r.text
+    advice = limit(r.json(), "advice", advice_id)
+    assert advice["due_on"] == (day0 + weeks(9)).isoformat()
+    old = s.env.client.get_workflow_handle(f"advice-{advice_id}")
+    new = s.env.client.get_workflow_handle(f"advice-{advice_id}-c1")
+
+    async def rechased() -> bool:
+        try:
+            states = [(await h.describe()).status for h in (old, new)]
+        except RPCError:
+            return False
+        return [st.name if st else None for st in states] == ["COMPLETED", "RUNNING"]
+
+    await eventually(rechased, what="the old schedule stopped and a new one running")
