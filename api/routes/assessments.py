@@ -479,7 +479,8 @@ async def patch_child(
     user: Writer,
     client: ClientDep,
     session: SessionDep,
-    changes: Annotated[dict[str, Any], Body(examples=[{"setting": "MSS"}])],
+    today: TodayDep,
+    changes: Annotated[dict[str, Any], Body(examples=[{"setting": "OLA"}])],
 ) -> CaseResponse:
     """Validated as on ``POST /assessments``. The trail records who changed which fields
     and when; the values stay in the store."""
@@ -497,13 +498,29 @@ async def patch_child(
     await session.commit()
     fields = sorted({f if f in KNOWN_CHILD_FIELDS else "other" for f in changed})
     key = casework.update_id("child", BodyFingerprint(changes=changes), None)
-    view = await casework.update(
-        client,
-        case_ref,
-        AssessmentWorkflow.child_changed,
-        ChildChanged(fields=fields, entered_by=str(user.id)),
-        update_key=key,
-    )
+    try:
+        view = await casework.update(
+            client,
+            case_ref,
+            AssessmentWorkflow.child_changed,
+            ChildChanged(fields=fields, entered_by=str(user.id)),
+            update_key=key,
+        )
+    except ApiError as refused:
+        if refused.error != "case_closed":
+            raise
+        # The case's workflow has finished (a plan issued long ago still needs its SEN2
+        # setting): the change stands, and its audit line goes straight to the store.
+        await repository.append_event(
+            session,
+            case_ref=case_ref,
+            kind="child_details_changed",
+            occurred_on=today,
+            entered_by=str(user.id),
+            detail={"fields": ",".join(fields), "update_id": key},
+        )
+        await session.commit()
+        view = await casework.view(client, case_ref)
     return await case_response(session, view, child=child)
 
 

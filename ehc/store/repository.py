@@ -472,6 +472,33 @@ async def list_queue(
     return items, next_cursor
 
 
+async def append_event(
+    session: AsyncSession,
+    *,
+    case_ref: str,
+    kind: str,
+    occurred_on: date,
+    entered_by: str,
+    detail: Mapping[str, str],
+) -> int:
+    """Add an audit line to a case whose workflow has finished (so no projection will
+    write that seq again). Returns its seq."""
+    last = await session.scalar(select(func.max(EventRow.seq)).where(EventRow.case_ref == case_ref))
+    seq = (last or 0) + 1
+    session.add(
+        EventRow(
+            case_ref=case_ref,
+            seq=seq,
+            kind=kind,
+            occurred_on=occurred_on,
+            entered_at=datetime.now(UTC),
+            entered_by=entered_by,
+            detail=dict(detail),
+        )
+    )
+    return seq
+
+
 # --- the worklist ------------------------------------------------------------------------
 
 WorklistSort = Literal["urgency", "received_on", "case_ref"]

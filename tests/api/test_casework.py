@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from ehc.store.tables import EventRow
 from tests.api.scenarios import create_case, eventually, weeks
 from tests.conftest import Stack
 
@@ -306,3 +310,30 @@ async def test_issuing_the_final_plan_with_advice_outstanding_warns_and_stops_ch
         return status is not None and status.name == "COMPLETED"
 
     await eventually(stopped, what="the chaser stopped")
+
+
+async def test_the_child_can_be_corrected_after_the_case_workflow_has_finished(
+    clock_stack: Stack,
+) -> None:
+    s = clock_stack
+    day0 = await s.today() - weeks(3)
+    ref = (await create_case(s, day0))["case_ref"]
+    r = await s.post(
+        f"/assessments/{ref}/withdrawal",
+        {"withdrawn_on": (day0 + weeks(2)).isoformat(), "reason": "Family moved away"},
+    )
+    assert r.status_code == 200, r.text
+    await s.sleep(timedelta(days=30))  # past the grace period: the workflow finishes
+    handle = s.env.client.get_workflow_handle(f"assessment-{ref}")
+    await asyncio.wait_for(handle.result(), timeout=20)  # the workflow has finished
+    r = await s.http.patch(
+        f"/assessments/{ref}/child", json={"family_name": "Corrected"}, headers=s.headers()
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["child"]["family_name"] == "Corrected"
+    async with s.sessions() as session:
+        rows = await session.execute(
+            select(EventRow.kind, EventRow.detail).where(EventRow.case_ref == ref)
+        )
+        audit = [detail for kind, detail in rows if kind == "child_details_changed"]
+    assert audit == [{"fields": "family_name", "update_id": audit[0]["update_id"]}]
