@@ -778,7 +778,7 @@ async def user_problem(session: AsyncSession, *, role: str, team: str | None) ->
     if role not in ROLES:
         return f"There is no role '{role}'; use one of {', '.join(ROLES)}."
     if role == "team" and not team:
-        return "A team user needs a team (the team it answers for)."
+        return "A team user needs a team to answer for (--team on the command line)."
     if role != "team" and team:
         return f"Only a team user belongs to a team; a {role} user cannot."
     if team and await session.get(TeamRow, team) is None:
