@@ -79,7 +79,10 @@ class CaseRow(Base):
     """One row per case: the head of its latest projected case view."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_urgent_on_case_ref", "urgent_on", "case_ref"),)
+    __table_args__ = (
+        Index("ix_cases_urgent_on_case_ref", "urgent_on", "case_ref"),
+        Index("ix_cases_received_on_case_ref", "received_on", "case_ref"),
+    )
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
     stage: Mapped[str] = mapped_column(String(CODE), index=True)

@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("urgent_limit", sa.String(length=120), nullable=True))
         batch.add_column(sa.Column("assignee_id", sa.Integer(), nullable=True))
         batch.create_index("ix_cases_urgent_on_case_ref", ["urgent_on", "case_ref"])
+        batch.create_index("ix_cases_received_on_case_ref", ["received_on", "case_ref"])
         batch.create_index(batch.f("ix_cases_assignee_id"), ["assignee_id"])
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
@@ -52,6 +53,7 @@ def downgrade() -> None:
         batch.drop_column("expires_at")
     with op.batch_alter_table("cases") as batch:
         batch.drop_index(batch.f("ix_cases_assignee_id"))
+        batch.drop_index("ix_cases_received_on_case_ref")
         batch.drop_index("ix_cases_urgent_on_case_ref")
         batch.drop_column("assignee_id")
         batch.drop_column("urgent_limit")
