@@ -296,11 +296,8 @@ def _exception_command(exception: ExceptionView) -> ExceptionCommand:
 
 
 def _latest(facts: CaseFacts, kind: str) -> EventView | None:
-    superseded = {e.detail.get("corrects") for e in facts.events if e.kind == CORRECTED}
-    for event in reversed(facts.events):
-        if event.kind == kind and str(event.seq) not in superseded:
-            return event
-    return None
+    """The last event of ``kind`` (a correction of it keeps the original as its record)."""
+    return next((e for e in reversed(facts.events) if e.kind == kind), None)
 
 
 def check_reopen(facts: CaseFacts, today: date) -> None:
@@ -327,7 +324,8 @@ def reopened(facts: CaseFacts) -> tuple[CaseFacts, EventView]:
         new.decision_to_assess = None
         kind = "decision_to_assess"
     event = _latest(facts, kind)
-    assert event is not None
+    if event is None:
+        raise _not_correctable(f"There is no {kind.replace('_', ' ')} event to undo.")
     for advice_id in filter(None, event.detail.get("advice_moved_on", "").split(",")):
         request = new.advice(advice_id)
         if request.outcome is AdviceOutcome.CASE_MOVED_ON:

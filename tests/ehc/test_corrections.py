@@ -18,6 +18,7 @@ from ehc.models import (
     ExceptionView,
     RequestedBy,
     Stage,
+    Withdrawal,
 )
 from ehc.statutory import ExceptionKind, Limit
 
@@ -124,3 +125,17 @@ def test_a_refusal_to_assess_entered_by_mistake_is_undone_whole() -> None:
     assert casefile.stage(new) is Stage.AWAITING_DECISION_TO_ASSESS
     got = refusal(lambda: corrections.check_reopen(new, TODAY))
     assert got.code == "not_reopenable"
+
+
+def test_a_corrected_withdrawal_can_still_be_undone() -> None:
+    f = facts()
+    f.withdrawal = Withdrawal(withdrawn_on=DAY0 + timedelta(weeks=8))
+    event = f.add_event("withdrawn", DAY0 + timedelta(weeks=8), AT, "1")
+    fix = Correction(event_id=event.seq, changes={"withdrawn_on": "2025-03-10"})
+    corrections.check_correction(f, fix, TODAY)
+    f, _, on, _ = corrections.corrected(f, fix)
+    f.add_event("corrected", on, AT, "1", corrects=str(event.seq))
+    new, undone = corrections.reopened(f)
+    assert undone.seq == event.seq
+    assert new.withdrawal is None
+    assert casefile.stage(new) is Stage.GATHERING_ADVICE
