@@ -9,9 +9,9 @@ sentences) that checked it when it was entered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +30,18 @@ from ehc.models import (
     ExceptionView,
     Stage,
 )
+
+
+class EventLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def occurred_on(self) -> date: ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
+
 
 CORRECTED = "corrected"
 REOPENED = "reopened"
@@ -334,3 +346,26 @@ def reopened(facts: CaseFacts) -> tuple[CaseFacts, EventView]:
     if casefile.stage(new) not in TERMINAL_STAGES:
         new.closed_at = None
     return new, event
+
+
+# --- what the trail means once corrected ------------------------------------------------
+
+
+def amended(events: Sequence[EventLike]) -> tuple[dict[int, tuple[date, dict[str, str]]], set[int]]:
+    """For readers of the trail (the returns): each corrected event's latest date and
+    changed codes, by its seq, and the seqs a reopening undid."""
+    changes: dict[int, tuple[date, dict[str, str]]] = {}
+    undone: set[int] = set()
+    for event in events:
+        if event.kind == CORRECTED:
+            target = int(event.detail["corrects"])
+            _, before = changes.get(target, (event.occurred_on, {}))
+            fields = {
+                k: str(v)
+                for k, v in event.detail.items()
+                if k not in ("corrects", "event_kind", "update_id") and not k.endswith("_was")
+            }
+            changes[target] = (event.occurred_on, {**before, **fields})
+        elif event.kind == REOPENED:
+            undone.add(int(event.detail["undoes"]))
+    return changes, undone

@@ -139,3 +139,26 @@ def test_a_corrected_withdrawal_can_still_be_undone() -> None:
     assert undone.seq == event.seq
     assert new.withdrawal is None
     assert casefile.stage(new) is Stage.GATHERING_ADVICE
+
+
+def test_the_returns_read_the_trail_as_corrected_and_reopened() -> None:
+    from ehc.reports.outcomes import outcome_as_at
+    from ehc.store.report_queries import CaseRecord, EventRecord
+
+    events = (
+        EventRecord(1, "request_received", DAY0),
+        EventRecord(2, "decision_to_assess", DAY0 + timedelta(weeks=7), {"decision": "assess"}),
+        EventRecord(
+            3,
+            "corrected",
+            DAY0 + timedelta(weeks=5),
+            {"corrects": "2", "decided_on": "2025-02-10", "decided_on_was": "2025-02-24"},
+        ),
+        EventRecord(4, "withdrawn", DAY0 + timedelta(weeks=8)),
+        EventRecord(5, "reopened", DAY0 + timedelta(weeks=9), {"undoes": "4"}),
+    )
+    case = CaseRecord("C-1", "gathering_advice", DAY0, "request", events, (), ())
+    outcome = outcome_as_at(case, TODAY)
+    assert outcome.assess_on == DAY0 + timedelta(weeks=5)
+    assert outcome.decided_within_6_weeks is True
+    assert outcome.withdrawn_on is None
