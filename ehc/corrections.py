@@ -119,12 +119,13 @@ def _old(value: object) -> str:
 
 
 def corrected(
-    facts: CaseFacts, cmd: Correction
+    facts: CaseFacts, cmd: Correction, *, in_place: bool = False
 ) -> tuple[CaseFacts, EventView, date, dict[str, str]]:
     """The facts as they would be with ``cmd`` applied, the event it amends, the corrected
-    date of that event and the audit detail (each changed field, new and old value)."""
+    date of that event and the audit detail (each changed field, new and old value).
+    ``in_place`` changes ``facts`` itself (the workflow's state, once the check passed)."""
     event = target(facts, cmd.event_id)
-    new = facts.model_copy(deep=True)
+    new = facts if in_place else facts.model_copy(deep=True)
     changes = dict(cmd.changes)
     detail: dict[str, str] = {"corrects": str(event.seq), "event_kind": event.kind}
     kind = event.kind
@@ -325,19 +326,18 @@ def check_reopen(facts: CaseFacts, today: date) -> None:
         )
 
 
-def reopened(facts: CaseFacts) -> tuple[CaseFacts, EventView]:
+def reopened(facts: CaseFacts, *, in_place: bool = False) -> tuple[CaseFacts, EventView]:
     """The facts with the mistaken withdrawal (or refusal to assess) taken away, and the
     event undone. A refusal is undone whole: record the right decision afterwards."""
-    new = facts.model_copy(deep=True)
-    if new.withdrawal is not None:
-        new.withdrawal = None
-        kind = "withdrawn"
-    else:
-        new.decision_to_assess = None
-        kind = "decision_to_assess"
+    kind = "withdrawn" if facts.withdrawal is not None else "decision_to_assess"
     event = _latest(facts, kind)
     if event is None:
         raise _not_correctable(f"There is no {kind.replace('_', ' ')} event to undo.")
+    new = facts if in_place else facts.model_copy(deep=True)
+    if kind == "withdrawn":
+        new.withdrawal = None
+    else:
+        new.decision_to_assess = None
     for advice_id in filter(None, event.detail.get("advice_moved_on", "").split(",")):
         request = new.advice(advice_id)
         if request.outcome is AdviceOutcome.CASE_MOVED_ON:

@@ -460,8 +460,8 @@ class AssessmentWorkflow:
         ``corrected`` event names it) and every limit is evaluated again."""
         if self._duplicate():
             return self.case_view()
-        facts, _, on, detail = corrections.corrected(self.facts, cmd)
-        self.facts = facts
+        # In place: the chasing loop may hold this state's advice requests across an await.
+        _, _, on, detail = corrections.corrected(self.facts, cmd, in_place=True)
         self._reopened_if_open()
         return self._applied(corrections.CORRECTED, on, cmd.entered_by, **detail)
 
@@ -474,8 +474,7 @@ class AssessmentWorkflow:
         """Undo a withdrawal or a refusal to assess entered by mistake."""
         if self._duplicate():
             return self.case_view()
-        facts, undone = corrections.reopened(self.facts)
-        self.facts = facts
+        _, undone = corrections.reopened(self.facts, in_place=True)
         self._reopened_if_open()
         return self._applied(
             corrections.REOPENED,
