@@ -91,6 +91,20 @@ async def _hidden(s: Stack, family: str, ref: str) -> bool:
     return ref not in [i["case_ref"] for i in await worklist(s, q=family)]
 
 
+async def test_the_worklist_finds_a_child_by_name_or_upn(ts_stack: Stack) -> None:
+    s = ts_stack
+    family = f"Findme{uuid.uuid4().hex[:8]}"
+    upn = f"A{uuid.uuid4().int % 10**12:012d}"
+    ref = (await create_case(s, await s.today() - weeks(2), **named(family, upn=upn)))["case_ref"]
+
+    async def found() -> bool:
+        return [i["case_ref"] for i in await worklist(s, q=upn)] == [ref]
+
+    await eventually(found, what="the case found by its UPN")
+    assert [i["case_ref"] for i in await worklist(s, q=f"robin {family.lower()}")] == [ref]
+    assert [i["case_ref"] for i in await worklist(s, q=f"{family} Robin")] == [ref]
+
+
 async def test_an_unknown_sort_is_refused(ts_stack: Stack) -> None:
     r = await ts_stack.get("/assessments", sort="shoe_size")
     assert r.status_code == 422
