@@ -176,9 +176,15 @@ async def test_a_mistaken_withdrawal_is_undone_and_chasing_resumes(ts_stack: Sta
     await eventually(listed, what="the reopened request back on the team's list")
     # chasing resumes: a new chaser for the request is running
     handle = s.env.client.get_workflow_handle(f"advice-{advice_id}-c1")
-    description = await handle.describe()
-    assert description.status is not None
-    assert description.status.name == "RUNNING"
+
+    async def chasing() -> bool:
+        try:
+            status = (await handle.describe()).status
+        except RPCError:
+            return False
+        return status is not None and status.name == "RUNNING"
+
+    await eventually(chasing, what="a new chaser running")
 
     r = await s.post(f"/assessments/{ref}/reopen", {"reason": "again"})
     assert r.status_code == 409
