@@ -204,6 +204,11 @@ async def test_reasons_and_submitted_sections_are_readable_by_the_caseworker(
         {"agency": "health", "requested_on": (day0 + weeks(4)).isoformat()},
     )
     advice_id = r.json()["id"]
+
+    async def visible_to_the_team() -> bool:
+        return (await s.get(f"/advice-requests/{advice_id}", role="team")).status_code == 200
+
+    await eventually(visible_to_the_team, what="the request in the store")
     sections = {"professional": {"name": "Dr A", "role": "Paediatrician"}}
     r = await s.post(
         f"/advice-requests/{advice_id}/submission",
