@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ehc.logging import configure_logging
 from ehc.settings import Settings, get_settings
@@ -38,9 +39,15 @@ def _parser() -> argparse.ArgumentParser:
         dest="users_command", required=True
     )
     create = users.add_parser("create", help="create a user and print its token once")
-    create.add_argument("--role", choices=["caseworker", "manager", "team", "admin"], required=True)
+    create.add_argument("--role", required=True, help="caseworker, manager, team or admin")
     create.add_argument("--name", required=True)
     create.add_argument("--team", help="the team a `team` user answers for")
+    create.add_argument(
+        "--expires-in-days", type=int, metavar="N", help="the token stops working after N days"
+    )
+    users.add_parser("list", help="list users (never their tokens)")
+    revoke = users.add_parser("revoke", help="revoke a user's token at once")
+    revoke.add_argument("user_id", type=int)
 
     store = sub.add_parser("store", help="the case store").add_subparsers(
         dest="store_command", required=True
@@ -174,12 +181,47 @@ def _prepare_dev(settings: Settings) -> None:
 def _users(args: argparse.Namespace, settings: Settings) -> int:
     import casestore
 
-    if args.role == "team" and not args.team:
-        print("ehc: a team user needs --team (the team it answers for)", file=sys.stderr)
-        return 2
     asyncio.run(casestore.migrate(settings))
-    user, token = asyncio.run(casestore.create_user(settings, args.name, args.role, args.team))
-    print(f"Created {user.role} user {user.id}. Token (shown once, keep it safe):")
+    return asyncio.run(_users_command(args, settings, casestore.store_session))
+
+
+async def _users_command(args: argparse.Namespace, settings: Settings, store: Any) -> int:
+    from ehc.store import repository
+
+    now = datetime.now(UTC)
+    async with store(settings) as session:
+        if args.users_command == "list":
+            for row in await repository.list_users(session):
+                state = "active"
+                if row.revoked_at is not None:
+                    state = f"revoked {row.revoked_at:%Y-%m-%d}"
+                elif row.expires_at is not None:
+                    expired = row.expires_at <= now
+                    state = f"{'expired' if expired else 'expires'} {row.expires_at:%Y-%m-%d}"
+                print(
+                    f"{row.id:>5}  {row.role:<10}  {row.team or '-':<24}  {state:<18}  {row.name}"
+                )
+            return 0
+        if args.users_command == "revoke":
+            revoked = await repository.revoke_user(session, user_id=args.user_id, now=now)
+            if revoked is None:
+                print(f"ehc: there is no user {args.user_id}", file=sys.stderr)
+                return 2
+            await session.commit()
+            print(f"Revoked user {revoked.id} ({revoked.name}); the token no longer works.")
+            return 0
+        problem = await repository.user_problem(session, role=args.role, team=args.team)
+        if problem is None and args.expires_in_days is not None and args.expires_in_days < 1:
+            problem = "--expires-in-days must be at least 1."
+        if problem is not None:
+            print(f"ehc: {problem}", file=sys.stderr)
+            return 2
+        expires = now + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+        user, token = await repository.create_user(
+            session, name=args.name, role=args.role, team=args.team, expires_at=expires
+        )
+    until = f", expires {expires:%Y-%m-%d}" if expires else ""
+    print(f"Created {user.role} user {user.id}{until}. Token (shown once, keep it safe):")
     print(token)
     return 0
 

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from api import stored_cases
 from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
-from api.routes import advice, assessments, health, reports, teams, timescales
+from api.routes import advice, assessments, health, reports, teams, timescales, users
 from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
 from ehc.store.db import make_engine, sessionmaker
@@ -70,6 +70,6 @@ def create_app(
     install_error_handlers(app)
     stored_cases.install(app)
     health.install_http_metrics(app)
-    for module in (health, timescales, assessments, advice, teams, reports):
+    for module in (health, timescales, assessments, advice, teams, reports, users):
         app.include_router(module.router)
     return app

@@ -72,6 +72,7 @@ class AdviceRequestFacts(BaseModel):
     chasing_started: bool = False
     chasing_cycle: int = 0
     chaser_told: AdviceOutcome | Literal["case_closed"] = AdviceOutcome.OUTSTANDING
+    rechase: bool = False  # a correction moved its dates: chase again on the new schedule
 
     @property
     def open(self) -> bool:

@@ -46,10 +46,16 @@ class AdviceOutcome(StrEnum):
     RETURNED_FOR_QUALITY = "returned_for_quality"
     NOT_KNOWN_TO_SERVICE = "not_known_to_service"
     WITHDRAWN = "withdrawn"
+    CASE_MOVED_ON = "case_moved_on"
 
 
 CLOSED_ADVICE = frozenset(
-    {AdviceOutcome.RECEIVED, AdviceOutcome.NOT_KNOWN_TO_SERVICE, AdviceOutcome.WITHDRAWN}
+    {
+        AdviceOutcome.RECEIVED,
+        AdviceOutcome.NOT_KNOWN_TO_SERVICE,
+        AdviceOutcome.WITHDRAWN,
+        AdviceOutcome.CASE_MOVED_ON,
+    }
 )
 
 
@@ -159,6 +165,50 @@ class Withdrawal(Frozen):
     entered_by: str = ""
 
 
+# Fields of a recorded event a correction may change: dates and codes only, never text.
+CORRECTABLE_FIELDS = (
+    "received_on",
+    "requested_by",
+    "anchor",
+    "decision",
+    "decided_on",
+    "notified_on",
+    "requested_on",
+    "on",
+    "kind",
+    "starts_on",
+    "ends_on",
+    "closed_on",
+    "reopens_on",
+    "advice_requested_on",
+    "served_on",
+    "issued_on",
+    "withdrawn_on",
+)
+
+
+class Correction(Frozen):
+    """Correct the dates or codes of one recorded event (``event_id`` is its ``seq``).
+    The reason is free text: it stays in the store, never here."""
+
+    event_id: int = Field(ge=1)
+    changes: dict[str, str] = Field(min_length=1)
+    entered_by: str = ""
+
+
+class Reopen(Frozen):
+    """Undo a withdrawal or a refusal to assess entered by mistake (reason in the store)."""
+
+    entered_by: str = ""
+
+
+class ChildChanged(Frozen):
+    """The child's details changed in the store: which fields (names only), by whom."""
+
+    fields: list[str]
+    entered_by: str = ""
+
+
 # --- the case view --------------------------------------------------------------------
 
 
@@ -259,6 +309,12 @@ class QueueItem(BaseModel):
     status: LimitStatus | None
     at_risk: bool
     breached: bool
+    child_name: str | None = None
+    assignee_id: int | None = None
+    assignee: str | None = Field(default=None, description="The assigned caseworker's name")
+    advice_id: str | None = None
+    days_overdue: int | None = Field(default=None, description="Days past the due date")
+    days_left: int | None = Field(default=None, description="Days until the due date")
 
 
 class User(BaseModel):
@@ -283,6 +339,7 @@ class AdviceInput(Frozen):
     policy: ChasingPolicy = ChasingPolicy()
     ladder_rungs: int = 0
     cycle: int = Field(default=0, description="0, then one more after each return for quality")
+    resumed: bool = Field(default=False, description="chasing again after the case reopened")
 
 
 class AdviceState(Frozen):

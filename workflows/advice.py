@@ -11,7 +11,7 @@ against the original due date.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
 WORKING_DAYS_PATCH = "notices-on-working-days"
 
 NOTICE_HOUR = timedelta(hours=9)
+BACKDATED_PATCH = "advice-backdated-request-first"
 # A send is tried twice at once; after that the workflow waits on a durable timer with
 # backoff (5 minutes, doubling to an hour) and tries again until it is sent, it fails for
 # good, or the request closes. The waits are in the history, where anyone can see them.
@@ -51,6 +52,22 @@ def _permanent(err: ActivityError) -> bool:
 
 def advice_workflow_id(advice_id: str) -> str:
     return f"advice-{advice_id}"
+
+
+def first_notices(plan: list[PlannedNotice], today: date) -> list[PlannedNotice]:
+    """What a request goes out with on the day it is entered, however late: the request
+    itself, the overdue notice when it is already overdue, and only the escalation rung
+    due now (none of the reminders that are past)."""
+    past = [n for n in plan if n.on <= today]
+    first = [n for n in past if n.kind in (NoticeKind.REQUEST, NoticeKind.OVERDUE)]
+    escalations = [n for n in past if n.kind is NoticeKind.ESCALATION]
+    if escalations:
+        first.append(escalations[-1])
+    first += [n for n in past if n.on == today and n not in first and n.kind in _TODAY_ONLY]
+    return sorted(first, key=lambda n: n.seq)
+
+
+_TODAY_ONLY = (NoticeKind.REMINDER, NoticeKind.DUE_TODAY)
 
 
 def send_time(notice: PlannedNotice) -> datetime:
@@ -90,8 +107,11 @@ class AdviceRequestWorkflow:
             holidays=ENGLAND_BANK_HOLIDAYS if workflow.patched(WORKING_DAYS_PATCH) else None,
         )
         today = london_date(workflow.now())
-        first = chasing.due_now(plan, today)
-        if request.cycle:
+        if workflow.patched(BACKDATED_PATCH):
+            first = first_notices(plan, today)
+        else:
+            first = chasing.due_now(plan, today)
+        if request.cycle and not request.resumed:
             first = [
                 PlannedNotice(
                     seq=1000 + request.cycle, kind=NoticeKind.RETURNED_FOR_QUALITY, on=today

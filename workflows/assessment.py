@@ -22,7 +22,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.casebook import CasebookActivities
-    from ehc import casefile
+    from ehc import casefile, corrections
     from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
     from ehc.models import (
         CLOSED_ADVICE,
@@ -35,12 +35,15 @@ with workflow.unsafe.imports_passed_through():
         AdviceState,
         AssessmentInput,
         CaseView,
+        ChildChanged,
+        Correction,
         DecisionToAssess,
         DecisionToIssue,
         DraftPlan,
         ExceptionCommand,
         ExceptionView,
         FinalPlan,
+        Reopen,
         Withdrawal,
     )
     from ehc.statutory import LimitStatus, end_of_london_day, london_date
@@ -56,6 +59,7 @@ LAW_READING_PATCH = "law-read-closer-2026-11"
 # event of its own (the representations period running out) is projected too.
 REPLY_AFTER_PROJECTION_PATCH = "reply-after-projection"
 PROJECT_QUIET_CHANGES_PATCH = "project-quiet-status-changes"
+MOVED_ON_PATCH = "advice-case-moved-on"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -233,6 +237,25 @@ class AssessmentWorkflow:
         """Start a chasing workflow for each new advice request (and after each return for
         quality); tell the running one when its request closes or the case does."""
         for request in self.facts.advice_requests:
+            if (
+                not case_closed
+                and request.open
+                and request.chasing_started
+                and request.chaser_told in ("case_closed", AdviceOutcome.CASE_MOVED_ON)
+                and request.team is not None
+            ):
+                # The case was reopened (a mistaken withdrawal undone): chase again.
+                request.chasing_cycle += 1
+                await self._start_chaser(request, resumed=True)
+                continue
+            if request.rechase and not case_closed:
+                # A correction moved the request's dates: stop the old schedule, start anew.
+                request.rechase = False
+                if request.open and request.chasing_started:
+                    await self._tell_chaser(request, "case_closed")
+                    request.chasing_cycle += 1
+                    await self._start_chaser(request, resumed=True)
+                continue
             if case_closed and request.open and request.chasing_started:
                 if request.chaser_told != "case_closed":
                     await self._tell_chaser(request, "case_closed")
@@ -254,7 +277,7 @@ class AssessmentWorkflow:
         base = advice_workflow_id(request.id)
         return base if request.chasing_cycle == 0 else f"{base}-c{request.chasing_cycle}"
 
-    async def _start_chaser(self, request: AdviceRequestFacts) -> None:
+    async def _start_chaser(self, request: AdviceRequestFacts, *, resumed: bool = False) -> None:
         await workflow.start_child_workflow(
             AdviceRequestWorkflow.run,
             AdviceInput(
@@ -267,6 +290,7 @@ class AssessmentWorkflow:
                 policy=request.policy,
                 ladder_rungs=request.ladder_rungs,
                 cycle=request.chasing_cycle,
+                resumed=resumed,
             ),
             id=self._chaser_id(request),
             parent_close_policy=ParentClosePolicy.TERMINATE,  # a chaser holds nothing to tidy
@@ -454,12 +478,14 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.decision_to_issue = cmd
+        moved_on = self._moved_on(cmd.decided_on) if cmd.decision == "not_issue" else {}
         return self._applied(
             "decision_to_issue",
             cmd.decided_on,
             cmd.entered_by,
             decision=cmd.decision,
             **_notified(cmd),
+            **moved_on,
         )
 
     @decision_to_issue.validator
@@ -486,7 +512,8 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.final_plan = cmd
-        return self._applied("final_plan_issued", cmd.issued_on, cmd.entered_by)
+        moved_on = self._moved_on(cmd.issued_on)
+        return self._applied("final_plan_issued", cmd.issued_on, cmd.entered_by, **moved_on)
 
     @final_plan.validator
     def _validate_final_plan(self, cmd: FinalPlan) -> None:
@@ -499,8 +526,82 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.withdrawal = cmd
-        return self._applied("withdrawn", cmd.withdrawn_on, cmd.entered_by)
+        moved_on = self._moved_on(cmd.withdrawn_on)
+        return self._applied("withdrawn", cmd.withdrawn_on, cmd.entered_by, **moved_on)
 
     @withdraw.validator
     def _validate_withdraw(self, cmd: Withdrawal) -> None:
         self._check(casefile.check_withdrawal, cmd)
+
+    def _moved_on(self, on: date) -> dict[str, str]:
+        """The case moved on (final plan issued, or closed) while advice was outstanding:
+        close those requests as ``case_moved_on`` so chasing stops and the team's list
+        drops them. Returns the audit detail naming them."""
+        if not workflow.patched(MOVED_ON_PATCH):
+            return {}
+        moved = []
+        for request in self.facts.advice_requests:
+            if request.open:
+                request.outcome = AdviceOutcome.CASE_MOVED_ON
+                request.outcome_on = on
+                moved.append(request.id)
+        return {"advice_moved_on": ",".join(moved)} if moved else {}
+
+    # --- corrections ---------------------------------------------------------------------
+
+    @workflow.update
+    @_reply_once_projected
+    def correct(self, cmd: Correction) -> CaseView:
+        """Correct a recorded event's dates or codes; the original stays in the trail (the
+        ``corrected`` event names it) and every limit is evaluated again."""
+        self._adopt_reading()
+        if self._duplicate():
+            return self.case_view()
+        # In place: the chasing loop may hold this state's advice requests across an await.
+        _, _, on, detail = corrections.corrected(self.facts, cmd, in_place=True)
+        self._reopened_if_open()
+        return self._applied(corrections.CORRECTED, on, cmd.entered_by, **detail)
+
+    @correct.validator
+    def _validate_correct(self, cmd: Correction) -> None:
+        self._check(corrections.check_correction, cmd)
+
+    @workflow.update
+    @_reply_once_projected
+    def reopen(self, cmd: Reopen) -> CaseView:
+        """Undo a withdrawal or a refusal to assess entered by mistake."""
+        self._adopt_reading()
+        if self._duplicate():
+            return self.case_view()
+        _, undone = corrections.reopened(self.facts, in_place=True)
+        self._reopened_if_open()
+        return self._applied(
+            corrections.REOPENED,
+            london_date(workflow.now()),
+            cmd.entered_by,
+            undoes=str(undone.seq),
+            event_kind=undone.kind,
+        )
+
+    @reopen.validator
+    def _validate_reopen(self, cmd: Reopen) -> None:
+        self._check(lambda facts, _cmd, today: corrections.check_reopen(facts, today), cmd)
+
+    def _reopened_if_open(self) -> None:
+        if casefile.stage(self.facts) not in TERMINAL_STAGES:
+            self.facts.closed_at = None
+
+    @workflow.update
+    @_reply_once_projected
+    def child_changed(self, cmd: ChildChanged) -> CaseView:
+        """The child's details were changed in the store: record who and when (the field
+        names only; the values stay in the store)."""
+        self._adopt_reading()
+        if self._duplicate():
+            return self.case_view()
+        return self._applied(
+            "child_details_changed",
+            london_date(workflow.now()),
+            cmd.entered_by,
+            fields=",".join(cmd.fields),
+        )

@@ -22,6 +22,7 @@ from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
 from ehc.statutory import Agency
 from ehc.store import chasing_repository as chasing
 from ehc.store import repository
+from ehc.store.chasing_repository import AdviceListStatus
 from ehc.store.tables import AdviceRequestRow
 from ehc.templates import problems
 from workflows.assessment import AssessmentWorkflow
@@ -90,21 +91,42 @@ def _directory(request: Request) -> Directory:
     return directory
 
 
-@router.get("", response_model=list[AdviceRequestOut], summary="Open advice requests")
+@router.get("", response_model=list[AdviceRequestOut], summary="Advice requests")
 async def list_requests(
     user: Anyone,
     session: SessionDep,
+    today: TodayDep,
     mine: bool = False,
     team: Annotated[str | None, Query(max_length=80)] = None,
+    agency: Agency | None = None,
+    status: Annotated[
+        AdviceListStatus | None,
+        Query(
+            description="pending (open, not yet due), overdue (open, past due) or received "
+            "(received or a nil return); default: every open request"
+        ),
+    ] = None,
+    due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[dict[str, Any]]:
-    """A team user lists its own open requests (`?mine=true`); staff list a team's."""
+    """A team user lists its own open requests (`?mine=true`). Caseworkers and managers
+    list requests across every team, soonest due first, filtered by agency, team, status
+    and due window. Requests closed because the case moved on are not listed as open."""
     if user.role == "team":
         if not mine:
             raise ApiError(400, "mine_required", "Team users list their requests with ?mine=true.")
-        team = user.team
-    if team is None:
-        raise ApiError(400, "team_required", "Name a team (?team=) to list its open requests.")
-    return [_out(r) for r in await chasing.team_requests(session, team=team)]
+        assert user.team is not None
+        return [_out(r) for r in await chasing.team_requests(session, team=user.team)]
+    rows = await chasing.staff_requests(
+        session,
+        today=today,
+        agency=agency.value if agency else None,
+        team=team,
+        status=status,
+        due_within_days=due_within_days,
+        limit=page_size,
+    )
+    return [_out(r) for r in rows]
 
 
 @router.get("/{advice_id}", response_model=TeamRequestOut, summary="One advice request")
@@ -123,9 +145,17 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
     return {**_out(row), "child": identity}
 
 
+def _for(user: User, view: CaseView, advice_id: str) -> CaseView | dict[str, Any]:
+    """What an outcome answers: a team sees only its own request, never the case."""
+    if user.role != "team":
+        return view
+    advice = next(a for a in view.advice_requests if a.id == advice_id)
+    return {**advice.model_dump(mode="json"), "case_ref": view.case_ref}
+
+
 @router.post(
     "/{advice_id}/submission",
-    response_model=CaseView,
+    response_model=CaseView | AdviceRequestOut,
     summary="A team submits its contribution; it is checked against the agreed template",
     responses={422: {"description": "A missing input: every missing or invalid section"}},
 )
@@ -137,7 +167,8 @@ async def submit(
     client: ClientDep,
     request: Request,
     today: TodayDep,
-) -> CaseView:
+) -> CaseView | dict[str, Any]:
+    """A team token gets its own request back; a caseworker gets the case."""
     row = await _visible(session, advice_id, user)
     agency = Agency(row.agency)
     found = problems(_directory(request).template(agency), body.sections)
@@ -162,13 +193,14 @@ async def submit(
         advice_id=advice_id, received_on=body.submitted_on, entered_by=str(user.id)
     )
     try:
-        return await casework.update(
+        view = await casework.update(
             client,
             row.case_ref,
             AssessmentWorkflow.advice_received,
             command,
             update_key=casework.update_id(f"submission-{advice_id}", body, None),
         )
+        return _for(user, view, advice_id)
     except ApiError as refused:
         # The contribution is kept either way; the record says the case did not take it.
         await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
@@ -249,7 +281,7 @@ async def return_for_quality(
 
 @router.post(
     "/{advice_id}/nil-return",
-    response_model=CaseView,
+    response_model=CaseView | AdviceRequestOut,
     summary="The child is not known to the service: a valid nil return",
 )
 async def nil_return(
@@ -258,13 +290,15 @@ async def nil_return(
     user: TeamOrCaseworker,
     session: SessionDep,
     client: ClientDep,
-) -> CaseView:
+) -> CaseView | dict[str, Any]:
+    """A team token gets its own request back; a caseworker gets the case."""
     if user.role == "team":
         await _visible(session, advice_id, user)
         await session.rollback()  # hold nothing while the case's workflow is asked
-    return await _outcome(
+    view = await _outcome(
         advice_id, "not_known_to_service", body.on, body.reason, user, session, client, body
     )
+    return _for(user, view, advice_id)
 
 
 @router.post(

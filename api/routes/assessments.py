@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
 from api import casework
+from api.caseview import case_response
 from api.deps import ClientDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
 from api.errors import ApiError
 from api.schemas import (
     AdviceRequestBody,
+    AssigneeBody,
     CaseResponse,
+    CorrectionBody,
     CreateAssessment,
     DecisionToAssessBody,
     DecisionToIssueBody,
     DraftPlanBody,
     ExceptionBody,
     FinalPlanBody,
+    ReopenBody,
     WithdrawalBody,
 )
 from ehc.chasing import ChasingPolicy
@@ -27,13 +31,16 @@ from ehc.models import (
     AdviceRequestCommand,
     AssessmentInput,
     CaseView,
+    ChildChanged,
     ClosureDates,
+    Correction,
     DecisionToAssess,
     DecisionToIssue,
     DraftPlan,
     ExceptionCommand,
     FinalPlan,
     QueueItem,
+    Reopen,
     Stage,
     User,
     Withdrawal,
@@ -112,7 +119,14 @@ def _check_day0(body: CreateAssessment, today: Any) -> None:
         raise ApiError(422, "before_regulations", str(exc)) from exc
 
 
-@router.get("", response_model=QueuePage, summary="The caseworker's queue, soonest due first")
+WorklistSort = Literal["urgency", "received_on", "case_ref"]
+
+
+@router.get(
+    "",
+    response_model=QueuePage,
+    summary="The caseworkers' worklist: open breaches first, then at risk, then soonest due",
+)
 async def list_assessments(
     user: Reader,
     session: SessionDep,
@@ -122,22 +136,44 @@ async def list_assessments(
     status_: Annotated[
         Literal["breached", "at_risk", "pending"] | None, Query(alias="status")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    include_closed: Annotated[
+        bool, Query(description="Also list withdrawn, refused and finished cases")
+    ] = False,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="A child's name, a case reference or a UPN"),
+    ] = None,
+    sort: Annotated[
+        WorklistSort,
+        Query(
+            description="urgency (open breaches longest overdue first, then at risk, then "
+            "soonest due), received_on (oldest request first) or case_ref"
+        ),
+    ] = "urgency",
+    mine: Annotated[bool, Query(description="Only the cases assigned to me")] = False,
+    page_size: Annotated[int | None, Query(ge=1, le=500, description="Rows a page")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=500, deprecated=True, description="Use page_size")
+    ] = None,
     due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
     cursor: str | None = None,
 ) -> QueuePage:
     try:
-        items, next_cursor = await repository.list_queue(
+        items, next_cursor = await repository.worklist(
             session,
             today=today,
             at_risk_days=settings.at_risk_days,
+            include_closed=include_closed,
             stage=stage.value if stage else None,
             status=status_,
             due_within_days=due_within_days,
-            limit=limit,
+            q=q,
+            assignee_id=user.id if mine else None,
+            sort=sort,
+            page_size=page_size or limit or 50,
             cursor=cursor,
         )
-    except ValueError as exc:
+    except repository.InvalidCursor as exc:
         raise ApiError(
             400, "bad_cursor", "That cursor is not valid; start from the first page."
         ) from exc
@@ -161,11 +197,11 @@ async def get_assessment(
     )
     child = await repository.get_child(session, case_ref=case_ref)
     if stored is not None:
-        return CaseResponse(**stored.view.model_dump(), child=child, projection=stored.projection)
+        return await case_response(session, stored.view, child=child, projection=stored.projection)
     await session.rollback()  # hold nothing while Temporal is asked
     view = await casework.view(client, case_ref)
-    return CaseResponse(
-        **view.model_dump(), child=child, projection=case_reads.Projection(source="workflow")
+    return await case_response(
+        session, view, child=child, projection=case_reads.Projection(source="workflow")
     )
 
 
@@ -286,22 +322,23 @@ async def record_exception(
     return view
 
 
-@router.post("/{case_ref}/decision-to-issue", response_model=CaseView)
+@router.post("/{case_ref}/decision-to-issue", response_model=CaseResponse)
 async def decision_to_issue(
     case_ref: str,
     body: DecisionToIssueBody,
     user: Writer,
     client: ClientDep,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
-) -> CaseView:
+) -> CaseResponse:
+    """A decision not to issue closes the case: outstanding advice is closed as
+    ``case_moved_on`` and listed in ``warnings``."""
     command = DecisionToIssue(**body.model_dump(), entered_by=str(user.id))
-    return await casework.update(
-        client,
-        case_ref,
-        AssessmentWorkflow.decision_to_issue,
-        command,
-        update_key=casework.update_id("decision-to-issue", body, idempotency_key),
+    key = casework.update_id("decision-to-issue", body, idempotency_key)
+    view = await casework.update(
+        client, case_ref, AssessmentWorkflow.decision_to_issue, command, update_key=key
     )
+    return await case_response(session, view, warnings=_moved_on_warnings(view, key))
 
 
 @router.post("/{case_ref}/draft-plan", response_model=CaseView)
@@ -322,25 +359,38 @@ async def draft_plan(
     )
 
 
-@router.post("/{case_ref}/final-plan", response_model=CaseView)
+@router.post("/{case_ref}/final-plan", response_model=CaseResponse)
 async def final_plan(
     case_ref: str,
     body: FinalPlanBody,
     user: Writer,
     client: ClientDep,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
-) -> CaseView:
+) -> CaseResponse:
+    """Issuing the final plan while advice is outstanding closes those requests as
+    ``case_moved_on`` (chasing stops) and says so in ``warnings``."""
     command = FinalPlan(**body.model_dump(), entered_by=str(user.id))
-    return await casework.update(
-        client,
-        case_ref,
-        AssessmentWorkflow.final_plan,
-        command,
-        update_key=casework.update_id("final-plan", body, idempotency_key),
+    key = casework.update_id("final-plan", body, idempotency_key)
+    view = await casework.update(
+        client, case_ref, AssessmentWorkflow.final_plan, command, update_key=key
     )
+    return await case_response(session, view, warnings=_moved_on_warnings(view, key))
 
 
-@router.post("/{case_ref}/withdrawal", response_model=CaseView)
+def _moved_on_warnings(view: CaseView, key: str) -> list[str]:
+    """A sentence for each advice request this update closed as ``case_moved_on``."""
+    event = next((e for e in view.events if e.detail.get("update_id") == key), None)
+    moved = event.detail.get("advice_moved_on", "") if event else ""
+    agencies = {a.id: a.agency.value for a in view.advice_requests}
+    return [
+        f"Advice from {agencies.get(advice_id, 'an adviser')} ({advice_id}) was still "
+        "outstanding: it is now closed as case_moved_on and the team is no longer chased."
+        for advice_id in filter(None, moved.split(","))
+    ]
+
+
+@router.post("/{case_ref}/withdrawal", response_model=CaseResponse)
 async def withdrawal(
     case_ref: str,
     body: WithdrawalBody,
@@ -348,7 +398,9 @@ async def withdrawal(
     client: ClientDep,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
-) -> CaseView:
+) -> CaseResponse:
+    """Closes the case; outstanding advice is closed as ``case_moved_on`` (see
+    ``warnings``). A withdrawal entered by mistake is undone with ``/reopen``."""
     command = Withdrawal(withdrawn_on=body.withdrawn_on, entered_by=str(user.id))
     key = casework.update_id("withdrawal", body, idempotency_key)
     view = await casework.update(
@@ -356,7 +408,177 @@ async def withdrawal(
     )
     await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
     await session.commit()
-    return view
+    return await case_response(session, view, warnings=_moved_on_warnings(view, key))
+
+
+# --- corrections, reopening, the child's details, assignment ------------------------------
+
+
+@router.post(
+    "/{case_ref}/corrections",
+    response_model=CaseResponse,
+    summary="Correct a recorded event's dates or codes (Day 0 included); audited",
+    responses={409: {"description": "Refused, with the sentence the original would get"}},
+)
+async def correct(
+    case_ref: str,
+    body: CorrectionBody,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseResponse:
+    """The original event stays in the trail, marked ``superseded_by`` the correction,
+    which records who, when, the old and new values; the reason is kept in the store.
+    Every limit is evaluated again from the corrected facts."""
+    changes = body.changes.model_dump(mode="json", exclude_none=True)
+    if not changes:
+        raise ApiError(422, "nothing_to_correct", "Send at least one field to change.")
+    key = casework.update_id("correction", body, idempotency_key)
+    command = Correction(event_id=body.event_id, changes=changes, entered_by=str(user.id))
+    view = await casework.update(
+        client, case_ref, AssessmentWorkflow.correct, command, update_key=key
+    )
+    await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
+    await session.commit()
+    child = await repository.get_child(session, case_ref=case_ref)
+    return await case_response(session, view, child=child)
+
+
+@router.post(
+    "/{case_ref}/reopen",
+    response_model=CaseResponse,
+    summary="Undo a withdrawal or a decision not to assess entered by mistake",
+)
+async def reopen(
+    case_ref: str,
+    body: ReopenBody,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseResponse:
+    """Only inside the case's grace period after closing. Advice requests the closing
+    stopped are chased again."""
+    key = casework.update_id("reopen", body, idempotency_key)
+    view = await casework.update(
+        client, case_ref, AssessmentWorkflow.reopen, Reopen(entered_by=str(user.id)), update_key=key
+    )
+    await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
+    await session.commit()
+    child = await repository.get_child(session, case_ref=case_ref)
+    return await case_response(session, view, child=child)
+
+
+# Field names recorded in the audit trail (the values stay in the store); others are "other".
+KNOWN_CHILD_FIELDS = frozenset(
+    {
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "ethnicity",
+        "postcode",
+        "upn",
+        "uln",
+        "upn_unknown_reason",
+        "setting",
+        "setting_urn",
+        "setting_ukprn",
+        "sen_type",
+        "rya",
+        "sen_unit",
+        "resourced_provision",
+        "nhs_number",
+    }
+)
+
+
+@router.patch(
+    "/{case_ref}/child",
+    response_model=CaseResponse,
+    summary="Change the child's details (SEN2 fields included); null removes a field",
+)
+async def patch_child(
+    case_ref: str,
+    user: Writer,
+    client: ClientDep,
+    session: SessionDep,
+    today: TodayDep,
+    changes: Annotated[dict[str, Any], Body(examples=[{"setting": "OLA"}])],
+) -> CaseResponse:
+    """Validated as on ``POST /assessments``. The trail records who changed which fields
+    and when; the values stay in the store."""
+    if not changes:
+        raise ApiError(422, "nothing_to_change", "Send at least one field of the child.")
+    try:
+        result = await repository.update_child(session, case_ref=case_ref, changes=changes)
+    except ValidationError as exc:
+        await session.rollback()
+        problems = [f"child.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ApiError(422, "invalid_child", " ".join(problems), problems=problems) from None
+    if result is None:
+        raise casework.NO_CASE
+    child, changed = result
+    await session.commit()
+    fields = sorted({f if f in KNOWN_CHILD_FIELDS else "other" for f in changed})
+    key = casework.update_id("child", BodyFingerprint(changes=changes), None)
+    try:
+        view = await casework.update(
+            client,
+            case_ref,
+            AssessmentWorkflow.child_changed,
+            ChildChanged(fields=fields, entered_by=str(user.id)),
+            update_key=key,
+        )
+    except ApiError as refused:
+        if refused.error != "case_closed":
+            raise
+        # The case's workflow has finished (a plan issued long ago still needs its SEN2
+        # setting): the change stands, and its audit line goes straight to the store.
+        await repository.append_event(
+            session,
+            case_ref=case_ref,
+            kind="child_details_changed",
+            occurred_on=today,
+            entered_by=str(user.id),
+            detail={"fields": ",".join(fields), "update_id": key},
+        )
+        await session.commit()
+        view = await casework.view(client, case_ref)
+    return await case_response(session, view, child=child)
+
+
+class BodyFingerprint(BaseModel):
+    changes: dict[str, Any]
+
+
+class AssigneeOut(BaseModel):
+    case_ref: str
+    assignee_id: int | None
+    assignee: str | None
+
+
+@router.put(
+    "/{case_ref}/assignee",
+    response_model=AssigneeOut,
+    summary="Assign the case to a caseworker (null: nobody)",
+)
+async def assign(
+    case_ref: str, body: AssigneeBody, user: Writer, session: SessionDep
+) -> AssigneeOut:
+    name = None
+    if body.user_id is not None:
+        row = await repository.get_user(session, user_id=body.user_id)
+        if row is None or row.role not in ("caseworker", "manager", "admin"):
+            raise ApiError(
+                422, "unknown_user", f"There is no caseworker with user id {body.user_id}."
+            )
+        name = row.name
+    if not await repository.assign(session, case_ref=case_ref, assignee_id=body.user_id):
+        raise casework.NO_CASE
+    await session.commit()
+    return AssigneeOut(case_ref=case_ref, assignee_id=body.user_id, assignee=name)
 
 
 __all__ = ["User", "router"]

@@ -9,11 +9,13 @@ W (withdrawn before the decision whether to issue), A (not yet decided).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
 from ehc import statutory
+from ehc.corrections import CORRECTED, REOPENED, amended
 from ehc.store.report_queries import CaseRecord, EventRecord
 
 RequestOutcome = Literal["Y", "N", "W", "A"]
@@ -149,11 +151,28 @@ def notice_date(event: EventRecord) -> date:
     return event.occurred_on
 
 
+def corrected_events(events: Sequence[EventRecord]) -> list[EventRecord]:
+    """The trail as corrected: each corrected event with its latest date and codes, and
+    the events a reopening undid left out."""
+    changes, undone = amended(events)
+    return [
+        replace(
+            e,
+            occurred_on=changes[e.seq][0],
+            detail={**e.detail, **changes[e.seq][1]},
+        )
+        if e.seq in changes
+        else e
+        for e in events
+        if e.seq not in undone and e.kind not in (CORRECTED, REOPENED)
+    ]
+
+
 def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
     """The case's outcome from its audit events dated on or before ``as_at``."""
     assess_on = assess_decision = issue_on = issue_decision = None
     final_plan_on = withdrawn_on = None
-    for event in case.events:
+    for event in corrected_events(case.events):
         on = notice_date(event)
         if on > as_at:
             continue

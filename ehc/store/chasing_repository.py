@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,7 +87,7 @@ async def team_requests(
 ) -> list[AdviceRequestRow]:
     query = select(AdviceRequestRow).where(AdviceRequestRow.team == team)
     if open_only:
-        query = query.where(AdviceRequestRow.outcome.in_(("outstanding", "returned_for_quality")))
+        query = query.where(AdviceRequestRow.outcome.in_(OPEN_OUTCOMES))
     rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
     return list(rows)
 
@@ -167,3 +168,59 @@ async def return_reasons(
         return None
     key = str(returns[cycle - 1]["update_id"])
     return await session.scalar(select(NoteRow.text).where(NoteRow.key == key))
+
+
+OPEN_OUTCOMES = ("outstanding", "returned_for_quality")
+RECEIVED_OUTCOMES = ("received", "not_known_to_service")
+AdviceListStatus = Literal["pending", "overdue", "received"]
+
+
+async def staff_requests(
+    session: AsyncSession,
+    *,
+    today: date,
+    agency: str | None = None,
+    team: str | None = None,
+    status: AdviceListStatus | None = None,
+    due_within_days: int | None = None,
+    limit: int = 200,
+) -> list[AdviceRequestRow]:
+    """Advice requests across teams for caseworkers and managers, soonest due first.
+
+    ``pending``: open and not yet due; ``overdue``: open past its due date; ``received``:
+    received or a nil return. With no status, every open request (pending and overdue).
+    Requests closed as withdrawn or ``case_moved_on`` are never listed as open.
+    """
+    query = select(AdviceRequestRow)
+    if agency is not None:
+        query = query.where(AdviceRequestRow.agency == agency)
+    if team is not None:
+        query = query.where(AdviceRequestRow.team == team)
+    if status == "received":
+        query = query.where(AdviceRequestRow.outcome.in_(RECEIVED_OUTCOMES))
+    else:
+        query = query.where(AdviceRequestRow.outcome.in_(OPEN_OUTCOMES))
+        if status == "pending":
+            query = query.where(AdviceRequestRow.due_on >= today)
+        elif status == "overdue":
+            query = query.where(AdviceRequestRow.due_on < today)
+    if due_within_days is not None:
+        query = query.where(AdviceRequestRow.due_on <= today + timedelta(days=due_within_days))
+    rows = await session.scalars(
+        query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def submissions_for(
+    session: AsyncSession, *, advice_ids: Sequence[str]
+) -> list[SubmissionRow]:
+    """Every submission of these requests, oldest first (earlier returned versions too)."""
+    if not advice_ids:
+        return []
+    rows = await session.scalars(
+        select(SubmissionRow)
+        .where(SubmissionRow.advice_id.in_(advice_ids))
+        .order_by(SubmissionRow.entered_at, SubmissionRow.id)
+    )
+    return list(rows)

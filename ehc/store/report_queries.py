@@ -38,6 +38,8 @@ OUTCOME_EVENT_KINDS: tuple[str, ...] = (
     "final_plan_issued",
     "withdrawn",
     "exception_recorded",
+    "corrected",  # a correction amends an event above (ehc.reports.outcomes reads it)
+    "reopened",  # a reopening undoes a withdrawal or a refusal to assess
 )
 
 

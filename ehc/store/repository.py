@@ -18,7 +18,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -26,8 +37,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.casefile import limit_key
-from ehc.models import CaseView, ChildDetails, QueueItem, User
-from ehc.statutory import LimitStatus
+from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, User
+from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -37,6 +48,7 @@ from ehc.store.tables import (
     ExceptionRow,
     LimitRow,
     NoteRow,
+    TeamRow,
     UserRow,
 )
 
@@ -83,9 +95,10 @@ async def _upsert(
     if not values:
         return
     stmt = _insert(session, row)
+    given = set(values[0])  # columns not given (a case's assignee) are left as they are
     stmt_upsert = stmt.on_conflict_do_update(
         index_elements=key,
-        set_={name: stmt.excluded[name] for name in _columns(row) if name not in key},
+        set_={name: stmt.excluded[name] for name in _columns(row) if name in given - set(key)},
     )
     await session.execute(stmt_upsert, [dict(v) for v in values])
 
@@ -149,8 +162,32 @@ async def get_child(session: AsyncSession, *, case_ref: str) -> ChildDetails | N
 # --- the case view projection -----------------------------------------------------------
 
 
+def _urgent(view: CaseView) -> tuple[date, str | None]:
+    """The case's most urgent open statutory limit: an unmet breach (its due date is past)
+    or a pending limit; the family's representation period is never the council's."""
+    if view.stage in TERMINAL_STAGES:
+        return date.max, None
+    open_limits = [
+        (lim.due_on, limit_key(lim))
+        for lim in view.limits
+        if lim.statutory
+        and lim.limit is not Limit.DRAFT_REPRESENTATIONS
+        and (
+            lim.status is LimitStatus.PENDING
+            or (lim.status is LimitStatus.BREACHED and lim.met_on is None)
+        )
+    ]
+    if not open_limits:
+        return date.max, None
+    due_on, key = min(open_limits)
+    return due_on, key
+
+
 def _case_values(view: CaseView) -> dict[str, Any]:
+    urgent_on, urgent_limit = _urgent(view)
     return {
+        "urgent_on": urgent_on,
+        "urgent_limit": urgent_limit,
         "case_ref": view.case_ref,
         "stage": view.stage.value,
         "received_on": view.received_on,
@@ -453,6 +490,231 @@ async def list_queue(
     return items, next_cursor
 
 
+async def append_event(
+    session: AsyncSession,
+    *,
+    case_ref: str,
+    kind: str,
+    occurred_on: date,
+    entered_by: str,
+    detail: Mapping[str, str],
+) -> int:
+    """Add an audit line to a case whose workflow has finished (so no projection will
+    write that seq again). Returns its seq."""
+    last = await session.scalar(select(func.max(EventRow.seq)).where(EventRow.case_ref == case_ref))
+    seq = (last or 0) + 1
+    session.add(
+        EventRow(
+            case_ref=case_ref,
+            seq=seq,
+            kind=kind,
+            occurred_on=occurred_on,
+            entered_at=datetime.now(UTC),
+            entered_by=entered_by,
+            detail=dict(detail),
+        )
+    )
+    return seq
+
+
+# --- the worklist ------------------------------------------------------------------------
+
+WorklistSort = Literal["urgency", "received_on", "case_ref"]
+SORTS: tuple[str, ...] = ("urgency", "received_on", "case_ref")
+
+
+def _worklist_cursor(sort: str, value: date | None, case_ref: str) -> str:
+    raw = f"{sort}|{value.isoformat() if value else ''}|{case_ref}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_worklist_cursor(cursor: str, sort: str) -> tuple[date | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        made_for, value, case_ref = raw.split("|", 2)
+        on = date.fromisoformat(value) if value else None
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor("invalid worklist cursor") from exc
+    if made_for != sort or not case_ref:
+        raise InvalidCursor("invalid worklist cursor")
+    return on, case_ref
+
+
+async def worklist(
+    session: AsyncSession,
+    *,
+    today: date,
+    at_risk_days: int,
+    include_closed: bool = False,
+    stage: str | None = None,
+    status: QueueStatus | None = None,
+    due_within_days: int | None = None,
+    q: str | None = None,
+    assignee_id: int | None = None,
+    sort: WorklistSort = "urgency",
+    page_size: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[QueueItem], str | None]:
+    """One page of the caseworkers' worklist and the next page's cursor.
+
+    ``sort="urgency"`` (the default) puts open breaches first, longest overdue first, then
+    the cases at risk, then the soonest due: the order of ``cases.urgent_on``, the due date
+    of each open case's most urgent open limit (an index on ``(urgent_on, case_ref)``).
+    Closed cases are left out unless ``include_closed`` (or a closed ``stage`` is asked
+    for). ``q`` finds a child's name, a case reference or a UPN.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    at_risk = (
+        exists()
+        .where(
+            LimitRow.case_ref == CaseRow.case_ref,
+            LimitRow.status == _PENDING,
+            LimitRow.statutory == true(),
+            LimitRow.blocked_by.is_not(None),
+            LimitRow.due_on <= today + timedelta(days=at_risk_days),
+        )
+        .correlate(CaseRow)
+    )
+    urgent = LimitRow
+    query = (
+        select(
+            CaseRow.case_ref,
+            CaseRow.stage,
+            CaseRow.received_on,
+            CaseRow.breached,
+            CaseRow.urgent_on,
+            CaseRow.assignee_id,
+            ChildRow.given_name,
+            ChildRow.family_name,
+            UserRow.name.label("assignee"),
+            urgent.limit,
+            urgent.advice_id,
+            urgent.due_on,
+            urgent.status,
+            at_risk.label("at_risk"),
+        )
+        .outerjoin(ChildRow, ChildRow.case_ref == CaseRow.case_ref)
+        .outerjoin(UserRow, UserRow.id == CaseRow.assignee_id)
+        .outerjoin(
+            urgent,
+            and_(urgent.case_ref == CaseRow.case_ref, urgent.limit_key == CaseRow.urgent_limit),
+        )
+    )
+    closed = [s.value for s in TERMINAL_STAGES]
+    if stage is not None:
+        query = query.where(CaseRow.stage == stage)
+    elif not include_closed:
+        query = query.where(CaseRow.stage.not_in(closed))
+    if status == "breached":
+        query = query.where(CaseRow.breached == true())
+    elif status == "pending":
+        query = query.where(CaseRow.next_due_on.is_not(None))
+    elif status == "at_risk":
+        query = query.where(at_risk)
+    elif status is not None:
+        raise ValueError(f"unknown worklist status {status!r}")
+    if due_within_days is not None:
+        query = query.where(CaseRow.urgent_on <= today + timedelta(days=due_within_days))
+    if assignee_id is not None:
+        query = query.where(CaseRow.assignee_id == assignee_id)
+    if q:
+        needle = q.strip().lower()
+        full_name = ChildRow.given_name + " " + ChildRow.family_name
+        query = query.where(
+            or_(
+                func.lower(full_name).contains(needle, autoescape=True),
+                func.lower(ChildRow.family_name + " " + ChildRow.given_name).contains(
+                    needle, autoescape=True
+                ),
+                func.lower(CaseRow.case_ref).contains(needle, autoescape=True),
+                func.lower(ChildRow.extra["upn"].as_string()) == needle,
+            )
+        )
+    key: Any = {
+        "urgency": CaseRow.urgent_on,
+        "received_on": CaseRow.received_on,
+        "case_ref": None,
+    }[sort]
+    if cursor is not None:
+        after, after_ref = _decode_worklist_cursor(cursor, sort)
+        if key is None:
+            query = query.where(CaseRow.case_ref > after_ref)
+        else:
+            query = query.where(tuple_(key, CaseRow.case_ref) > tuple_(after, after_ref))
+    order = [CaseRow.case_ref] if key is None else [key, CaseRow.case_ref]
+    rows = (await session.execute(query.order_by(*order).limit(page_size + 1))).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = [_worklist_item(r, today) for r in rows]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        value = {"urgency": last.urgent_on, "received_on": last.received_on}.get(sort)
+        next_cursor = _worklist_cursor(sort, value, last.case_ref)
+    return items, next_cursor
+
+
+def _worklist_item(r: Any, today: date) -> QueueItem:
+    due_on: date | None = r.due_on if r.limit is not None else None
+    overdue = due_on is not None and due_on < today
+    return QueueItem.model_validate(
+        {
+            "case_ref": r.case_ref,
+            "stage": r.stage,
+            "received_on": r.received_on,
+            "limit": r.limit,
+            "advice_id": r.advice_id,
+            "due_on": due_on,
+            "status": r.status if r.limit is not None else None,
+            "at_risk": bool(r.at_risk),
+            "breached": bool(r.breached),
+            "child_name": f"{r.given_name} {r.family_name}" if r.given_name else None,
+            "assignee_id": r.assignee_id,
+            "assignee": r.assignee,
+            "days_overdue": (today - due_on).days if due_on and overdue else None,
+            "days_left": (due_on - today).days if due_on and not overdue else None,
+        }
+    )
+
+
+async def assign(session: AsyncSession, *, case_ref: str, assignee_id: int | None) -> bool:
+    """Assign a case (``None`` to nobody); False if the store has no such case."""
+    row = await session.get(CaseRow, case_ref)
+    if row is None:
+        return False
+    row.assignee_id = assignee_id
+    return True
+
+
+async def update_child(
+    session: AsyncSession, *, case_ref: str, changes: Mapping[str, Any]
+) -> tuple[ChildDetails, list[str]] | None:
+    """Apply ``changes`` to the child's details (a field set to None is removed), validated
+    as on create. Returns the new details and the names of the fields that changed, or
+    None if the case has no child. ``ValidationError`` if the result is not valid."""
+    row = await session.get(ChildRow, case_ref)
+    if row is None:
+        return None
+    current = {
+        **row.extra,
+        "given_name": row.given_name,
+        "family_name": row.family_name,
+        "date_of_birth": row.date_of_birth.isoformat(),
+    }
+    merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+    child = ChildDetails.model_validate(merged)
+    data = child.model_dump(mode="json")
+    changed = sorted(k for k in set(data) | set(current) if data.get(k) != current.get(k))
+    row.given_name = child.given_name
+    row.family_name = child.family_name
+    row.date_of_birth = child.date_of_birth
+    row.extra = {k: v for k, v in data.items() if k not in _CHILD_FIELDS}
+    return child, changed
+
+
 # --- notes -------------------------------------------------------------------------------
 
 
@@ -470,6 +732,14 @@ async def get_note(session: AsyncSession, *, key: str) -> str | None:
     return await session.scalar(select(NoteRow.text).where(NoteRow.key == key))
 
 
+async def case_notes(session: AsyncSession, *, case_ref: str) -> dict[str, str]:
+    """Every note of a case, by key (the update id of the event it belongs to)."""
+    rows = await session.execute(
+        select(NoteRow.key, NoteRow.text).where(NoteRow.case_ref == case_ref)
+    )
+    return {key: text for key, text in rows}
+
+
 # --- users -------------------------------------------------------------------------------
 
 
@@ -482,26 +752,80 @@ def _user(row: UserRow) -> User:
 
 
 async def create_user(
-    session: AsyncSession, *, name: str, role: str, team: str | None = None
+    session: AsyncSession,
+    *,
+    name: str,
+    role: str,
+    team: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[User, str]:
     """Create a user and commit. Returns the user and their bearer token, shown only once:
-    the store keeps just its SHA-256."""
+    the store keeps just its SHA-256. The token stops working at ``expires_at``."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = secrets.token_urlsafe(32)
     row = UserRow(
-        name=name, role=role, team=team, token_hash=_token_hash(token), created_at=datetime.now(UTC)
+        name=name,
+        role=role,
+        team=team,
+        token_hash=_token_hash(token),
+        created_at=datetime.now(UTC),
+        expires_at=expires_at,
     )
     session.add(row)
     await session.commit()
     return _user(row), token
 
 
-async def user_by_token(session: AsyncSession, *, token: str) -> User | None:
+async def user_by_token(
+    session: AsyncSession, *, token: str, now: datetime | None = None
+) -> User | None:
+    """The user a token belongs to, unless it was revoked or has expired."""
     if not token:
         return None
     row = await session.scalar(select(UserRow).where(UserRow.token_hash == _token_hash(token)))
-    return _user(row) if row is not None else None
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC)):
+        return None
+    return _user(row)
+
+
+async def user_problem(session: AsyncSession, *, role: str, team: str | None) -> str | None:
+    """Why a user with this role and team cannot be created, as a sentence; None if it can."""
+    if role not in ROLES:
+        return f"There is no role '{role}'; use one of {', '.join(ROLES)}."
+    if role == "team" and not team:
+        return "A team user needs a team to answer for (--team on the command line)."
+    if role != "team" and team:
+        return f"Only a team user belongs to a team; a {role} user cannot."
+    if team and await session.get(TeamRow, team) is None:
+        return f"There is no team '{team}' in the team directory (see `ehc teams load`)."
+    return None
+
+
+async def list_users(session: AsyncSession) -> list[UserRow]:
+    """Every user (revoked ones too), oldest first; tokens are never readable."""
+    return list((await session.scalars(select(UserRow).order_by(UserRow.id))).all())
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> UserRow | None:
+    return await session.get(UserRow, user_id)
+
+
+async def revoke_user(session: AsyncSession, *, user_id: int, now: datetime) -> UserRow | None:
+    """Revoke a user's token (kept revoked if it already was); None if no such user."""
+    row = await session.get(UserRow, user_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+async def user_names(session: AsyncSession, *, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(UserRow.id, UserRow.name).where(UserRow.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
 
 
 # --- lookups -----------------------------------------------------------------------------

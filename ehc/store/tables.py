@@ -79,6 +79,10 @@ class CaseRow(Base):
     """One row per case: the head of its latest projected case view."""
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_urgent_on_case_ref", "urgent_on", "case_ref"),
+        Index("ix_cases_received_on_case_ref", "received_on", "case_ref"),
+    )
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
     stage: Mapped[str] = mapped_column(String(CODE), index=True)
@@ -92,6 +96,11 @@ class CaseRow(Base):
     # The last audit event's seq in the projected view (empty for rows projected before
     # revision 0007, until the next projection); updated_at says when it last changed.
     projected_seq: Mapped[int | None] = mapped_column(Integer)
+    # The worklist's order: the due date of the most urgent open limit (an open breach's
+    # is in the past), ``date.max`` when none; and the caseworker the case is assigned to.
+    urgent_on: Mapped[date] = mapped_column(default=date.max, server_default="9999-12-31")
+    urgent_limit: Mapped[str | None] = mapped_column(String(120))
+    assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ChildRow(Base):
@@ -193,6 +202,8 @@ class UserRow(Base):
     team: Mapped[str | None] = mapped_column(String(TEAM))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class TeamRow(Base):

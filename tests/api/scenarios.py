@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -46,3 +49,13 @@ def statuses(view: dict[str, Any]) -> dict[str, str]:
 
 def event_kinds(view: dict[str, Any]) -> list[str]:
     return [e["kind"] for e in view["events"]]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, seconds: float = 10.0, what: str = "condition"
+) -> None:
+    """Wait (boundedly) for the store's projection, which lands a few ms after a reply."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} not reached within {seconds}s"
+        await asyncio.sleep(0.05)

@@ -211,6 +211,57 @@ async def representations_run_out(s: Stack) -> str:
     return ref
 
 
+async def corrected_and_reopened(s: Stack) -> str:
+    """Patches advice-case-moved-on and advice-backdated-request-first; corrections,
+    reopening and a change to the child's details."""
+    day0 = await s.today() - weeks(8)
+    ref = str((await create_case(s, day0))["case_ref"])
+    await _post(
+        s,
+        ref,
+        "decision-to-assess",
+        {"decision": "assess", "decided_on": (day0 + weeks(7)).isoformat()},
+    )
+    r = await s.post(
+        f"/assessments/{ref}/advice-requests",
+        {"agency": "health", "requested_on": (day0 + weeks(1)).isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    await _post(
+        s,
+        ref,
+        "withdrawal",
+        {"withdrawn_on": (day0 + weeks(8)).isoformat(), "reason": "wrong case"},
+    )
+    await _post(s, ref, "reopen", {"reason": "entered on the wrong case"})
+    view = (await s.get(f"/assessments/{ref}")).json()
+    decision = next(e for e in view["events"] if e["kind"] == "decision_to_assess")
+    await s.post(
+        f"/assessments/{ref}/corrections",
+        {
+            "event_id": decision["seq"],
+            "changes": {"decided_on": (day0 + weeks(5)).isoformat()},
+            "reason": "typo",
+        },
+    )
+    response = await s.http.patch(
+        f"/assessments/{ref}/child", json={"setting": "OLA"}, headers=s.headers()
+    )
+    assert response.status_code == 200, response.text
+    await s.sleep(timedelta(days=1))
+    return ref
+
+
+async def corrected_with_chaser(s: Stack) -> dict[tuple[str, str], str]:
+    """``corrected_and_reopened`` with every patch of 2026-11-30, and its backdated health
+    request's chaser (patch advice-backdated-request-first)."""
+    ref = await corrected_and_reopened(s)
+    return {
+        ("assessment", "corrected_and_reopened_2026_11_30"): workflow_id(ref),
+        ("advice", "backdated_request_first"): advice_workflow_id(f"{ref}-adv1"),
+    }
+
+
 async def advice_chasing(s: Stack) -> dict[tuple[str, str], str]:
     """An assessment whose health advice is chased through reminders, the due date, the
     overdue notice and two escalations, then arrives: the assessment (on the
@@ -263,6 +314,8 @@ PATHS: list[Path_] = [
     digest,
     # Recorded with every patch of 2026-11-30 (law read closer, reply after projection, ...).
     _case("on_time_2026_11_30")(on_time),
+    _case("corrected_and_reopened")(corrected_and_reopened),
+    corrected_with_chaser,
     # The same chasing after the notices-on-working-days patch.
     lambda s: _renamed(advice_chasing(s), "_working_days"),
 ]

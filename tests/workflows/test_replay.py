@@ -64,6 +64,9 @@ def test_the_corpus_covers_every_workflow_type_and_path() -> None:
         ("postbox", "digest"),
         ("assessment", "representations_run_out"),
         ("assessment", "on_time_2026_11_30"),
+        ("assessment", "corrected_and_reopened"),
+        ("assessment", "corrected_and_reopened_2026_11_30"),
+        ("advice", "backdated_request_first"),
     } <= names
     assert {kind for kind, _ in names} == set(WORKFLOWS)
 
@@ -147,6 +150,7 @@ def _patches(path: Path) -> set[str]:
         ("advice/chased_and_escalated_working_days", {"notices-on-working-days"}),
         ("assessment/readings_2026", {"law-read-closer-2026-11"}),
         ("assessment/representations_run_out", {"reply-after-projection"}),
+        ("advice/backdated_request_first", {"advice-backdated-request-first"}),
         (
             "assessment/on_time_2026_11_30",
             {"law-read-closer-2026-11", "reply-after-projection", "advice-chasing-workflows"},

@@ -29,7 +29,7 @@ TABLES = {
     "notifications",
     "submissions",
 }
-HEAD = "0007"
+HEAD = "0005"
 
 
 async def table_names(url: str) -> set[str]:
