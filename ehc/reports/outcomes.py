@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from ehc import statutory
+from ehc import measures, statutory
 from ehc.store.report_queries import CaseRecord, EventRecord
 
 RequestOutcome = Literal["Y", "N", "W", "A"]
@@ -110,7 +110,7 @@ class CaseOutcome:
         up to 52 weeks (Day 0 + 364 days); or more than 52 weeks."""
         if self.final_plan_on is None:
             return None
-        if self.final_plan_on <= statutory.final_plan_due(self.received_on):
+        if measures.issued_within_20_weeks(self.received_on, self.final_plan_on):
             return "within_20_weeks"
         if self.final_plan_on <= statutory.within_weeks(self.received_on, 52):
             return "gt20weeks_ltYear"
@@ -150,7 +150,8 @@ def notice_date(event: EventRecord) -> date:
 
 
 def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
-    """The case's outcome from its audit events dated on or before ``as_at``."""
+    """The case's outcome from its audit events dated on or before ``as_at``; an exception
+    case if ``measures.exception_case_as_at`` says so."""
     assess_on = assess_decision = issue_on = issue_decision = None
     final_plan_on = withdrawn_on = None
     for event in case.events:
@@ -174,5 +175,5 @@ def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
         issue_decision=issue_decision,
         final_plan_on=final_plan_on,
         withdrawn_on=withdrawn_on,
-        week20_exception=bool(case.final_plan_exception_ids),
+        week20_exception=measures.exception_case_as_at(case.final_plan_exceptions, as_at),
     )

@@ -14,10 +14,10 @@ Definitions (``docs/observability.md`` explains them to managers):
   entry with the true date can correct it, so it is a state, not an event count.
 - *advice outstanding*: an advice request on an open case with no advice received yet;
   *overdue*: outstanding and past its due date.
-- *plans issued within 20 weeks* (DfE SEN2): final plans issued in the trailing 12 months
-  whose ``final_plan`` limit was met on or before its due date. A case with any exception
-  recorded on ``final_plan`` is an exception case (SEN2 ``Week20`` = 1); "excluding
-  exceptions" leaves exception cases out of both numerator and denominator.
+- *plans issued within 20 weeks* (DfE SEN2): final plans issued in the 12 months ending
+  today, and of those issued within 20 weeks of Day 0 (reg 13(2)). An exception case as at
+  today (SEN2 ``Week20`` = 1) is left out of both numerator and denominator of "excluding
+  exceptions". Both definitions are ``ehc.measures``', shared with the timeliness report.
 - *data-entry lag*: for events a person entered (not the system's own evaluations), the
   days from the date the event happened to the day it was entered, in England.
 """
@@ -35,20 +35,20 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ehc import measures
 from ehc.models import TERMINAL_STAGES, Stage
 from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
+from ehc.store import report_queries
 from ehc.store.tables import (
     AdviceRequestRow,
     CaseRow,
     EventRow,
-    ExceptionRow,
     LimitRow,
     NotificationRow,
     SubmissionRow,
@@ -117,14 +117,6 @@ class ChasingFigures:
 def _zero_filled(keys: tuple[str, ...], counts: Mapping[str, int]) -> dict[str, int]:
     """Counts for exactly ``keys``: missing ones are 0, unknown codes are dropped."""
     return {key: int(counts.get(key, 0)) for key in keys}
-
-
-def year_before(today: date) -> date:
-    """The same day a year earlier (28 February for 29 February)."""
-    try:
-        return today.replace(year=today.year - 1)
-    except ValueError:
-        return today.replace(year=today.year - 1, day=28)
 
 
 # --- assessments ---------------------------------------------------------------------------
@@ -308,31 +300,22 @@ async def chasing_figures(session: AsyncSession) -> ChasingFigures:
 async def plans_within_20_weeks(
     session: AsyncSession, *, today: date
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Final plans issued in the trailing 12 months and, of those, issued within 20 weeks;
-    each ``{"included": n, "excluded": n}`` for exceptions included and excluded."""
-    exception_case = exists().where(
-        ExceptionRow.case_ref == LimitRow.case_ref, ExceptionRow.limit == _FINAL_PLAN
+    """Final plans issued in the 12 months ending ``today`` and, of those, issued within 20
+    weeks; each ``{"included": n, "excluded": n}`` for exceptions included and excluded.
+    The rows and the predicates are the timeliness report's (``ehc.measures``)."""
+    start, end = measures.twelve_months_ending(today)
+    plans = await report_queries.final_plans_issued(session, start=start, end=end)
+    counts = measures.week20_counts(
+        (
+            (p.received_on, p.issued_on, measures.exception_case_as_at(p.exceptions, today))
+            for p in plans
+        ),
+        start=start,
+        end=end,
     )
-    on_time = LimitRow.met_on <= LimitRow.due_on
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.sum(case((on_time, 1), else_=0)),
-                func.sum(case((exception_case, 0), else_=1)),
-                func.sum(case((and_(on_time, ~exception_case), 1), else_=0)),
-            ).where(
-                LimitRow.limit == _FINAL_PLAN,
-                LimitRow.met_on.is_not(None),
-                LimitRow.met_on > year_before(today),
-                LimitRow.met_on <= today,
-            )
-        )
-    ).one()
-    issued, within, issued_ex, within_ex = (int(v or 0) for v in row)
     return (
-        {"included": issued, "excluded": issued_ex},
-        {"included": within, "excluded": within_ex},
+        {"included": counts.issued, "excluded": counts.issued_ex},
+        {"included": counts.within, "excluded": counts.within_ex},
     )
 
 

@@ -23,13 +23,14 @@ from temporalio.client import Client
 
 from api.app import create_app
 from ehc.directory import load as load_directory_file
+from ehc.measures import year_before
 from ehc.metrics import STATE_METRICS, StoreCollector, StoreMetrics, entry_lag_histogram
 from ehc.models import EventView, Stage
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import chasing_repository, metrics_queries, repository
+from ehc.store import chasing_repository, metrics_queries, report_queries, repository
 from ehc.store.db import make_engine, sessionmaker
-from ehc.store.metrics_queries import read_snapshot, year_before
+from ehc.store.metrics_queries import read_snapshot
 from ehc.store.migrate import upgrade
 from ehc.store.tables import metadata
 from tests.conftest import TEAMS_FILE
@@ -118,6 +119,49 @@ async def test_at_risk_cases_agree_with_the_queue(db: Sessions) -> None:
     assert at_risk == len(items) == 1
 
 
+async def test_an_exception_case_is_one_the_law_accepts_dated_on_or_before_the_day_read(
+    db: Sessions,
+) -> None:
+    """An exception the engine no longer accepts for the 20-week period (not in the limit's
+    ``exception_ids``), or one dated after the day read, leaves the plan in "excluding
+    exceptions"; the report reads exceptions the same way."""
+    seed5 = {v.case_ref: v for v in caseload(TODAY)}["SEED-5"]
+    (exception,) = seed5.exceptions
+    refused = seed5.model_copy(
+        update={
+            "case_ref": "REFUSED",
+            "limits": [seed5.limits[0].model_copy(update={"exceptions": []})],
+            "exceptions": [exception.model_copy(update={"id": "REFUSED-exc1"})],
+        }
+    )
+    later = seed5.model_copy(  # dated 10 days ago, after the plan was issued
+        update={
+            "case_ref": "LATER",
+            "limits": [seed5.limits[0].model_copy(update={"exceptions": ["LATER-exc1"]})],
+            "exceptions": [
+                exception.model_copy(
+                    update={"id": "LATER-exc1", "starts_on": TODAY - timedelta(days=10)}
+                )
+            ],
+        }
+    )
+    async with db() as session, session.begin():
+        for view in (seed5, refused, later):
+            await repository.project_case(session, view)
+    async with db() as session:
+        today, _ = await metrics_queries.plans_within_20_weeks(session, today=TODAY)
+        earlier, _ = await metrics_queries.plans_within_20_weeks(
+            session, today=TODAY - timedelta(days=20)
+        )
+        cases = await report_queries.cases_received_by(session, on_or_before=TODAY)
+    assert today == {"included": 3, "excluded": 1}  # REFUSED only
+    assert earlier == {"included": 3, "excluded": 2}  # REFUSED and LATER
+    by_ref = {c.case_ref: c for c in cases}
+    assert [e.excuses for e in by_ref["SEED-5"].final_plan_exceptions] == [True]
+    assert [e.excuses for e in by_ref["REFUSED"].final_plan_exceptions] == [False]
+    assert by_ref["SEED-5"].final_plan_exceptions[0].dated_on == exception.starts_on
+
+
 async def test_trailing_twelve_months_edges(db: Sessions) -> None:
     """A plan issued exactly a year ago is out; one issued the day after is in."""
     views = {v.case_ref: v for v in caseload(TODAY)}
@@ -127,7 +171,16 @@ async def test_trailing_twelve_months_edges(db: Sessions) -> None:
         ("EDGE-in", year_before(TODAY) + timedelta(days=1)),
     ):
         limit = base.limits[0].model_copy(update={"met_on": issued, "due_on": issued})
-        view = base.model_copy(update={"case_ref": ref, "limits": [limit], "advice_requests": []})
+        event = base.events[0].model_copy(update={"occurred_on": issued})
+        view = base.model_copy(
+            update={
+                "case_ref": ref,
+                "received_on": issued - timedelta(days=140),
+                "limits": [limit],
+                "advice_requests": [],
+                "events": [event],
+            }
+        )
         async with db() as session, session.begin():
             await repository.project_case(session, view)
     async with db() as session:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ehc.measures import RecordedException
 from ehc.reports import dfe
 from ehc.reports.outcomes import outcome_as_at
 from ehc.reports.timeliness import build_report, period_label, to_csv
@@ -40,8 +41,9 @@ def _case(
             EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
             for i, (kind, d, detail) in enumerate(events)
         ),
-        final_plan_exception_ids=exceptions,
-        final_plan_exception_kinds=(),
+        final_plan_exceptions=tuple(
+            RecordedException(e, "personal_circumstances", day0, excuses=True) for e in exceptions
+        ),
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from ehc import measures
+from ehc.store import metrics_queries
 from ehc.synthetic.generator import known_figures
 from ehc.synthetic.player import Played
 from tests.conftest import Stack
@@ -163,6 +165,34 @@ async def test_the_sen2_return_of_the_cohort_validates_and_holds_every_outcome(
     for p in persons:
         code = p.findtext("Requests/RequestOutcome")
         assert (p.find("Requests/RequestOutcomeDate") is None) == (code == "A")
+
+
+@pytest.mark.parametrize(
+    "as_at", [date(2024, 12, 31), date(2024, 9, 30), date(2025, 2, 28), date(2024, 3, 31)]
+)
+async def test_the_managers_gauge_and_dfes_report_agree_for_the_same_twelve_months(
+    report_stack: Stack, report_store: ReportStore, played_cohort: PlayedCohort, as_at: date
+) -> None:
+    """The 20-week gauge read at D and the timeliness report for the 12 months ending D
+    count the same plans issued, within 20 weeks, and excluding exception cases."""
+    start, end = measures.twelve_months_ending(as_at)
+    r = await report_stack.get(
+        "/reports/timeliness", role="manager", **{"from": start.isoformat(), "to": end.isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()["timeliness_20_week"]
+    async with report_store.sessions() as session:
+        issued, within = await metrics_queries.plans_within_20_weeks(session, today=as_at)
+    assert issued == {
+        "included": report["plans_issued_den"],
+        "excluded": report["plans_issued_den_ex"],
+    }
+    assert within == {
+        "included": report["plans_issued_within_20_weeks"],
+        "excluded": report["plans_issued_20_weeks_ex"],
+    }
+    if as_at == date(2024, 12, 31):  # the cohort's year: every kind of plan is in it
+        assert issued["included"] > issued["excluded"] > within["excluded"] > 0
 
 
 async def test_the_cohort_plays_quickly(played_cohort: PlayedCohort) -> None:

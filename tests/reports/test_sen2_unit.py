@@ -8,6 +8,7 @@ from typing import Any
 
 from lxml import etree
 
+from ehc.measures import RecordedException
 from ehc.reports.sen2 import build_sen2, collection_period, problems_text, reference_date, schema
 from ehc.reports.sen2_fields import check_child
 from ehc.store.report_queries import CaseRecord, ChildRecord, EventRecord
@@ -35,8 +36,11 @@ def _case(
             EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
             for i, (kind, d, detail) in enumerate(events)
         ),
-        final_plan_exception_ids=(f"{ref}-exc1",) if exception else (),
-        final_plan_exception_kinds=("personal_circumstances",) if exception else (),
+        final_plan_exceptions=(
+            (RecordedException(f"{ref}-exc1", "personal_circumstances", day0, excuses=True),)
+            if exception
+            else ()
+        ),
     )
 
 
