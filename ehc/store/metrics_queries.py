@@ -24,12 +24,14 @@ Definitions (``docs/observability.md`` explains them to managers):
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     SQLColumnExpression,
     and_,
@@ -38,10 +40,11 @@ from sqlalchemy import (
     func,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc import measures
+from ehc import measures, statutory
 from ehc.models import TERMINAL_STAGES, Stage
 from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
 from ehc.store import report_queries
@@ -322,27 +325,45 @@ async def plans_within_20_weeks(
 # --- data-entry lag -------------------------------------------------------------------------
 
 
+def _bst_change_sqlite(year: ColumnElement[str], month: int) -> ColumnElement[str]:
+    """The UTC instant BST starts or ends in ``year``: the last Sunday of ``month`` (the
+    Sunday on or after its 7th-to-last day) at ``statutory.BST_CHANGES_AT_UTC``."""
+    last_week = calendar.monthrange(2001, month)[1] - 6
+    at = statutory.BST_CHANGES_AT_UTC
+    sunday = func.date(year.concat(f"-{month:02d}-{last_week:02d}"), "weekday 0")
+    return func.datetime(sunday, f"+{at.hour * 3600 + at.minute * 60} seconds")
+
+
 def _london_date_sqlite(ts: SQLColumnExpression[datetime]) -> ColumnElement[str]:
     """The England date of a UTC timestamp stored by SQLite as ``YYYY-MM-DD HH:MM:SS...``.
 
-    SQLite has no time zone data, so British Summer Time is computed from its rule (since
-    1996): from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
-    October. ``date(Y-03-25, 'weekday 0')`` is the Sunday on or after 25 March: the last
-    Sunday of March.
+    SQLite has no time zone data, so British Summer Time is computed from the rule that
+    ``ehc.statutory.london_offset`` applies, built from the constants it exports.
     """
     year = func.strftime("%Y", ts)
-    bst_starts = func.datetime(func.date(year.concat("-03-25"), "weekday 0"), "+1 hour")
-    bst_ends = func.datetime(func.date(year.concat("-10-25"), "weekday 0"), "+1 hour")
+    bst_starts = _bst_change_sqlite(year, statutory.BST_STARTS_MONTH)
+    bst_ends = _bst_change_sqlite(year, statutory.BST_ENDS_MONTH)
+    offset = f"+{int(statutory.BST_OFFSET.total_seconds())} seconds"
     return case(
-        (and_(ts >= bst_starts, ts < bst_ends), func.date(ts, "+1 hour")),
+        (and_(ts >= bst_starts, ts < bst_ends), func.date(ts, offset)),
         else_=func.date(ts),
     )
+
+
+def london_date_sql(ts: SQLColumnExpression[datetime], dialect: str) -> ColumnElement[date]:
+    """``ehc.statutory.london_date`` in SQL, for a UTC timestamp column: PostgreSQL from
+    its tz database, SQLite from statutory's rule (a test holds both to the Python)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("Europe/London", ts), Date)
+    if dialect == "sqlite":
+        return type_coerce(_london_date_sqlite(ts), Date)
+    raise NotImplementedError(f"the case store does not support {dialect}")
 
 
 def _entry_lag_days(dialect: str) -> ColumnElement[int]:
     entered = EventRow.entered_at
     if dialect == "postgresql":
-        london_day = cast(func.timezone("Europe/London", entered), EventRow.occurred_on.type)
+        london_day = london_date_sql(entered, dialect)
         return cast(london_day - EventRow.occurred_on, Integer)
     if dialect == "sqlite":
         days = func.julianday(_london_date_sqlite(entered)) - func.julianday(EventRow.occurred_on)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -32,7 +32,7 @@ from ehc.store import chasing_repository, metrics_queries, report_queries, repos
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.metrics_queries import read_snapshot
 from ehc.store.migrate import upgrade
-from ehc.store.tables import metadata
+from ehc.store.tables import CaseRow, EventRow, metadata
 from tests.conftest import TEAMS_FILE
 from tests.dashboards.seed import EXPECTED, caseload, project_caseload
 from tests.ehc.store import conftest as store_conftest
@@ -230,6 +230,58 @@ async def test_entry_lag_counts_whole_days_in_england(db: Sessions) -> None:
         lag = await metrics_queries.entry_lag_days(session)
     expected = Counter((london_date(at) - occurred).days for at in INSTANTS)
     assert lag["decision_to_issue"] == dict(expected)
+
+
+async def test_the_sql_england_date_agrees_with_statutory_every_hour_across_clock_changes(
+    db: Sessions,
+) -> None:
+    """``london_date_sql`` (SQLite: built from statutory's BST constants; PostgreSQL: its
+    tz database) gives ``statutory.london_date`` for every hour around the spring and
+    autumn changes of 2024 and 2025, and around a new year."""
+    starts = [datetime(2024, 3, 29), datetime(2024, 10, 25), datetime(2025, 3, 28)]
+    starts += [datetime(2025, 10, 24), datetime(2025, 12, 31, 12)]
+    instants = [
+        (start + timedelta(hours=h, minutes=m)).replace(tzinfo=UTC)
+        for start in starts
+        for h in range(72)
+        for m in (0, 59)
+    ]
+    async with db() as session, session.begin():
+        session.add(
+            CaseRow(
+                case_ref="CLOCK",
+                stage="plan_issued",
+                received_on=date(2024, 1, 1),
+                anchor="request",
+                requested_by="parent",
+                rule_version="v2020post",
+                next_due_on=None,
+                breached=False,
+                updated_at=instants[0],
+            )
+        )
+        await session.flush()
+        for seq, instant in enumerate(instants, 1):
+            session.add(
+                EventRow(
+                    case_ref="CLOCK",
+                    seq=seq,
+                    kind="request_received",
+                    occurred_on=instant.date(),
+                    entered_at=instant,
+                    entered_by="7",
+                    detail={},
+                )
+            )
+    async with db() as session:
+        dialect = session.get_bind().dialect.name
+        day = metrics_queries.london_date_sql(EventRow.entered_at, dialect)
+        rows = (
+            await session.execute(select(EventRow.entered_at, day).order_by(EventRow.seq))
+        ).all()
+    assert len(rows) == len(instants)
+    wrong = [(at, got) for at, got in rows if got != london_date(at)]
+    assert not wrong, wrong[:5]
 
 
 def test_entry_lag_histogram_is_cumulative_in_seconds() -> None:
