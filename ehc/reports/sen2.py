@@ -30,20 +30,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
 
 from lxml import etree
 from pydantic import BaseModel
 
 from ehc.reports.outcomes import CaseOutcome, outcome_as_at
 from ehc.reports.sen2_fields import Sen2Child, check_child
+from ehc.settings import OfficerFlag
 from ehc.store.report_queries import CaseRecord, ChildRecord
+from ehc.version import RELEASE
 
 SCHEMA_FILE = "SEN2_schema_2024.xsd"
 SOFTWARE_CODE = "ehc-timeliness"
-RELEASE = "0.1.0"
-
-OfficerFlag = Literal["Y", "N", "R"]
 
 
 class CaseProblem(BaseModel):
