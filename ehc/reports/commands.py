@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TextIO
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.reports.sen2 import problems_text
 from ehc.reports.service import (
@@ -22,6 +26,17 @@ from ehc.reports.service import (
 from ehc.reports.timeliness import to_csv
 from ehc.settings import Settings
 from ehc.store.db import make_engine, sessionmaker
+
+
+@asynccontextmanager
+async def _store_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on the case store, its engine disposed of afterwards."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 def run_sen2(
@@ -42,12 +57,8 @@ def run_sen2(
         return 2
 
     async def export() -> tuple[bytes | None, str, int]:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with sessionmaker(engine)() as session:
-                result = await sen2_export(session, year=args.year, header=header)
-        finally:
-            await engine.dispose()
+        async with _store_session(settings) as session:
+            result = await sen2_export(session, year=args.year, header=header)
         return result.xml, problems_text(result.summary), result.summary.skipped
 
     xml, text, skipped = asyncio.run(export())
@@ -73,14 +84,8 @@ def run_report(
     la = report_la(settings, args.la)
 
     async def build() -> str:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with sessionmaker(engine)() as session:
-                report = await timeliness_report(
-                    session, start=args.start, end=args.end, la_code=la
-                )
-        finally:
-            await engine.dispose()
+        async with _store_session(settings) as session:
+            report = await timeliness_report(session, start=args.start, end=args.end, la_code=la)
         if args.format == "csv":
             return to_csv(report, args.section)
         return report.model_dump_json(indent=2) + "\n"

@@ -21,6 +21,20 @@ AssessmentOutcome = Literal["Y", "N", "W", "A"]
 Band = Literal["within_20_weeks", "gt20weeks_ltYear", "gt_1_year"]
 
 
+def _sen2_code(
+    decision: str | None, yes: str, withdrawn_on: date | None
+) -> Literal["Y", "N", "W", "A"]:
+    """SEN2's code for a decision whose answers are ``yes`` and ``not_<yes>``: Y or N, else
+    W (withdrawn before it was made) or A (not made yet)."""
+    if decision == yes:
+        return "Y"
+    if decision == f"not_{yes}":
+        return "N"
+    if withdrawn_on is not None:
+        return "W"
+    return "A"
+
+
 @dataclass(frozen=True)
 class CaseOutcome:
     """A case as at a date: its decisions, plan, withdrawal and 20-week exceptions."""
@@ -39,13 +53,7 @@ class CaseOutcome:
 
     @property
     def request_outcome(self) -> RequestOutcome:
-        if self.assess_decision == "assess":
-            return "Y"
-        if self.assess_decision == "not_assess":
-            return "N"
-        if self.withdrawn_on is not None:
-            return "W"
-        return "A"
+        return _sen2_code(self.assess_decision, "assess", self.withdrawn_on)
 
     @property
     def request_outcome_on(self) -> date | None:
@@ -72,13 +80,7 @@ class CaseOutcome:
         """``None`` when there is no assessment (not decided to assess)."""
         if not self.assessed:
             return None
-        if self.issue_decision == "issue":
-            return "Y"
-        if self.issue_decision == "not_issue":
-            return "N"
-        if self.withdrawn_on is not None:
-            return "W"
-        return "A"
+        return _sen2_code(self.issue_decision, "issue", self.withdrawn_on)
 
     @property
     def assessment_outcome_on(self) -> date | None:

@@ -37,9 +37,9 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     select,
-    true,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,11 +142,10 @@ def _at_risk(today: date, at_risk_days: int) -> ColumnElement[bool]:
     )
 
 
-async def limits_by_status(
-    session: AsyncSession, *, today: date, at_risk_days: int
+async def _limits_by_status(
+    session: AsyncSession, *, is_statutory: bool, at_risk: ColumnElement[bool]
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Statutory limits pending, at risk and breached, each by limit."""
-    at_risk = _at_risk(today, at_risk_days)
+    """Statutory (or guidance) limits pending, at risk and breached, each by limit code."""
     rows = await session.execute(
         select(
             LimitRow.limit,
@@ -154,7 +153,7 @@ async def limits_by_status(
             func.sum(case((at_risk, 1), else_=0)),
             func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
         )
-        .where(LimitRow.statutory == true(), LimitRow.status.in_([_PENDING, _BREACHED]))
+        .where(LimitRow.statutory.is_(is_statutory), LimitRow.status.in_([_PENDING, _BREACHED]))
         .group_by(LimitRow.limit)
     )
     pending: dict[str, int] = {}
@@ -164,6 +163,16 @@ async def limits_by_status(
         pending[limit] = int(n_pending or 0)
         risky[limit] = int(n_risk or 0)
         breached[limit] = int(n_breached or 0)
+    return pending, risky, breached
+
+
+async def limits_by_status(
+    session: AsyncSession, *, today: date, at_risk_days: int
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Statutory limits pending, at risk and breached, each by limit."""
+    pending, risky, breached = await _limits_by_status(
+        session, is_statutory=True, at_risk=_at_risk(today, at_risk_days)
+    )
     return (
         _zero_filled(STATUTORY_LIMITS, pending),
         _zero_filled(STATUTORY_LIMITS, risky),
@@ -180,20 +189,7 @@ async def guidance_limits_by_status(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Guidance limits (``statutory`` false) pending and breached now, by limit: their own
     figures, never mixed into the statutory ones (rules.md 8.4)."""
-    rows = await session.execute(
-        select(
-            LimitRow.limit,
-            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
-            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
-        )
-        .where(LimitRow.statutory.is_(False), LimitRow.status.in_([_PENDING, _BREACHED]))
-        .group_by(LimitRow.limit)
-    )
-    pending: dict[str, int] = {}
-    breached: dict[str, int] = {}
-    for limit, n_pending, n_breached in rows:
-        pending[limit] = int(n_pending or 0)
-        breached[limit] = int(n_breached or 0)
+    pending, _, breached = await _limits_by_status(session, is_statutory=False, at_risk=false())
     return _zero_filled(GUIDANCE_LIMITS, pending), _zero_filled(GUIDANCE_LIMITS, breached)
 
 
@@ -208,6 +204,16 @@ async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_day
 # --- advice ---------------------------------------------------------------------------------
 
 
+def _outstanding_on_open_cases() -> tuple[ColumnElement[bool], ...]:
+    """Advice requested on an open case, applicable and not received yet (with a join of
+    ``AdviceRequestRow`` to ``CaseRow``)."""
+    return (
+        AdviceRequestRow.advice_received_on.is_(None),
+        AdviceRequestRow.status != _NOT_APPLICABLE,
+        CaseRow.stage.in_(OPEN_STAGES),
+    )
+
+
 async def advice_by_agency(
     session: AsyncSession, *, today: date
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -219,11 +225,7 @@ async def advice_by_agency(
             func.sum(case((AdviceRequestRow.due_on < today, 1), else_=0)),
         )
         .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
-        .where(
-            AdviceRequestRow.advice_received_on.is_(None),
-            AdviceRequestRow.status != _NOT_APPLICABLE,
-            CaseRow.stage.in_(OPEN_STAGES),
-        )
+        .where(*_outstanding_on_open_cases())
         .group_by(AdviceRequestRow.agency)
     )
     outstanding: dict[str, int] = {}
@@ -246,12 +248,7 @@ async def advice_overdue_by_team(
     rows = await session.execute(
         select(AdviceRequestRow.agency, AdviceRequestRow.team, func.count())
         .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
-        .where(
-            AdviceRequestRow.advice_received_on.is_(None),
-            AdviceRequestRow.status != _NOT_APPLICABLE,
-            AdviceRequestRow.due_on < today,
-            CaseRow.stage.in_(OPEN_STAGES),
-        )
+        .where(*_outstanding_on_open_cases(), AdviceRequestRow.due_on < today)
         .group_by(AdviceRequestRow.agency, AdviceRequestRow.team)
     )
     teams = await session.execute(select(TeamRow.agency, TeamRow.id))

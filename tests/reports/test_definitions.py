@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ehc.measures import RecordedException
 from ehc.reports import dfe
 from ehc.reports.outcomes import outcome_as_at
 from ehc.reports.timeliness import build_report, period_label, to_csv
-from ehc.store.report_queries import AdviceRecord, CaseRecord, EventRecord
+from ehc.store.report_queries import AdviceRecord, CaseRecord
 from tests.reports.conftest import DFE_DATA, require_shared
+from tests.reports.records import case_record
 
 DAY0 = date(2024, 3, 4)
 
@@ -32,19 +32,7 @@ def _case(
     exceptions: tuple[str, ...] = (),
 ) -> CaseRecord:
     """A case with events ``(kind, days after Day 0, detail)``."""
-    return CaseRecord(
-        case_ref=ref,
-        stage="x",
-        received_on=day0,
-        anchor="request",
-        events=tuple(
-            EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
-            for i, (kind, d, detail) in enumerate(events)
-        ),
-        final_plan_exceptions=tuple(
-            RecordedException(e, "personal_circumstances", day0, excuses=True) for e in exceptions
-        ),
-    )
+    return case_record(ref, day0, *events, exceptions=exceptions)
 
 
 def _plan(ref: str, days: int, *, exception: bool = False, day0: date | None = None) -> CaseRecord:
