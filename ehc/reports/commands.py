@@ -9,11 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TextIO
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.reports.sen2 import problems_text
 from ehc.reports.service import (
@@ -25,18 +21,7 @@ from ehc.reports.service import (
 )
 from ehc.reports.timeliness import to_csv
 from ehc.settings import Settings
-from ehc.store.db import make_engine, sessionmaker
-
-
-@asynccontextmanager
-async def _store_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """A session on the case store, its engine disposed of afterwards."""
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with sessionmaker(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
+from ehc.store.db import store_session
 
 
 def run_sen2(
@@ -57,7 +42,7 @@ def run_sen2(
         return 2
 
     async def export() -> tuple[bytes | None, str, int]:
-        async with _store_session(settings) as session:
+        async with store_session(settings.effective_database_url) as session:
             result = await sen2_export(session, year=args.year, header=header)
         return result.xml, problems_text(result.summary), result.summary.skipped
 
@@ -84,7 +69,7 @@ def run_report(
     la = report_la(settings, args.la)
 
     async def build() -> str:
-        async with _store_session(settings) as session:
+        async with store_session(settings.effective_database_url) as session:
             report = await timeliness_report(session, start=args.start, end=args.end, la_code=la)
         if args.format == "csv":
             return to_csv(report, args.section)
