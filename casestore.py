@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
@@ -22,23 +19,12 @@ from ehc.directory import load as load_directory
 from ehc.models import CaseView, User
 from ehc.settings import Settings
 from ehc.store import chasing_repository, repository
-from ehc.store.db import make_engine, sessionmaker
+from ehc.store.db import make_engine, sessionmaker, store_session
 from ehc.store.migrate import upgrade
 from ehc.temporal import connect
 from workflows.assessment import AssessmentWorkflow, workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=30)
-
-
-@asynccontextmanager
-async def store_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """One session on the configured store, its engine disposed afterwards."""
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with sessionmaker(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 async def migrate(settings: Settings) -> None:
@@ -49,14 +35,14 @@ async def migrate(settings: Settings) -> None:
 async def create_user(
     settings: Settings, name: str, role: str, team: str | None
 ) -> tuple[User, str]:
-    async with store_session(settings) as session:
+    async with store_session(settings.effective_database_url) as session:
         return await repository.create_user(session, name=name, role=role, team=team)
 
 
 async def dev_caseworker_token(settings: Settings) -> str:
     """The development caseworker's token, kept in the data folder across runs."""
     path = settings.data_dir / "dev-caseworker.token"
-    async with store_session(settings) as session:
+    async with store_session(settings.effective_database_url) as session:
         if path.exists():
             token = path.read_text().strip()
             if await repository.user_by_token(session, token=token):
@@ -72,7 +58,7 @@ async def dev_caseworker_token(settings: Settings) -> str:
 async def load_teams(settings: Settings, path: Path | None = None, *, only_if_empty: bool) -> int:
     """Put the directory file's teams in the store; ``only_if_empty`` keeps admins' edits."""
     directory = load_directory(path or settings.teams_file)
-    async with store_session(settings) as session:
+    async with store_session(settings.effective_database_url) as session:
         if only_if_empty and await chasing_repository.list_teams(session):
             return 0
         for team in directory.teams:

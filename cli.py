@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from ehc.logging import configure_logging
 from ehc.settings import Settings, get_settings
@@ -182,14 +181,15 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
     import casestore
 
     asyncio.run(casestore.migrate(settings))
-    return asyncio.run(_users_command(args, settings, casestore.store_session))
+    return asyncio.run(_users_command(args, settings))
 
 
-async def _users_command(args: argparse.Namespace, settings: Settings, store: Any) -> int:
+async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
     from ehc.store import repository
+    from ehc.store.db import store_session
 
     now = datetime.now(UTC)
-    async with store(settings) as session:
+    async with store_session(settings.effective_database_url) as session:
         if args.users_command == "list":
             for row in await repository.list_users(session):
                 state = "active"

@@ -17,6 +17,7 @@ from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
 from ehc.store.db import make_engine, sessionmaker
 from ehc.temporal import connect
+from ehc.version import RELEASE
 
 DESCRIPTION = """
 Statutory deadlines for EHC needs assessments (SEND Regulations 2014).
@@ -60,7 +61,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(
-        title="ehc-timeliness", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="ehc-timeliness", version=RELEASE, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
     app.state.directory = load_directory(settings)

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+OfficerFlag = Literal["Y", "N", "R"]
+"""The SEN2 header's answers about the Designated Medical and Clinical Officers."""
+
 
 class Settings(BaseSettings):
     """Everything a deployment can change. Defaults give the embedded ``make dev`` stack."""
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = Field(
         default=15, ge=0, description="How long the API reuses its reading of the case store."
     )
+
+    # What the statutory returns need to know about the council (docs/reports.md); the API
+    # and the ``ehc`` command can override each per request.
+    la_number: str | None = Field(
+        default=None, pattern=r"^\d{3}$", description="DfE's 3-digit LA number, e.g. 390."
+    )
+    sen2_dmo: OfficerFlag | None = Field(default=None, description="SEN2 header DMO: Y, N or R")
+    sen2_dco: OfficerFlag | None = Field(default=None, description="SEN2 header DCO: Y, N or R")
 
     @property
     def sqlite_path(self) -> Path:

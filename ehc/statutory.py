@@ -673,7 +673,13 @@ def rule_version_allows_coronavirus(due_on: date) -> bool:
 # Deadlines pass at the end of the due date in Europe/London (rules.md 1). Workflows must
 # not build ZoneInfo objects (temporal-notes.md), so UK civil time is computed here from
 # the Summer Time Order 2002: BST from 01:00 UTC on the last Sunday of March to 01:00 UTC
-# on the last Sunday of October. Tests compare it with the tz database.
+# on the last Sunday of October. Tests compare it with the tz database. The rule is also
+# exported as data, so the store's SQL (ehc.store.metrics_queries) is built from it.
+
+BST_STARTS_MONTH = 3  # the last Sunday of March ...
+BST_ENDS_MONTH = 10  # ... to the last Sunday of October
+BST_CHANGES_AT_UTC = time(1)  # both changes happen at 01:00 UTC
+BST_OFFSET = timedelta(hours=1)
 
 
 def _last_sunday(year: int, month: int) -> date:
@@ -683,8 +689,8 @@ def _last_sunday(year: int, month: int) -> date:
 
 
 def _bst_bounds(year: int) -> tuple[datetime, datetime]:
-    starts = datetime.combine(_last_sunday(year, 3), time(1), UTC)
-    ends = datetime.combine(_last_sunday(year, 10), time(1), UTC)
+    starts = datetime.combine(_last_sunday(year, BST_STARTS_MONTH), BST_CHANGES_AT_UTC, UTC)
+    ends = datetime.combine(_last_sunday(year, BST_ENDS_MONTH), BST_CHANGES_AT_UTC, UTC)
     return starts, ends
 
 
@@ -705,7 +711,7 @@ def london_offset(instant: datetime) -> timedelta:
     """UK civil time's offset from UTC at an aware instant (a naive one is refused)."""
     utc = _aware(instant)
     starts, ends = _bst_bounds(utc.year)
-    return timedelta(hours=1) if starts <= utc < ends else timedelta(0)
+    return BST_OFFSET if starts <= utc < ends else timedelta(0)
 
 
 def london_date(instant: datetime) -> date:

@@ -12,13 +12,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep, require
+from api.deps import SessionDep, SettingsDep, require
 from api.errors import ApiError
 from ehc.models import User
 from ehc.reports.sen2 import Sen2Summary
-from ehc.reports.service import sen2_export, timeliness_report
-from ehc.reports.settings import OfficerFlag, get_report_settings
+from ehc.reports.service import (
+    Sen2HeaderMissing,
+    report_la,
+    sen2_export,
+    sen2_header,
+    timeliness_report,
+)
 from ehc.reports.timeliness import Section, TimelinessReport, to_csv
+from ehc.settings import OfficerFlag
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Manager = Annotated[User, Depends(require("manager", "admin"))]
@@ -54,24 +60,23 @@ as JSON. If no case at all can be exported the answer is 422 with that list.
 async def sen2(
     user: Manager,
     session: SessionDep,
+    settings: SettingsDep,
     year: Annotated[int, Query(ge=2015, le=2100, description="Collection year, e.g. 2025")],
     la: LaParam = None,
     dmo: Annotated[OfficerFlag | None, Query(description="Default EHC_SEN2_DMO")] = None,
     dco: Annotated[OfficerFlag | None, Query(description="Default EHC_SEN2_DCO")] = None,
     problems: Annotated[bool, Query(description="Return the cases left out, as JSON")] = False,
 ) -> Response:
-    config = get_report_settings()
-    la_number = la or config.la_number
-    dmo_flag = dmo or config.sen2_dmo
-    dco_flag = dco or config.sen2_dco
-    if la_number is None or dmo_flag is None or dco_flag is None:
+    try:
+        header = sen2_header(settings, la=la, dmo=dmo, dco=dco)
+    except Sen2HeaderMissing as e:
         raise ApiError(
             422,
             "not_configured",
             "The SEN2 header needs the LA number and the DMO and DCO answers: set "
             "EHC_LA_NUMBER, EHC_SEN2_DMO and EHC_SEN2_DCO, or send la, dmo and dco.",
-        )
-    result = await sen2_export(session, year=year, la_number=la_number, dmo=dmo_flag, dco=dco_flag)
+        ) from e
+    result = await sen2_export(session, year=year, header=header)
     summary: Sen2Summary = result.summary
     counts = {
         "X-SEN2-Exported": str(summary.exported),
@@ -91,7 +96,7 @@ async def sen2(
             status_code=422,
             headers=counts,
         )
-    filename = f"SEN2_{year}_{la_number}.xml"
+    filename = f"SEN2_{year}_{header.la_number}.xml"
     return Response(
         result.xml,
         media_type="application/xml",
@@ -108,6 +113,7 @@ async def sen2(
 async def timeliness(
     user: Manager,
     session: SessionDep,
+    settings: SettingsDep,
     start: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],
     end: Annotated[date, Query(alias="to", description="Last day, YYYY-MM-DD")],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
@@ -118,9 +124,7 @@ async def timeliness(
 ) -> Response | TimelinessReport:
     if end < start:
         raise ApiError(422, "invalid_period", "'to' is before 'from'.")
-    report = await timeliness_report(
-        session, start=start, end=end, la_code=la or get_report_settings().la_number
-    )
+    report = await timeliness_report(session, start=start, end=end, la_code=report_la(settings, la))
     if format == "json":
         return report
     filename = f"{section}_{report.time_period.replace('/', '_')}.csv"

@@ -12,11 +12,16 @@ import sys
 from typing import TextIO
 
 from ehc.reports.sen2 import problems_text
-from ehc.reports.service import sen2_export, timeliness_report
-from ehc.reports.settings import get_report_settings
+from ehc.reports.service import (
+    Sen2HeaderMissing,
+    report_la,
+    sen2_export,
+    sen2_header,
+    timeliness_report,
+)
 from ehc.reports.timeliness import to_csv
 from ehc.settings import Settings
-from ehc.store.db import make_engine, sessionmaker
+from ehc.store.db import store_session
 
 
 def run_sen2(
@@ -26,33 +31,19 @@ def run_sen2(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    config = get_report_settings()
-    la = args.la or config.la_number
-    dmo = args.dmo or config.sen2_dmo
-    dco = args.dco or config.sen2_dco
-    missing = [
-        name
-        for name, value in (
-            ("--la (or EHC_LA_NUMBER)", la),
-            ("--dmo (or EHC_SEN2_DMO)", dmo),
-            ("--dco (or EHC_SEN2_DCO)", dco),
-        )
-        if not value
-    ]
-    if missing:
-        print("ehc: the SEN2 header needs " + ", ".join(missing), file=err)
+    try:
+        header = sen2_header(settings, la=args.la, dmo=args.dmo, dco=args.dco)
+    except Sen2HeaderMissing as e:
+        needs = ", ".join(f"--{name} (or {variable})" for name, variable in e.missing)
+        print("ehc: the SEN2 header needs " + needs, file=err)
         return 2
-    if not (la and dmo and dco and la.isdigit() and len(la) == 3):
+    except ValueError:
         print("ehc: --la must be DfE's 3-digit LA number, for example 390", file=err)
         return 2
 
     async def export() -> tuple[bytes | None, str, int]:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with sessionmaker(engine)() as session:
-                result = await sen2_export(session, year=args.year, la_number=la, dmo=dmo, dco=dco)
-        finally:
-            await engine.dispose()
+        async with store_session(settings.effective_database_url) as session:
+            result = await sen2_export(session, year=args.year, header=header)
         return result.xml, problems_text(result.summary), result.summary.skipped
 
     xml, text, skipped = asyncio.run(export())
@@ -75,17 +66,11 @@ def run_report(
     if args.end < args.start:
         print("ehc: --to is before --from", file=err)
         return 2
-    la = args.la or get_report_settings().la_number
+    la = report_la(settings, args.la)
 
     async def build() -> str:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with sessionmaker(engine)() as session:
-                report = await timeliness_report(
-                    session, start=args.start, end=args.end, la_code=la
-                )
-        finally:
-            await engine.dispose()
+        async with store_session(settings.effective_database_url) as session:
+            report = await timeliness_report(session, start=args.start, end=args.end, la_code=la)
         if args.format == "csv":
             return to_csv(report, args.section)
         return report.model_dump_json(indent=2) + "\n"

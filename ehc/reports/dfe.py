@@ -26,6 +26,23 @@ GEOGRAPHY_COLUMNS: tuple[str, ...] = (
     "breakdown",
 )
 
+# Published columns the engine does not track (mediation and tribunals): "x" in CSV. They
+# end the requests and assessments files.
+_REQUESTS_UNAVAILABLE: tuple[str, ...] = (
+    "mediation_related_request",
+    "tribunal_related_request",
+    "tribunal_after_mediation_request",
+)
+_ASSESSMENTS_UNAVAILABLE: tuple[str, ...] = (
+    "number_assess_mediation",
+    "number_assess_tribunal",
+    "number_asssess_mediation_tribunal",
+    "number_other_mediation",
+    "number_other_tribunal",
+    "number_other_mediation_tribunal",
+)
+UNAVAILABLE_COLUMNS: frozenset[str] = frozenset(_REQUESTS_UNAVAILABLE + _ASSESSMENTS_UNAVAILABLE)
+
 REQUESTS_COLUMNS: tuple[str, ...] = (
     "requests_received_in_year",
     "requests_rya",
@@ -41,9 +58,7 @@ REQUESTS_COLUMNS: tuple[str, ...] = (
     "request_outcome_over_6_weeks",
     "request_outcome_six_weeks_pc",
     "request_outcome_over_6_weeks_pc",
-    "mediation_related_request",
-    "tribunal_related_request",
-    "tribunal_after_mediation_request",
+    *_REQUESTS_UNAVAILABLE,
 )
 
 ASSESSMENTS_COLUMNS: tuple[str, ...] = (
@@ -60,12 +75,7 @@ ASSESSMENTS_COLUMNS: tuple[str, ...] = (
     "outcome_decision_over_time",
     "outcome_decision_within_time_pc",
     "outcome_decision_over_time_pc",
-    "number_assess_mediation",
-    "number_assess_tribunal",
-    "number_asssess_mediation_tribunal",
-    "number_other_mediation",
-    "number_other_tribunal",
-    "number_other_mediation_tribunal",
+    *_ASSESSMENTS_UNAVAILABLE,
 )
 
 TIMELINESS_COLUMNS: tuple[str, ...] = (
@@ -88,21 +98,6 @@ TIMELINESS_COLUMNS: tuple[str, ...] = (
 # Not in the published file: the engine adds them after DfE's columns (names from the
 # EES indicator list, statutory-research.md section 8.1).
 TIMELINESS_EXTRA_COLUMNS: tuple[str, ...] = ("avg_weeks_issue_plan", "avg_weeks_issue_plan_exc")
-
-# Published columns the engine does not track (mediation and tribunals): "x" in CSV.
-UNAVAILABLE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "mediation_related_request",
-        "tribunal_related_request",
-        "tribunal_after_mediation_request",
-        "number_assess_mediation",
-        "number_assess_tribunal",
-        "number_asssess_mediation_tribunal",
-        "number_other_mediation",
-        "number_other_tribunal",
-        "number_other_mediation_tribunal",
-    }
-)
 
 BREAKDOWN: dict[str, str] = {
     "requests": "All requests for EHC needs assessments",

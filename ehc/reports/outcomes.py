@@ -14,13 +14,27 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
-from ehc import statutory
+from ehc import measures, statutory
 from ehc.corrections import CORRECTED, REOPENED, amended
 from ehc.store.report_queries import CaseRecord, EventRecord
 
 RequestOutcome = Literal["Y", "N", "W", "A"]
 AssessmentOutcome = Literal["Y", "N", "W", "A"]
 Band = Literal["within_20_weeks", "gt20weeks_ltYear", "gt_1_year"]
+
+
+def _sen2_code(
+    decision: str | None, yes: str, withdrawn_on: date | None
+) -> Literal["Y", "N", "W", "A"]:
+    """SEN2's code for a decision whose answers are ``yes`` and ``not_<yes>``: Y or N, else
+    W (withdrawn before it was made) or A (not made yet)."""
+    if decision == yes:
+        return "Y"
+    if decision == f"not_{yes}":
+        return "N"
+    if withdrawn_on is not None:
+        return "W"
+    return "A"
 
 
 @dataclass(frozen=True)
@@ -41,13 +55,7 @@ class CaseOutcome:
 
     @property
     def request_outcome(self) -> RequestOutcome:
-        if self.assess_decision == "assess":
-            return "Y"
-        if self.assess_decision == "not_assess":
-            return "N"
-        if self.withdrawn_on is not None:
-            return "W"
-        return "A"
+        return _sen2_code(self.assess_decision, "assess", self.withdrawn_on)
 
     @property
     def request_outcome_on(self) -> date | None:
@@ -74,13 +82,7 @@ class CaseOutcome:
         """``None`` when there is no assessment (not decided to assess)."""
         if not self.assessed:
             return None
-        if self.issue_decision == "issue":
-            return "Y"
-        if self.issue_decision == "not_issue":
-            return "N"
-        if self.withdrawn_on is not None:
-            return "W"
-        return "A"
+        return _sen2_code(self.issue_decision, "issue", self.withdrawn_on)
 
     @property
     def assessment_outcome_on(self) -> date | None:
@@ -112,7 +114,7 @@ class CaseOutcome:
         up to 52 weeks (Day 0 + 364 days); or more than 52 weeks."""
         if self.final_plan_on is None:
             return None
-        if self.final_plan_on <= statutory.final_plan_due(self.received_on):
+        if measures.issued_within_20_weeks(self.received_on, self.final_plan_on):
             return "within_20_weeks"
         if self.final_plan_on <= statutory.within_weeks(self.received_on, 52):
             return "gt20weeks_ltYear"
@@ -169,7 +171,8 @@ def corrected_events(events: Sequence[EventRecord]) -> list[EventRecord]:
 
 
 def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
-    """The case's outcome from its audit events dated on or before ``as_at``."""
+    """The case's outcome from its audit events dated on or before ``as_at``; an exception
+    case if ``measures.exception_case_as_at`` says so."""
     assess_on = assess_decision = issue_on = issue_decision = None
     final_plan_on = withdrawn_on = None
     for event in corrected_events(case.events):
@@ -193,5 +196,5 @@ def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
         issue_decision=issue_decision,
         final_plan_on=final_plan_on,
         withdrawn_on=withdrawn_on,
-        week20_exception=bool(case.final_plan_exception_ids),
+        week20_exception=measures.exception_case_as_at(case.final_plan_exceptions, as_at),
     )

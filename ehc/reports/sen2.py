@@ -14,7 +14,8 @@ Each request becomes one ``Person`` with one ``Requests`` module:
 - ``Assessment`` (when the request outcome is Y): ``AssessmentOutcome`` Y (decision to
   issue a plan), N (decision not to), W (withdrawn while assessing), A (not yet decided);
   ``AssessmentOutcomeDate``: that decision (or withdrawal) date; ``Week20`` (outcome Y
-  only): 1 when any exception is recorded on the 20-week limit, else 0.
+  only): 1 for an exception case as at the reference date
+  (``ehc.measures.exception_case_as_at``), else 0.
 - ``NamedPlan`` (once the final plan is issued): ``StartDate`` = the date the final plan
   was issued; one ``PlanDetail`` with the setting sent as ``child.setting`` (and URN or
   UKPRN if sent), placement rank 1.
@@ -30,20 +31,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
 
 from lxml import etree
 from pydantic import BaseModel
 
 from ehc.reports.outcomes import CaseOutcome, outcome_as_at
 from ehc.reports.sen2_fields import Sen2Child, check_child
+from ehc.settings import OfficerFlag
 from ehc.store.report_queries import CaseRecord, ChildRecord
+from ehc.version import RELEASE
 
 SCHEMA_FILE = "SEN2_schema_2024.xsd"
 SOFTWARE_CODE = "ehc-timeliness"
-RELEASE = "0.1.0"
-
-OfficerFlag = Literal["Y", "N", "R"]
 
 
 class CaseProblem(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ehc import statutory
+from ehc import measures, statutory
 from ehc.reports import dfe
 from ehc.reports.la_codes import LocalAuthority, local_authority
 from ehc.reports.outcomes import CaseOutcome, outcome_as_at
@@ -89,7 +89,8 @@ class AssessmentsSection(BaseModel):
 
 class TimelinessSection(BaseModel):
     """New EHC plans issued in the period (``timeliness_20_week.csv``). ``_ex`` columns
-    leave out plans with any exception on the 20-week limit (SEN2 ``Week20`` = 1)."""
+    leave out exception cases as at the period's end (SEN2 ``Week20`` = 1;
+    ``ehc.measures.exception_case_as_at``)."""
 
     plans_issued_den: Count = Field(description="New plans issued (final plan) in the period")
     plans_issued_den_ex: Count = Field(description="... excluding exception cases")
@@ -246,12 +247,17 @@ def _assessments(outcomes: list[CaseOutcome], start: date, end: date) -> Assessm
 def _timeliness(outcomes: list[CaseOutcome], start: date, end: date) -> TimelinessSection:
     plans = [o for o in outcomes if o.final_plan_on is not None and start <= o.final_plan_on <= end]
     plans_ex = [o for o in plans if not o.week20_exception]
+    counts = measures.week20_counts(
+        ((o.received_on, o.final_plan_on, o.week20_exception) for o in plans if o.final_plan_on),
+        start=start,
+        end=end,
+    )
 
     def band(group: list[CaseOutcome], name: str) -> int:
         return sum(1 for o in group if o.band == name)
 
-    den, den_ex = len(plans), len(plans_ex)
-    w, w_ex = band(plans, "within_20_weeks"), band(plans_ex, "within_20_weeks")
+    den, den_ex = counts.issued, counts.issued_ex
+    w, w_ex = counts.within, counts.within_ex
     m, m_ex = band(plans, "gt20weeks_ltYear"), band(plans_ex, "gt20weeks_ltYear")
     y, y_ex = band(plans, "gt_1_year"), band(plans_ex, "gt_1_year")
     return TimelinessSection(

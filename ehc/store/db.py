@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,15 @@ def make_engine(url: str) -> AsyncEngine:
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions bound to ``engine``; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def store_session(url: str) -> AsyncIterator[AsyncSession]:
+    """One session on the store at ``url`` for a command that runs once, its engine
+    disposed of afterwards."""
+    engine = make_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()

@@ -14,41 +14,44 @@ Definitions (``docs/observability.md`` explains them to managers):
   entry with the true date can correct it, so it is a state, not an event count.
 - *advice outstanding*: an advice request on an open case with no advice received yet;
   *overdue*: outstanding and past its due date.
-- *plans issued within 20 weeks* (DfE SEN2): final plans issued in the trailing 12 months
-  whose ``final_plan`` limit was met on or before its due date. A case with any exception
-  recorded on ``final_plan`` is an exception case (SEN2 ``Week20`` = 1); "excluding
-  exceptions" leaves exception cases out of both numerator and denominator.
+- *plans issued within 20 weeks* (DfE SEN2): final plans issued in the 12 months ending
+  today, and of those issued within 20 weeks of Day 0 (reg 13(2)). An exception case as at
+  today (SEN2 ``Week20`` = 1) is left out of both numerator and denominator of "excluding
+  exceptions". Both definitions are ``ehc.measures``', shared with the timeliness report.
 - *data-entry lag*: for events a person entered (not the system's own evaluations), the
   days from the date the event happened to the day it was entered, in England.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     SQLColumnExpression,
     and_,
     case,
     cast,
-    exists,
+    false,
     func,
     select,
-    true,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ehc import measures, statutory
 from ehc.models import TERMINAL_STAGES, Stage
 from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
+from ehc.store import report_queries
 from ehc.store.tables import (
     AdviceRequestRow,
     CaseRow,
     EventRow,
-    ExceptionRow,
     LimitRow,
     NotificationRow,
     SubmissionRow,
@@ -119,14 +122,6 @@ def _zero_filled(keys: tuple[str, ...], counts: Mapping[str, int]) -> dict[str, 
     return {key: int(counts.get(key, 0)) for key in keys}
 
 
-def year_before(today: date) -> date:
-    """The same day a year earlier (28 February for 29 February)."""
-    try:
-        return today.replace(year=today.year - 1)
-    except ValueError:
-        return today.replace(year=today.year - 1, day=28)
-
-
 # --- assessments ---------------------------------------------------------------------------
 
 
@@ -147,11 +142,10 @@ def _at_risk(today: date, at_risk_days: int) -> ColumnElement[bool]:
     )
 
 
-async def limits_by_status(
-    session: AsyncSession, *, today: date, at_risk_days: int
+async def _limits_by_status(
+    session: AsyncSession, *, is_statutory: bool, at_risk: ColumnElement[bool]
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Statutory limits pending, at risk and breached, each by limit."""
-    at_risk = _at_risk(today, at_risk_days)
+    """Statutory (or guidance) limits pending, at risk and breached, each by limit code."""
     rows = await session.execute(
         select(
             LimitRow.limit,
@@ -159,7 +153,7 @@ async def limits_by_status(
             func.sum(case((at_risk, 1), else_=0)),
             func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
         )
-        .where(LimitRow.statutory == true(), LimitRow.status.in_([_PENDING, _BREACHED]))
+        .where(LimitRow.statutory.is_(is_statutory), LimitRow.status.in_([_PENDING, _BREACHED]))
         .group_by(LimitRow.limit)
     )
     pending: dict[str, int] = {}
@@ -169,6 +163,16 @@ async def limits_by_status(
         pending[limit] = int(n_pending or 0)
         risky[limit] = int(n_risk or 0)
         breached[limit] = int(n_breached or 0)
+    return pending, risky, breached
+
+
+async def limits_by_status(
+    session: AsyncSession, *, today: date, at_risk_days: int
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Statutory limits pending, at risk and breached, each by limit."""
+    pending, risky, breached = await _limits_by_status(
+        session, is_statutory=True, at_risk=_at_risk(today, at_risk_days)
+    )
     return (
         _zero_filled(STATUTORY_LIMITS, pending),
         _zero_filled(STATUTORY_LIMITS, risky),
@@ -185,20 +189,7 @@ async def guidance_limits_by_status(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Guidance limits (``statutory`` false) pending and breached now, by limit: their own
     figures, never mixed into the statutory ones (rules.md 8.4)."""
-    rows = await session.execute(
-        select(
-            LimitRow.limit,
-            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
-            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
-        )
-        .where(LimitRow.statutory.is_(False), LimitRow.status.in_([_PENDING, _BREACHED]))
-        .group_by(LimitRow.limit)
-    )
-    pending: dict[str, int] = {}
-    breached: dict[str, int] = {}
-    for limit, n_pending, n_breached in rows:
-        pending[limit] = int(n_pending or 0)
-        breached[limit] = int(n_breached or 0)
+    pending, _, breached = await _limits_by_status(session, is_statutory=False, at_risk=false())
     return _zero_filled(GUIDANCE_LIMITS, pending), _zero_filled(GUIDANCE_LIMITS, breached)
 
 
@@ -213,6 +204,16 @@ async def assessments_at_risk(session: AsyncSession, *, today: date, at_risk_day
 # --- advice ---------------------------------------------------------------------------------
 
 
+def _outstanding_on_open_cases() -> tuple[ColumnElement[bool], ...]:
+    """Advice requested on an open case, applicable and not received yet (with a join of
+    ``AdviceRequestRow`` to ``CaseRow``)."""
+    return (
+        AdviceRequestRow.advice_received_on.is_(None),
+        AdviceRequestRow.status != _NOT_APPLICABLE,
+        CaseRow.stage.in_(OPEN_STAGES),
+    )
+
+
 async def advice_by_agency(
     session: AsyncSession, *, today: date
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -224,11 +225,7 @@ async def advice_by_agency(
             func.sum(case((AdviceRequestRow.due_on < today, 1), else_=0)),
         )
         .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
-        .where(
-            AdviceRequestRow.advice_received_on.is_(None),
-            AdviceRequestRow.status != _NOT_APPLICABLE,
-            CaseRow.stage.in_(OPEN_STAGES),
-        )
+        .where(*_outstanding_on_open_cases())
         .group_by(AdviceRequestRow.agency)
     )
     outstanding: dict[str, int] = {}
@@ -251,12 +248,7 @@ async def advice_overdue_by_team(
     rows = await session.execute(
         select(AdviceRequestRow.agency, AdviceRequestRow.team, func.count())
         .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
-        .where(
-            AdviceRequestRow.advice_received_on.is_(None),
-            AdviceRequestRow.status != _NOT_APPLICABLE,
-            AdviceRequestRow.due_on < today,
-            CaseRow.stage.in_(OPEN_STAGES),
-        )
+        .where(*_outstanding_on_open_cases(), AdviceRequestRow.due_on < today)
         .group_by(AdviceRequestRow.agency, AdviceRequestRow.team)
     )
     teams = await session.execute(select(TeamRow.agency, TeamRow.id))
@@ -308,58 +300,67 @@ async def chasing_figures(session: AsyncSession) -> ChasingFigures:
 async def plans_within_20_weeks(
     session: AsyncSession, *, today: date
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Final plans issued in the trailing 12 months and, of those, issued within 20 weeks;
-    each ``{"included": n, "excluded": n}`` for exceptions included and excluded."""
-    exception_case = exists().where(
-        ExceptionRow.case_ref == LimitRow.case_ref, ExceptionRow.limit == _FINAL_PLAN
+    """Final plans issued in the 12 months ending ``today`` and, of those, issued within 20
+    weeks; each ``{"included": n, "excluded": n}`` for exceptions included and excluded.
+    The rows and the predicates are the timeliness report's (``ehc.measures``)."""
+    start, end = measures.twelve_months_ending(today)
+    plans = await report_queries.final_plans_issued(session, start=start, end=end)
+    counts = measures.week20_counts(
+        (
+            (p.received_on, p.issued_on, measures.exception_case_as_at(p.exceptions, today))
+            for p in plans
+        ),
+        start=start,
+        end=end,
     )
-    on_time = LimitRow.met_on <= LimitRow.due_on
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.sum(case((on_time, 1), else_=0)),
-                func.sum(case((exception_case, 0), else_=1)),
-                func.sum(case((and_(on_time, ~exception_case), 1), else_=0)),
-            ).where(
-                LimitRow.limit == _FINAL_PLAN,
-                LimitRow.met_on.is_not(None),
-                LimitRow.met_on > year_before(today),
-                LimitRow.met_on <= today,
-            )
-        )
-    ).one()
-    issued, within, issued_ex, within_ex = (int(v or 0) for v in row)
     return (
-        {"included": issued, "excluded": issued_ex},
-        {"included": within, "excluded": within_ex},
+        {"included": counts.issued, "excluded": counts.issued_ex},
+        {"included": counts.within, "excluded": counts.within_ex},
     )
 
 
 # --- data-entry lag -------------------------------------------------------------------------
 
 
+def _bst_change_sqlite(year: ColumnElement[str], month: int) -> ColumnElement[str]:
+    """The UTC instant BST starts or ends in ``year``: the last Sunday of ``month`` (the
+    Sunday on or after its 7th-to-last day) at ``statutory.BST_CHANGES_AT_UTC``."""
+    last_week = calendar.monthrange(2001, month)[1] - 6
+    at = statutory.BST_CHANGES_AT_UTC
+    sunday = func.date(year.concat(f"-{month:02d}-{last_week:02d}"), "weekday 0")
+    return func.datetime(sunday, f"+{at.hour * 3600 + at.minute * 60} seconds")
+
+
 def _london_date_sqlite(ts: SQLColumnExpression[datetime]) -> ColumnElement[str]:
     """The England date of a UTC timestamp stored by SQLite as ``YYYY-MM-DD HH:MM:SS...``.
 
-    SQLite has no time zone data, so British Summer Time is computed from its rule (since
-    1996): from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
-    October. ``date(Y-03-25, 'weekday 0')`` is the Sunday on or after 25 March: the last
-    Sunday of March.
+    SQLite has no time zone data, so British Summer Time is computed from the rule that
+    ``ehc.statutory.london_offset`` applies, built from the constants it exports.
     """
     year = func.strftime("%Y", ts)
-    bst_starts = func.datetime(func.date(year.concat("-03-25"), "weekday 0"), "+1 hour")
-    bst_ends = func.datetime(func.date(year.concat("-10-25"), "weekday 0"), "+1 hour")
+    bst_starts = _bst_change_sqlite(year, statutory.BST_STARTS_MONTH)
+    bst_ends = _bst_change_sqlite(year, statutory.BST_ENDS_MONTH)
+    offset = f"+{int(statutory.BST_OFFSET.total_seconds())} seconds"
     return case(
-        (and_(ts >= bst_starts, ts < bst_ends), func.date(ts, "+1 hour")),
+        (and_(ts >= bst_starts, ts < bst_ends), func.date(ts, offset)),
         else_=func.date(ts),
     )
+
+
+def london_date_sql(ts: SQLColumnExpression[datetime], dialect: str) -> ColumnElement[date]:
+    """``ehc.statutory.london_date`` in SQL, for a UTC timestamp column: PostgreSQL from
+    its tz database, SQLite from statutory's rule (a test holds both to the Python)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("Europe/London", ts), Date)
+    if dialect == "sqlite":
+        return type_coerce(_london_date_sqlite(ts), Date)
+    raise NotImplementedError(f"the case store does not support {dialect}")
 
 
 def _entry_lag_days(dialect: str) -> ColumnElement[int]:
     entered = EventRow.entered_at
     if dialect == "postgresql":
-        london_day = cast(func.timezone("Europe/London", entered), EventRow.occurred_on.type)
+        london_day = london_date_sql(entered, dialect)
         return cast(london_day - EventRow.occurred_on, Integer)
     if dialect == "sqlite":
         days = func.julianday(_london_date_sqlite(entered)) - func.julianday(EventRow.occurred_on)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ehc.measures import IssuedPlan, RecordedException
+from ehc.statutory import london_date
 from ehc.store.tables import (
     AdviceRequestRow,
     CaseRow,
@@ -57,9 +59,9 @@ class EventRecord:
 class CaseRecord:
     """A case as the store holds it, with what the returns need.
 
-    ``final_plan_exception_ids`` are the exceptions the engine accepted on the 20-week
-    limit (``limits.exception_ids`` of the ``final_plan`` limit); ``final_plan_exception_kinds``
-    the kinds of every exception recorded on that limit (``exceptions`` table).
+    ``final_plan_exceptions`` are every exception recorded on the 20-week limit, each
+    saying whether the engine accepts it (``limits.exception_ids`` of the ``final_plan``
+    limit) and its date (see ``ehc.measures.RecordedException``).
     """
 
     case_ref: str
@@ -67,8 +69,7 @@ class CaseRecord:
     received_on: date
     anchor: str
     events: tuple[EventRecord, ...]
-    final_plan_exception_ids: tuple[str, ...]
-    final_plan_exception_kinds: tuple[str, ...]
+    final_plan_exceptions: tuple[RecordedException, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,25 +121,7 @@ async def cases_received_by(session: AsyncSession, *, on_or_before: date) -> lis
     for ref, seq, kind, occurred_on, detail in rows:
         events[ref].append(EventRecord(seq, kind, occurred_on, dict(detail or {})))
 
-    exception_ids: dict[str, tuple[str, ...]] = {}
-    rows = await session.execute(
-        select(LimitRow.case_ref, LimitRow.exception_ids)
-        .join(CaseRow, CaseRow.case_ref == LimitRow.case_ref)
-        .where(CaseRow.received_on <= on_or_before, LimitRow.limit == FINAL_PLAN)
-    )
-    for ref, ids in rows:
-        exception_ids[ref] = tuple(ids or ())
-
-    kinds: dict[str, list[str]] = defaultdict(list)
-    rows = await session.execute(
-        select(ExceptionRow.case_ref, ExceptionRow.kind)
-        .join(CaseRow, CaseRow.case_ref == ExceptionRow.case_ref)
-        .where(CaseRow.received_on <= on_or_before, ExceptionRow.limit == FINAL_PLAN)
-        .order_by(ExceptionRow.case_ref, ExceptionRow.id)
-    )
-    for ref, kind in rows:
-        kinds[ref].append(kind)
-
+    exceptions = await final_plan_exceptions(session, CaseRow.received_on <= on_or_before)
     return [
         CaseRecord(
             case_ref=ref,
@@ -146,10 +129,80 @@ async def cases_received_by(session: AsyncSession, *, on_or_before: date) -> lis
             received_on=received_on,
             anchor=anchor,
             events=tuple(events.get(ref, ())),
-            final_plan_exception_ids=exception_ids.get(ref, ()),
-            final_plan_exception_kinds=tuple(kinds.get(ref, ())),
+            final_plan_exceptions=exceptions.get(ref, ()),
         )
         for ref, stage, received_on, anchor in cases
+    ]
+
+
+async def final_plan_exceptions(
+    session: AsyncSession, *cases: ColumnElement[bool]
+) -> dict[str, tuple[RecordedException, ...]]:
+    """Every exception recorded on the 20-week (``final_plan``) limit of the cases that
+    match ``cases`` (conditions on ``CaseRow``), by case, in the order recorded.
+
+    ``excuses`` is whether the id is in that limit's ``exception_ids`` (the exceptions the
+    law accepts for the limit's period, rules.md 8.1); ``dated_on`` is the date the
+    ``exception_recorded`` event carries: ``starts_on``, or the England day of
+    ``entered_at`` when the circumstance has no start date (a closure).
+    """
+    rows = await session.execute(
+        select(
+            ExceptionRow.case_ref,
+            ExceptionRow.id,
+            ExceptionRow.kind,
+            ExceptionRow.starts_on,
+            ExceptionRow.entered_at,
+            LimitRow.exception_ids,
+        )
+        .join(CaseRow, CaseRow.case_ref == ExceptionRow.case_ref)
+        .outerjoin(
+            LimitRow,
+            and_(LimitRow.case_ref == ExceptionRow.case_ref, LimitRow.limit == FINAL_PLAN),
+        )
+        .where(ExceptionRow.limit == FINAL_PLAN, *cases)
+        .order_by(ExceptionRow.case_ref, ExceptionRow.entered_at, ExceptionRow.id)
+    )
+    found: dict[str, list[RecordedException]] = defaultdict(list)
+    for ref, exception_id, kind, starts_on, entered_at, accepted in rows:
+        found[ref].append(
+            RecordedException(
+                id=exception_id,
+                kind=kind,
+                dated_on=starts_on or london_date(entered_at),
+                excuses=exception_id in (accepted or ()),
+            )
+        )
+    return {ref: tuple(items) for ref, items in found.items()}
+
+
+async def final_plans_issued(session: AsyncSession, *, start: date, end: date) -> list[IssuedPlan]:
+    """The final plans issued from ``start`` to ``end`` inclusive, as at ``end``: each case
+    whose first ``final_plan_issued`` event dated on or before ``end`` is dated on or after
+    ``start`` (as ``ehc.reports.outcomes.outcome_as_at`` reads a case), with its Day 0 and
+    the exceptions on its 20-week limit. The managers' gauge counts these."""
+    issued_on = func.min(EventRow.occurred_on)
+    plans = (
+        await session.execute(
+            select(CaseRow.case_ref, CaseRow.received_on, issued_on)
+            .join(EventRow, EventRow.case_ref == CaseRow.case_ref)
+            .where(EventRow.kind == "final_plan_issued", EventRow.occurred_on <= end)
+            .group_by(CaseRow.case_ref, CaseRow.received_on)
+            .having(issued_on >= start)
+        )
+    ).all()
+    if not plans:
+        return []
+    in_window = (
+        select(EventRow.case_ref)
+        .where(EventRow.kind == "final_plan_issued", EventRow.occurred_on <= end)
+        .group_by(EventRow.case_ref)
+        .having(func.min(EventRow.occurred_on) >= start)
+    )
+    exceptions = await final_plan_exceptions(session, CaseRow.case_ref.in_(in_window))
+    return [
+        IssuedPlan(ref, received_on, on, exceptions.get(ref, ()))
+        for ref, received_on, on in sorted(plans)
     ]
 
 

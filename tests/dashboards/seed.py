@@ -187,6 +187,7 @@ def caseload(today: date) -> list[CaseView]:
             "SEED-3",
             Stage.PLAN_ISSUED,
             today,
+            received_on=today - d(150),
             limits=[
                 _limit(fp, today - d(10), MET, met_on=today - d(20)),
             ],
@@ -198,6 +199,7 @@ def caseload(today: date) -> list[CaseView]:
             "SEED-4",
             Stage.PLAN_ISSUED,
             today,
+            received_on=today - d(170),
             limits=[
                 _limit(fp, today - d(30), BREACHED, met_on=today - d(5)),
             ],
@@ -209,10 +211,12 @@ def caseload(today: date) -> list[CaseView]:
             "SEED-5",
             Stage.PLAN_ISSUED,
             today,
+            received_on=today - d(175),
             limits=[
                 _limit(fp, today - d(35), MET, met_on=today - d(40), exceptions=["SEED-5-exc1"]),
             ],
             exceptions=[exception],
+            events=[_event(1, "final_plan_issued", today - d(40), today - d(40))],
         ),
         # Plan issued more than a year ago: outside the trailing 12 months.
         _case(
@@ -301,7 +305,7 @@ EXPECTED: dict[str, Any] = {
         "advice_received": {},
         "decision_to_issue": {},
         "draft_plan_served": {},
-        "final_plan_issued": {0: 1, 1: 1},
+        "final_plan_issued": {0: 2, 1: 1},
         "withdrawn": {1: 1},
     },
 }

@@ -157,7 +157,7 @@ def test_the_returns_read_the_trail_as_corrected_and_reopened() -> None:
         EventRecord(4, "withdrawn", DAY0 + timedelta(weeks=8)),
         EventRecord(5, "reopened", DAY0 + timedelta(weeks=9), {"undoes": "4"}),
     )
-    case = CaseRecord("C-1", "gathering_advice", DAY0, "request", events, (), ())
+    case = CaseRecord("C-1", "gathering_advice", DAY0, "request", events)
     outcome = outcome_as_at(case, TODAY)
     assert outcome.assess_on == DAY0 + timedelta(weeks=5)
     assert outcome.decided_within_6_weeks is True

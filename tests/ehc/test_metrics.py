@@ -16,22 +16,23 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
 from ehc.directory import load as load_directory_file
+from ehc.measures import year_before
 from ehc.metrics import STATE_METRICS, StoreCollector, StoreMetrics, entry_lag_histogram
 from ehc.models import EventView, Stage
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import chasing_repository, metrics_queries, repository
+from ehc.store import chasing_repository, metrics_queries, report_queries, repository
 from ehc.store.db import make_engine, sessionmaker
-from ehc.store.metrics_queries import read_snapshot, year_before
+from ehc.store.metrics_queries import read_snapshot
 from ehc.store.migrate import upgrade
-from ehc.store.tables import metadata
+from ehc.store.tables import CaseRow, EventRow, metadata
 from tests.conftest import TEAMS_FILE
 from tests.dashboards.seed import EXPECTED, caseload, project_caseload
 from tests.ehc.store import conftest as store_conftest
@@ -118,6 +119,49 @@ async def test_at_risk_cases_agree_with_the_queue(db: Sessions) -> None:
     assert at_risk == len(items) == 1
 
 
+async def test_an_exception_case_is_one_the_law_accepts_dated_on_or_before_the_day_read(
+    db: Sessions,
+) -> None:
+    """An exception the engine no longer accepts for the 20-week period (not in the limit's
+    ``exception_ids``), or one dated after the day read, leaves the plan in "excluding
+    exceptions"; the report reads exceptions the same way."""
+    seed5 = {v.case_ref: v for v in caseload(TODAY)}["SEED-5"]
+    (exception,) = seed5.exceptions
+    refused = seed5.model_copy(
+        update={
+            "case_ref": "REFUSED",
+            "limits": [seed5.limits[0].model_copy(update={"exceptions": []})],
+            "exceptions": [exception.model_copy(update={"id": "REFUSED-exc1"})],
+        }
+    )
+    later = seed5.model_copy(  # dated 10 days ago, after the plan was issued
+        update={
+            "case_ref": "LATER",
+            "limits": [seed5.limits[0].model_copy(update={"exceptions": ["LATER-exc1"]})],
+            "exceptions": [
+                exception.model_copy(
+                    update={"id": "LATER-exc1", "starts_on": TODAY - timedelta(days=10)}
+                )
+            ],
+        }
+    )
+    async with db() as session, session.begin():
+        for view in (seed5, refused, later):
+            await repository.project_case(session, view)
+    async with db() as session:
+        today, _ = await metrics_queries.plans_within_20_weeks(session, today=TODAY)
+        earlier, _ = await metrics_queries.plans_within_20_weeks(
+            session, today=TODAY - timedelta(days=20)
+        )
+        cases = await report_queries.cases_received_by(session, on_or_before=TODAY)
+    assert today == {"included": 3, "excluded": 1}  # REFUSED only
+    assert earlier == {"included": 3, "excluded": 2}  # REFUSED and LATER
+    by_ref = {c.case_ref: c for c in cases}
+    assert [e.excuses for e in by_ref["SEED-5"].final_plan_exceptions] == [True]
+    assert [e.excuses for e in by_ref["REFUSED"].final_plan_exceptions] == [False]
+    assert by_ref["SEED-5"].final_plan_exceptions[0].dated_on == exception.starts_on
+
+
 async def test_trailing_twelve_months_edges(db: Sessions) -> None:
     """A plan issued exactly a year ago is out; one issued the day after is in."""
     views = {v.case_ref: v for v in caseload(TODAY)}
@@ -127,7 +171,16 @@ async def test_trailing_twelve_months_edges(db: Sessions) -> None:
         ("EDGE-in", year_before(TODAY) + timedelta(days=1)),
     ):
         limit = base.limits[0].model_copy(update={"met_on": issued, "due_on": issued})
-        view = base.model_copy(update={"case_ref": ref, "limits": [limit], "advice_requests": []})
+        event = base.events[0].model_copy(update={"occurred_on": issued})
+        view = base.model_copy(
+            update={
+                "case_ref": ref,
+                "received_on": issued - timedelta(days=140),
+                "limits": [limit],
+                "advice_requests": [],
+                "events": [event],
+            }
+        )
         async with db() as session, session.begin():
             await repository.project_case(session, view)
     async with db() as session:
@@ -177,6 +230,58 @@ async def test_entry_lag_counts_whole_days_in_england(db: Sessions) -> None:
         lag = await metrics_queries.entry_lag_days(session)
     expected = Counter((london_date(at) - occurred).days for at in INSTANTS)
     assert lag["decision_to_issue"] == dict(expected)
+
+
+async def test_the_sql_england_date_agrees_with_statutory_every_hour_across_clock_changes(
+    db: Sessions,
+) -> None:
+    """``london_date_sql`` (SQLite: built from statutory's BST constants; PostgreSQL: its
+    tz database) gives ``statutory.london_date`` for every hour around the spring and
+    autumn changes of 2024 and 2025, and around a new year."""
+    starts = [datetime(2024, 3, 29), datetime(2024, 10, 25), datetime(2025, 3, 28)]
+    starts += [datetime(2025, 10, 24), datetime(2025, 12, 31, 12)]
+    instants = [
+        (start + timedelta(hours=h, minutes=m)).replace(tzinfo=UTC)
+        for start in starts
+        for h in range(72)
+        for m in (0, 59)
+    ]
+    async with db() as session, session.begin():
+        session.add(
+            CaseRow(
+                case_ref="CLOCK",
+                stage="plan_issued",
+                received_on=date(2024, 1, 1),
+                anchor="request",
+                requested_by="parent",
+                rule_version="v2020post",
+                next_due_on=None,
+                breached=False,
+                updated_at=instants[0],
+            )
+        )
+        await session.flush()
+        for seq, instant in enumerate(instants, 1):
+            session.add(
+                EventRow(
+                    case_ref="CLOCK",
+                    seq=seq,
+                    kind="request_received",
+                    occurred_on=instant.date(),
+                    entered_at=instant,
+                    entered_by="7",
+                    detail={},
+                )
+            )
+    async with db() as session:
+        dialect = session.get_bind().dialect.name
+        day = metrics_queries.london_date_sql(EventRow.entered_at, dialect)
+        rows = (
+            await session.execute(select(EventRow.entered_at, day).order_by(EventRow.seq))
+        ).all()
+    assert len(rows) == len(instants)
+    wrong = [(at, got) for at, got in rows if got != london_date(at)]
+    assert not wrong, wrong[:5]
 
 
 def test_entry_lag_histogram_is_cumulative_in_seconds() -> None:

@@ -4,16 +4,19 @@ published files, its percentages round as DfE's do, and each measure's boundary 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from ehc.measures import RecordedException
 from ehc.reports import dfe
 from ehc.reports.outcomes import outcome_as_at
 from ehc.reports.timeliness import build_report, period_label, to_csv
-from ehc.store.report_queries import AdviceRecord, CaseRecord, EventRecord
+from ehc.store.report_queries import AdviceRecord, CaseRecord
 from tests.reports.conftest import DFE_DATA, require_shared
+from tests.reports.records import case_record
 
 DAY0 = date(2024, 3, 4)
 
@@ -31,18 +34,7 @@ def _case(
     exceptions: tuple[str, ...] = (),
 ) -> CaseRecord:
     """A case with events ``(kind, days after Day 0, detail)``."""
-    return CaseRecord(
-        case_ref=ref,
-        stage="x",
-        received_on=day0,
-        anchor="request",
-        events=tuple(
-            EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
-            for i, (kind, d, detail) in enumerate(events)
-        ),
-        final_plan_exception_ids=exceptions,
-        final_plan_exception_kinds=(),
-    )
+    return case_record(ref, day0, *events, exceptions=exceptions)
 
 
 def _plan(ref: str, days: int, *, exception: bool = False, day0: date | None = None) -> CaseRecord:
@@ -211,6 +203,28 @@ def test_plan_bands_and_exceptions_on_their_boundary_days() -> None:
     assert (t.plans_issued_gt_1_year, t.plans_issued_gt_1_year_ex) == (1, 1)
     assert t.PC_plans_issued_20_weeks_ex == 25.0
     assert t.avg_weeks_issue_plan == round((140 + 141 + 364 + 365 + 100) / 35, 1)
+
+
+def test_an_exception_case_is_one_the_law_accepts_dated_by_the_periods_end() -> None:
+    """SEN2 Week20 and the ``_ex`` columns read exceptions as ``ehc.measures`` does: one the
+    law no longer accepts for the period, or one dated after the period's end, leaves the
+    plan in "excluding exceptions"."""
+    refused = replace(
+        _plan("REFUSED", 100),
+        final_plan_exceptions=(
+            RecordedException("REFUSED-e", "personal_circumstances", DAY0, excuses=False),
+        ),
+    )
+    later = replace(
+        _plan("LATER", 100),
+        final_plan_exceptions=(
+            RecordedException("LATER-e", "personal_circumstances", date(2025, 1, 2), True),
+        ),
+    )
+    t = _report([refused, later, _plan("X100", 100, exception=True)]).timeliness_20_week
+    assert (t.plans_issued_den, t.plans_issued_den_ex) == (3, 2)
+    assert outcome_as_at(later, date(2025, 1, 2)).week20_exception
+    assert not outcome_as_at(later, date(2025, 1, 1)).week20_exception
 
 
 def test_plans_are_counted_in_the_year_they_are_issued() -> None:

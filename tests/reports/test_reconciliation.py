@@ -13,12 +13,18 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lxml import etree
 
+from api.app import create_app
+from ehc import measures
+from ehc.settings import Settings
+from ehc.store import metrics_queries
 from ehc.synthetic.generator import known_figures
 from ehc.synthetic.player import Played
 from tests.conftest import Stack
@@ -165,9 +171,69 @@ async def test_the_sen2_return_of_the_cohort_validates_and_holds_every_outcome(
         assert (p.find("Requests/RequestOutcomeDate") is None) == (code == "A")
 
 
+@pytest.mark.parametrize(
+    "as_at", [date(2024, 12, 31), date(2024, 9, 30), date(2025, 2, 28), date(2024, 3, 31)]
+)
+async def test_the_managers_gauge_and_dfes_report_agree_for_the_same_twelve_months(
+    report_stack: Stack, report_store: ReportStore, played_cohort: PlayedCohort, as_at: date
+) -> None:
+    """The 20-week gauge read at D and the timeliness report for the 12 months ending D
+    count the same plans issued, within 20 weeks, and excluding exception cases."""
+    start, end = measures.twelve_months_ending(as_at)
+    r = await report_stack.get(
+        "/reports/timeliness", role="manager", **{"from": start.isoformat(), "to": end.isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()["timeliness_20_week"]
+    async with report_store.sessions() as session:
+        issued, within = await metrics_queries.plans_within_20_weeks(session, today=as_at)
+    assert issued == {
+        "included": report["plans_issued_den"],
+        "excluded": report["plans_issued_den_ex"],
+    }
+    assert within == {
+        "included": report["plans_issued_within_20_weeks"],
+        "excluded": report["plans_issued_20_weeks_ex"],
+    }
+    if as_at == date(2024, 12, 31):  # the cohort's year: every kind of plan is in it
+        assert issued["included"] > issued["excluded"] > within["excluded"] > 0
+
+
 async def test_the_cohort_plays_quickly(played_cohort: PlayedCohort) -> None:
     assert len(played_cohort.cohort.scripts) >= 150
     assert played_cohort.seconds < 150, f"played in {played_cohort.seconds:.0f}s"
+
+
+async def test_the_sen2_header_and_report_area_come_from_the_injected_settings(
+    report_stack: Stack, report_store: ReportStore, played_cohort: PlayedCohort
+) -> None:
+    """The council's LA number, DMO and DCO are read from the app's one ``Settings`` (as
+    set from EHC_LA_NUMBER, EHC_SEN2_DMO, EHC_SEN2_DCO), and the SEN2 header and the API
+    carry the installed package's version."""
+    settings = Settings(environment="test", la_number=COHORT_LA_CODE, sen2_dmo="R", sen2_dco="N")
+    app = create_app(settings, temporal=report_stack.env.client, sessions=report_store.sessions)
+    headers = report_stack.headers("manager")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as http:
+        r = await http.get("/reports/sen2", params={"year": COHORT_YEAR + 1}, headers=headers)
+        assert r.status_code == 200, r.text
+        assert f"SEN2_{COHORT_YEAR + 1}_{COHORT_LA_CODE}.xml" in r.headers["content-disposition"]
+        source = etree.fromstring(r.content).find(".//{*}Source")
+        assert source is not None
+        got = {child.tag.split("}")[-1]: child.text for child in source}
+        assert (got["LEA"], got["DMO"], got["DCO"]) == (COHORT_LA_CODE, "R", "N")
+        assert got["Release"] == version("ehc-timeliness")
+        r = await http.get(
+            "/reports/sen2", params={"year": COHORT_YEAR + 1, "dmo": "Y"}, headers=headers
+        )
+        source = etree.fromstring(r.content).find(".//{*}Source")
+        assert source is not None
+        assert source.findtext("{*}DMO") == "Y"  # the caller's answer wins
+        r = await http.get("/reports/timeliness", params=PERIOD, headers=headers)
+        assert r.json()["area"]["old_la_code"] == COHORT_LA_CODE
+        r = await http.get("/openapi.json")
+        assert r.json()["info"]["version"] == version("ehc-timeliness")
 
 
 async def test_reports_are_for_managers(report_stack: Stack) -> None:

@@ -3,15 +3,16 @@ of outcomes to SEN2 codes, and a malformed case reported instead of exported."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from lxml import etree
 
 from ehc.reports.sen2 import build_sen2, collection_period, problems_text, reference_date, schema
 from ehc.reports.sen2_fields import check_child
-from ehc.store.report_queries import CaseRecord, ChildRecord, EventRecord
+from ehc.store.report_queries import CaseRecord, ChildRecord
 from tests.reports.conftest import SEN2_XSD, require_shared
+from tests.reports.records import case_record
 
 GOOD: dict[str, Any] = {
     "sex": "F",
@@ -26,18 +27,7 @@ GOOD: dict[str, Any] = {
 def _case(
     ref: str, day0: date, *events: tuple[str, int, dict[str, str]], exception: bool = False
 ) -> CaseRecord:
-    return CaseRecord(
-        case_ref=ref,
-        stage="x",
-        received_on=day0,
-        anchor="request",
-        events=tuple(
-            EventRecord(i + 2, kind, day0 + timedelta(days=d), detail)
-            for i, (kind, d, detail) in enumerate(events)
-        ),
-        final_plan_exception_ids=(f"{ref}-exc1",) if exception else (),
-        final_plan_exception_kinds=("personal_circumstances",) if exception else (),
-    )
+    return case_record(ref, day0, *events, exceptions=(f"{ref}-exc1",) if exception else ())
 
 
 def _child(ref: str, **extra: Any) -> ChildRecord:
