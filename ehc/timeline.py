@@ -21,7 +21,7 @@ LABEL_WIDTH = 250
 PLOT_LEFT = LABEL_WIDTH + 10
 PLOT_RIGHT = WIDTH - 20
 AXIS_HEIGHT = 44
-LANE_HEIGHT = 30
+LANE_HEIGHT = 32
 
 LIMIT_NAMES: dict[Limit, str] = {
     Limit.DECISION_TO_ASSESS: "Decision whether to assess",
@@ -207,7 +207,7 @@ def timeline(view: CaseView, today: date) -> Timeline:
     )
     return Timeline(
         width=WIDTH,
-        height=AXIS_HEIGHT + max(len(lanes), 1) * LANE_HEIGHT + 10,
+        height=AXIS_HEIGHT + max(len(lanes), 1) * LANE_HEIGHT + 24,
         plot_left=PLOT_LEFT,
         plot_right=PLOT_RIGHT,
         axis_y=AXIS_HEIGHT - 14,

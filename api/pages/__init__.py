@@ -18,7 +18,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the GOV.UK Frontend assets and the page routes on ``app``."""
-    docs.install(app)  # first: its /static/swagger-ui mount must win over /static
+    docs.install(app)
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

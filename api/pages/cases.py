@@ -273,7 +273,13 @@ async def _case_page(
     notes = await page_queries.case_notes(session, case_ref=case_ref)
     advice_ids = [a.id for a in case.advice_requests]
     submitted = await page_queries.submissions(session, advice_ids=advice_ids)
-    notices = {a: await chasing_repository.list_notices(session, advice_id=a) for a in advice_ids}
+    notices = {  # plain values: the rows expire at the rollback below
+        a: [
+            {"kind": n.kind, "recipient": n.recipient, "status": n.status, "sent_at": n.sent_at}
+            for n in await chasing_repository.list_notices(session, advice_id=a)
+        ]
+        for a in advice_ids
+    }
     await session.rollback()
     trail = [
         {
