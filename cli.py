@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=["caseworker", "manager", "team", "admin"], required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--team", help="the team a `team` user answers for")
+    create.add_argument(
+        "--email", help="also let the user sign in to the web pages (prints a password once)"
+    )
 
     store = sub.add_parser("store", help="the case store").add_subparsers(
         dest="store_command", required=True
@@ -169,6 +172,9 @@ def _prepare_dev(settings: Settings) -> None:
     asyncio.run(casestore.load_teams(settings, only_if_empty=True))
     token = asyncio.run(casestore.dev_caseworker_token(settings))
     print(f"Development caseworker token: {token}", flush=True)
+    email, password = asyncio.run(casestore.dev_caseworker_sign_in(settings, token))
+    url = f"http://{settings.api_host}:{settings.api_port}/sign-in"
+    print(f"Sign in at {url} as {email} with password {password}", flush=True)
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,6 +185,13 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     asyncio.run(casestore.migrate(settings))
     user, token = asyncio.run(casestore.create_user(settings, args.name, args.role, args.team))
+    if args.email:
+        try:
+            password = asyncio.run(casestore.set_web_password(settings, user.id, args.email))
+        except ValueError as exc:
+            print(f"ehc: {exc}", file=sys.stderr)
+            return 2
+        print(f"Web sign-in: {args.email.strip().lower()} with password {password} (shown once)")
     print(f"Created {user.role} user {user.id}. Token (shown once, keep it safe):")
     print(token)
     return 0
