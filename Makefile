@@ -41,6 +41,7 @@ browser:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.pages
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -289,3 +289,36 @@ async def test_a_refused_step_shows_the_error_summary_with_the_laws_reason(
     assert "There is a problem" in r.text
     assert 'href="#kind"' in r.text
     assert "Refused on purpose" in r.text  # what was typed is kept
+
+
+async def test_a_school_closure_exception_with_its_institution_is_recorded_from_the_page(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    today = await s.today()
+    day0 = today - weeks(22)  # the final plan was due 2 weeks ago
+    ref = (await create_case(s, day0))["case_ref"]
+    decided = {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()}
+    assert (await s.post(f"/assessments/{ref}/decision-to-assess", decided)).status_code == 200
+    page = await browser.get(f"/cases/{ref}")
+    form = {
+        "csrf_token": form_token(page.text),
+        "limit": "final_plan",
+        "kind": "school_closure",
+        "reason": "summer holiday",
+        "institution.name": "Oak Primary",
+        **date_fields("institution.closed_on", day0 + weeks(6)),
+        **date_fields("institution.reopens_on", day0 + weeks(12)),
+    }
+    incomplete = await browser.post(f"/cases/{ref}/steps/exception", data=form)
+    assert incomplete.status_code == 422
+    assert 'href="#institution.advice_requested_on-day"' in incomplete.text
+    form.update(date_fields("institution.advice_requested_on", day0 + weeks(6)))
+    done = await browser.post(f"/cases/{ref}/steps/exception", data=form)
+    assert done.status_code == 303, done.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    final = next(lim for lim in view["limits"] if lim["limit"] == "final_plan")
+    assert final["status"] == "exception"
+    shown = await browser.get(done.headers["location"])
+    assert "Reason: summer holiday" in shown.text
+    assert "Institution: Oak Primary" in shown.text
