@@ -118,11 +118,13 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def timed(http: httpx.AsyncClient, path: str, rounds: int) -> list[float]:
+async def timed(
+    http: httpx.AsyncClient, path: str, rounds: int, headers: dict[str, str] | None = None
+) -> list[float]:
     took = []
     for _ in range(rounds):
         started = time.perf_counter()
-        response = await http.get(path)
+        response = await http.get(path, headers=headers)
         took.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, f"{path}: {response.status_code}"
     return took
@@ -209,6 +211,12 @@ async def run(n: int, rounds: int, postgres: str | None) -> None:
                     f"{name:<34} {statistics.median(took):7.1f} {percentile(took, 95):7.1f} "
                     f"{max(took):7.1f}"
                 )
+            await timed(http, "/assessments", 3, api)
+            took = await timed(http, "/assessments", rounds, api)
+            print(
+                f"{'(JSON GET /assessments, same query)':<34} {statistics.median(took):7.1f} "
+                f"{percentile(took, 95):7.1f} {max(took):7.1f}"
+            )
             took = []
             for ref in real:
                 await timed(http, f"/cases/{ref}", 2)

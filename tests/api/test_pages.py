@@ -5,6 +5,7 @@ The browser journey (tests/browser) drives the same pages in Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import date
@@ -206,7 +207,11 @@ async def test_worklist_shows_the_child_status_tag_and_days(
     s = ts_stack
     today = await s.today()
     late = await create_case(s, today - weeks(8))  # decision was due at 6 weeks
-    page = await browser.get("/cases", params={"q": late["case_ref"]})
+    for _ in range(100):  # the worker projects the case into the store: bounded wait
+        page = await browser.get("/cases", params={"q": late["case_ref"]})
+        if "Amelia Testcase" in page.text:
+            break
+        await asyncio.sleep(0.1)
     assert page.status_code == 200
     assert "Amelia Testcase" in page.text
     assert "Breached" in page.text
@@ -303,6 +308,7 @@ async def test_a_school_closure_exception_with_its_institution_is_recorded_from_
     page = await browser.get(f"/cases/{ref}")
     form = {
         "csrf_token": form_token(page.text),
+        "idempotency_key": uuid.uuid4().hex,  # as the rendered form carries
         "limit": "final_plan",
         "kind": "school_closure",
         "reason": "summer holiday",
@@ -322,3 +328,36 @@ async def test_a_school_closure_exception_with_its_institution_is_recorded_from_
     shown = await browser.get(done.headers["location"])
     assert "Reason: summer holiday" in shown.text
     assert "Institution: Oak Primary" in shown.text
+
+
+async def test_a_manager_reads_case_pages_but_gets_no_forms(ts_stack: Stack) -> None:
+    s = ts_stack
+    ref = (await create_case(s, await s.today() - weeks(2)))["case_ref"]
+    http = httpx.AsyncClient(transport=s.http._transport, base_url="http://api")
+    await sign_in(http, await make_staff(s, role="manager"))
+    page = await http.get(f"/cases/{ref}")
+    assert page.status_code == 200
+    assert "Record the decision whether to assess" not in page.text
+    assert (await http.get("/cases/new")).status_code == 403
+    refused = await http.post(
+        f"/cases/{ref}/steps/decision-to-assess", data={"csrf_token": form_token(page.text)}
+    )
+    assert refused.status_code == 403
+
+
+async def test_the_session_cookie_is_secure_in_production(ts_stack: Stack) -> None:
+    from api.app import create_app
+    from ehc.settings import Settings
+
+    app = create_app(
+        Settings(environment="production", temporal_task_queue=ts_stack.task_queue),
+        temporal=ts_stack.env.client,
+        sessions=ts_stack.sessions,
+    )
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://api")
+    signed = await sign_in(http, await make_staff(ts_stack))
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"].lower()
+    assert f"{COOKIE}=" in cookie
+    assert "secure" in cookie
+    assert "httponly" in cookie
