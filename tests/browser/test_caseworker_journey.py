@@ -45,6 +45,43 @@ async def tab_to(page: Any, selector: str, limit: int = 80) -> None:
     raise AssertionError(f"{selector} cannot be reached with the Tab key")
 
 
+ALL_REACHED = """
+(reached) => {
+  // Radios in a group take one Tab stop (arrow keys move within it): one per group will do.
+  const seen = new Set(reached);
+  const groups = new Set();
+  const focusable = [...document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary')]
+    .filter((el) => el.checkVisibility() && !el.disabled);
+  for (const el of focusable) {
+    if (el.type === 'radio' && seen.has(el.dataset.tabProbe)) groups.add(el.name);
+  }
+  return focusable
+    .filter((el) => !seen.has(el.dataset.tabProbe))
+    .filter((el) => !(el.type === 'radio' && groups.has(el.name)))
+    .map((el) => el.outerHTML.slice(0, 100));
+}
+"""
+
+
+async def every_control_reachable_by_tab(page: Any, where: str) -> None:
+    """Tab through the whole page (bounded) and check every visible control got focus."""
+    await page.evaluate(
+        "() => document.querySelectorAll('*').forEach((el, i) => el.dataset.tabProbe = i)"
+    )
+    await page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    reached: list[str] = []
+    for _ in range(400):
+        await page.keyboard.press("Tab")
+        probe = await page.evaluate("() => document.activeElement.dataset.tabProbe || ''")
+        if probe in reached:
+            break
+        if probe:
+            reached.append(probe)
+    missed = await page.evaluate(ALL_REACHED, reached)
+    assert not missed, f"{where}: not reachable with the Tab key: {missed}"
+
+
 async def type_date(page: Any, name: str, on: date) -> None:
     for part, value in (("day", on.day), ("month", on.month), ("year", on.year)):
         await page.fill(f"[id='{name}-{part}']", str(value))
@@ -123,6 +160,7 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
     await page.get_by_role("button", name="Start an assessment").click()
     await page.wait_for_url(f"{base}/cases/new")
     await check_axe(page, "new case")
+    await every_control_reachable_by_tab(page, "new case")
     ref = f"B-{uuid.uuid4().hex[:8]}"
     live.stack.case_refs.append(ref)
     await page.fill("#case_ref", ref)
@@ -135,6 +173,7 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
     await page.wait_for_url(f"{base}/cases/{ref}?done=started")
     await check_axe(page, "new case page")
     assert "Sam Example" in await page.locator("h1").inner_text()
+    await every_control_reachable_by_tab(page, "case page")
     # Entered 12 weeks late, the decision's 6 weeks have passed: breached until we record it.
     assert await limit_status(page, "Decision whether to assess") == "Breached"
     lanes_before = await lane_labels(page)
