@@ -361,3 +361,24 @@ async def test_the_session_cookie_is_secure_in_production(ts_stack: Stack) -> No
     assert f"{COOKIE}=" in cookie
     assert "secure" in cookie
     assert "httponly" in cookie
+
+
+def test_the_access_log_keeps_no_query_string_so_no_searched_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from ehc.logging import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging(fmt="json", level="INFO")
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/cases?q=Jordan+Late", "1.1", 200
+        )
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert "/cases" in err
+    assert "Jordan" not in err
