@@ -254,10 +254,25 @@ def parse(step_fields: list[Field], body: type[BaseModel], form: FormData) -> Pa
             errors.append(
                 {
                     "field": target.anchor if target else step_fields[0].anchor,
-                    "text": f"{label}: {err['msg']}",
+                    "text": _sentence(label, err),
                 }
             )
         return Parsed(None, errors, values)
+
+
+def _sentence(label: str, err: Any) -> str:
+    """A pydantic error as a GOV.UK error message."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return f"Enter {label.lower().rstrip('?')}"
+    if kind == "string_pattern_mismatch":
+        return f"{label} must use only letters, numbers, hyphens and underscores"
+    if kind == "string_too_long":
+        return f"{label} must be {ctx.get('max_length')} characters or fewer"
+    if kind in ("enum", "literal_error"):
+        return f"Select {label.lower().rstrip('?')}"
+    return f"{label}: {err.get('msg', 'is not valid')}"
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -281,6 +281,23 @@ async def test_a_refused_step_shows_the_error_summary_with_the_laws_reason(
     assert r.status_code == 422
     assert "There is a problem" in r.text
     assert 'href="#decided_on-day"' in r.text
+    assert "Date of the decision must be a real date" in r.text
+    new = await browser.get("/cases/new")
+    bad_ref = await browser.post(
+        "/cases/new",
+        data={
+            "csrf_token": form_token(new.text),
+            "case_ref": "has spaces",
+            "requested_by": "parent",
+            "child.given_name": "Robin",
+            "child.family_name": "Pageson",
+            **date_fields("received_on", today),
+            **date_fields("child.date_of_birth", date(2016, 5, 1)),
+        },
+    )
+    assert bad_ref.status_code == 422
+    assert "Case reference must use only letters, numbers, hyphens and underscores" in bad_ref.text
+    assert 'value="has spaces"' in bad_ref.text  # what was typed is kept
     refused = {
         "csrf_token": form_token(page.text),
         "limit": "decision_to_assess",
