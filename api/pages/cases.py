@@ -16,12 +16,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
+from api import casework
 from api.deps import ClientDep, SessionDep, SettingsDep, TodayDep
 from api.errors import ApiError
 from api.pages import forms
 from api.pages.render import render
-from api.routes import assessments
+from api.routes import advice, assessments
 from api.schemas import (
+    AdviceReceivedBody,
     AdviceRequestBody,
     CaseResponse,
     CreateAssessment,
@@ -367,6 +369,11 @@ async def _apply(
         await assessments.record_exception(case_ref, body, who, client, session, key)
     elif isinstance(body, WithdrawalBody):
         await assessments.withdrawal(case_ref, body, who, client, session, key)
+    elif isinstance(body, forms.AdviceReceivedForm):
+        if casework.case_ref_of_advice(body.advice_id) != case_ref:
+            raise ApiError(422, "not_this_case", "Choose one of this case's advice requests.")
+        received = AdviceReceivedBody(received_on=body.received_on)
+        await advice.advice_received(body.advice_id, received, who, client)
     else:  # pragma: no cover - every step's body is listed above
         raise PageError(404, "Page not found", f"There is no step '{step}'.")
 
@@ -397,7 +404,7 @@ async def record_step(
             today,
             case_ref,
             open_step=step,
-            errors=parsed.errors,
+            errors=[{**e, "field": f"{step}-{e['field']}"} for e in parsed.errors],
             values=parsed.values,
             status_code=422,
         )
@@ -416,7 +423,7 @@ async def record_step(
     except ApiError as exc:
         if exc.status == 404:
             raise PageError(404, "Case not found", exc.detail) from None
-        errors = [{"field": _refusal_field(spec, exc), "text": exc.detail}]
+        errors = [{"field": f"{step}-{_refusal_field(spec, exc)}", "text": exc.detail}]
         return await _case_page(
             request,
             user,
@@ -436,6 +443,8 @@ def _refusal_field(step: forms.Step, exc: ApiError) -> str:
     """The field a refusal is about: the kind of exception, the team, or the date."""
     if step.slug == "exception":
         return "kind"
+    if exc.error == "not_this_case":
+        return "advice_id"
     if exc.error == "unknown_team":
         return "team"
     dates = [f for f in step.fields if f.kind == "date"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
 
 from api.schemas import (
@@ -23,10 +23,18 @@ from api.schemas import (
     FinalPlanBody,
     WithdrawalBody,
 )
-from ehc.models import CaseView, RequestedBy, Stage
+from ehc.models import CLOSED_ADVICE, CaseView, RequestedBy, Stage
 from ehc.statutory import Agency, ExceptionKind, Limit
 
 Choices = list[tuple[str, str]]
+
+
+class AdviceReceivedForm(BaseModel):
+    """The page's form for ``POST /advice-requests/{id}/received`` (the id in the body)."""
+
+    model_config = ConfigDict(extra="forbid")
+    advice_id: str
+    received_on: date
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,17 @@ STEPS: dict[str, Step] = {
             "Exception recorded",
         ),
         Step(
+            "advice-received",
+            "Record advice that arrived",
+            "Record advice received",
+            AdviceReceivedForm,
+            [
+                Field("advice_id", "Which advice request?", "select"),
+                Field("received_on", "Date the advice arrived", "date"),
+            ],
+            "Advice recorded",
+        ),
+        Step(
             "withdrawal",
             "Record that the request was withdrawn",
             "Record withdrawal",
@@ -185,7 +204,7 @@ NEXT: dict[Stage, list[str]] = {
     Stage.DRAFTING: ["draft-plan"],
     Stage.DRAFT_ISSUED: ["final-plan"],
 }
-ALWAYS_OPEN = ["exception", "withdrawal"]
+ALWAYS_OPEN = ["advice-received", "exception", "withdrawal"]
 
 
 def next_steps(view: CaseView) -> list[Step]:
@@ -193,7 +212,9 @@ def next_steps(view: CaseView) -> list[Step]:
     slugs = NEXT.get(view.stage)
     if slugs is None:
         return []
-    return [STEPS[s] for s in slugs + ALWAYS_OPEN]
+    waiting = any(a.outcome not in CLOSED_ADVICE for a in view.advice_requests)
+    others = [s for s in ALWAYS_OPEN if s != "advice-received" or waiting]
+    return [STEPS[s] for s in slugs + others]
 
 
 @dataclass

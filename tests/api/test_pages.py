@@ -280,7 +280,7 @@ async def test_a_refused_step_shows_the_error_summary_with_the_laws_reason(
     r = await browser.post(f"/cases/{ref}/steps/decision-to-assess", data=bad_date)
     assert r.status_code == 422
     assert "There is a problem" in r.text
-    assert 'href="#decided_on-day"' in r.text
+    assert 'href="#decision-to-assess-decided_on-day"' in r.text
     assert "Date of the decision must be a real date" in r.text
     new = await browser.get("/cases/new")
     bad_ref = await browser.post(
@@ -309,7 +309,7 @@ async def test_a_refused_step_shows_the_error_summary_with_the_laws_reason(
     r = await browser.post(f"/cases/{ref}/steps/exception", data=refused)
     assert r.status_code in (409, 422), r.text
     assert "There is a problem" in r.text
-    assert 'href="#kind"' in r.text
+    assert 'href="#exception-kind"' in r.text
     assert "Refused on purpose" in r.text  # what was typed is kept
 
 
@@ -335,7 +335,7 @@ async def test_a_school_closure_exception_with_its_institution_is_recorded_from_
     }
     incomplete = await browser.post(f"/cases/{ref}/steps/exception", data=form)
     assert incomplete.status_code == 422
-    assert 'href="#institution.advice_requested_on-day"' in incomplete.text
+    assert 'href="#exception-institution.advice_requested_on-day"' in incomplete.text
     form.update(date_fields("institution.advice_requested_on", day0 + weeks(6)))
     done = await browser.post(f"/cases/{ref}/steps/exception", data=form)
     assert done.status_code == 303, done.text

@@ -82,7 +82,9 @@ async def every_control_reachable_by_tab(page: Any, where: str) -> None:
     assert not missed, f"{where}: not reachable with the Tab key: {missed}"
 
 
-async def type_date(page: Any, name: str, on: date) -> None:
+async def type_date(page: Any, name: str, on: date, form: str = "") -> None:
+    """Type a date into a GOV.UK date input (``form``: the step's id prefix)."""
+    name = f"{form}-{name}" if form else name
     for part, value in (("day", on.day), ("month", on.month), ("year", on.year)):
         await page.fill(f"[id='{name}-{part}']", str(value))
 
@@ -184,7 +186,7 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
     for part, value in zip(
         ("day", "month", "year"), (today - weeks(7)).isoformat().split("-")[::-1], strict=True
     ):
-        await tab_to(page, f"#decided_on-{part}", limit=5)
+        await tab_to(page, f"#decision-to-assess-decided_on-{part}", limit=5)
         await page.keyboard.type(str(int(value)))
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{base}/cases/{ref}?done=decision-to-assess")
@@ -194,8 +196,8 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
 
     # An advice request: a new lane on the timeline and a row in the limits.
     form = page.locator("#form-advice-request")
-    await form.locator("#agency").select_option("health")
-    await type_date(page, "requested_on", today - weeks(7) + timedelta(days=1))
+    await form.locator("#advice-request-agency").select_option("health")
+    await type_date(page, "requested_on", today - weeks(7) + timedelta(days=1), "advice-request")
     await form.get_by_role("button", name="Record advice request").click()
     await page.wait_for_url(f"{base}/cases/{ref}?done=advice-request")
     lanes_after = await lane_labels(page)
@@ -206,35 +208,48 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
     # A refused exception: the error summary gives the law's reason and links to the field.
     await page.locator("summary", has_text="Record an exception").click()
     form = page.locator("#form-exception")
-    await form.locator("#limit").select_option("decision_to_assess")
-    await form.locator("#kind").select_option("coronavirus")
-    await type_date(page, "starts_on", today - weeks(10))
-    await type_date(page, "ends_on", today - weeks(9))
-    await form.locator("#reason").fill("Trying a reason the law does not allow")
+    await form.locator("#exception-limit").select_option("decision_to_assess")
+    await form.locator("#exception-kind").select_option("coronavirus")
+    await type_date(page, "starts_on", today - weeks(10), "exception")
+    await type_date(page, "ends_on", today - weeks(9), "exception")
+    await form.locator("#exception-reason").fill("Trying a reason the law does not allow")
     await form.get_by_role("button", name="Record exception").click()
     summary = page.locator(".govuk-error-summary")
     await summary.wait_for()
     assert "There is a problem" in await summary.inner_text()
     await check_axe(page, "refused exception")
-    await summary.locator("a[href='#kind']").focus()
+    await summary.locator("a[href='#exception-kind']").focus()
     await page.keyboard.press("Enter")
-    assert await page.evaluate("document.activeElement.id") == "kind"
+    assert await page.evaluate("document.activeElement.id") == "exception-kind"
+
+    # The advice arrives: its lane shows the answer and its limit is met.
+    await page.goto(f"{base}/cases/{ref}")
+    assert await limit_status(page, "Advice") == "Breached"  # due a week ago, no answer
+    await page.locator("summary", has_text="Record advice that arrived").click()
+    form = page.locator("#form-advice-received")
+    await form.locator("#advice-received-advice_id").select_option(index=1)
+    await type_date(page, "received_on", today - weeks(2), "advice-received")
+    await form.get_by_role("button", name="Record advice received").click()
+    await page.wait_for_url(f"{base}/cases/{ref}?done=advice-received")
+    assert await limit_status(page, "Advice") == "Met"
+    words = await page.locator("#timeline-in-words + ul").inner_text()
+    assert "Advice: Health" in words
+    assert "met" in words.split("Advice: Health")[1].split("\n")[0]
 
     # The decision to issue, the draft and the final plan.
-    await page.goto(f"{base}/cases/{ref}")
     form = page.locator("#form-decision-to-issue")
     await form.locator("input[value='issue']").check()
-    await type_date(page, "decided_on", today - weeks(3))
+    await type_date(page, "decided_on", today - weeks(3), "decision-to-issue")
     await form.get_by_role("button", name="Record decision").click()
     await page.wait_for_url(f"{base}/cases/{ref}?done=decision-to-issue")
 
-    await type_date(page, "served_on", today - weeks(2))
+    await type_date(page, "served_on", today - weeks(2), "draft-plan")
     await page.get_by_role("button", name="Record draft plan").click()
     await page.wait_for_url(f"{base}/cases/{ref}?done=draft-plan")
     assert "Representations on the draft" in await lane_labels(page)
     assert await limit_status(page, "Final plan") == "Pending"
 
-    await type_date(page, "issued_on", today)
+    await type_date(page, "issued_on", today, "final-plan")
     await page.get_by_role("button", name="Record final plan").click()
     await page.wait_for_url(f"{base}/cases/{ref}?done=final-plan")
     assert await limit_status(page, "Final plan") == "Met"
