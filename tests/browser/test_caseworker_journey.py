@@ -122,7 +122,7 @@ async def test_a_caseworker_runs_a_case_from_request_to_final_plan_in_a_browser(
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(20_000)
         try:
             await journey(page, live, email, today, late["case_ref"])
         finally:
