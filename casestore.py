@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
@@ -18,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from ehc.directory import load as load_directory
 from ehc.models import CaseView, User
 from ehc.settings import Settings
-from ehc.store import chasing_repository, repository
+from ehc.store import accounts, chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker, store_session
 from ehc.store.migrate import upgrade
 from ehc.temporal import connect
@@ -53,6 +55,37 @@ async def dev_caseworker_token(settings: Settings) -> str:
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token
+
+
+DEV_EMAIL = "caseworker@dev.example"
+
+
+async def dev_caseworker_sign_in(settings: Settings, token: str) -> tuple[str, str]:
+    """The development caseworker's email and web password (kept in the data folder)."""
+    path = settings.data_dir / "dev-caseworker.password"
+    async with store_session(settings.effective_database_url) as session:
+        user = await repository.user_by_token(session, token=token)
+        if user is None:
+            raise RuntimeError("the development caseworker's token is not in the store")
+        by_email = await accounts.user_by_email(session, email=DEV_EMAIL)
+        if path.exists() and by_email is not None and by_email.id == user.id:
+            return DEV_EMAIL, path.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        await accounts.set_password(session, user_id=user.id, email=DEV_EMAIL, password=password)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return DEV_EMAIL, password
+
+
+async def set_web_password(settings: Settings, user_id: int, email: str) -> str:
+    """Give a user a new random web password (printed once by `ehc users create --email`)."""
+    password = secrets.token_urlsafe(12)
+    async with store_session(settings.effective_database_url) as session:
+        try:
+            await accounts.set_password(session, user_id=user_id, email=email, password=password)
+        except IntegrityError:
+            raise ValueError(f"the email {email} is already used by another user") from None
+    return password
 
 
 async def load_teams(settings: Settings, path: Path | None = None, *, only_if_empty: bool) -> int:

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--expires-in-days", type=int, metavar="N", help="the token stops working after N days"
     )
+    create.add_argument(
+        "--email", help="also let the user sign in to the web pages (prints a password once)"
+    )
     users.add_parser("list", help="list users (never their tokens)")
     revoke = users.add_parser("revoke", help="revoke a user's token at once")
     revoke.add_argument("user_id", type=int)
@@ -175,6 +178,9 @@ def _prepare_dev(settings: Settings) -> None:
     asyncio.run(casestore.load_teams(settings, only_if_empty=True))
     token = asyncio.run(casestore.dev_caseworker_token(settings))
     print(f"Development caseworker token: {token}", flush=True)
+    email, password = asyncio.run(casestore.dev_caseworker_sign_in(settings, token))
+    url = f"http://{settings.api_host}:{settings.api_port}/sign-in"
+    print(f"Sign in at {url} as {email} with password {password}", flush=True)
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +191,7 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
+    import casestore
     from ehc.store import repository
     from ehc.store.db import store_session
 
@@ -220,6 +227,13 @@ async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
         user, token = await repository.create_user(
             session, name=args.name, role=args.role, team=args.team, expires_at=expires
         )
+    if args.email:
+        try:
+            password = await casestore.set_web_password(settings, user.id, args.email)
+        except ValueError as exc:
+            print(f"ehc: {exc}", file=sys.stderr)
+            return 2
+        print(f"Web sign-in: {args.email.strip().lower()} with password {password} (shown once)")
     until = f", expires {expires:%Y-%m-%d}" if expires else ""
     print(f"Created {user.role} user {user.id}{until}. Token (shown once, keep it safe):")
     print(token)

@@ -157,6 +157,7 @@ def _print_banner(settings: Settings) -> None:
     lines = [
         "",
         "ehc-timeliness is running (Ctrl-C stops everything):",
+        f"  Caseworkers     {api}/sign-in (the password is printed above)",
         f"  API docs        {api}/docs",
         f"  Metrics         {api}/metrics",
         f"  Temporal Web UI http://127.0.0.1:{settings.temporal_ui_port}",

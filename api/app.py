@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api import stored_cases
 from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
+from api.pages import install as install_pages
 from api.routes import advice, assessments, health, reports, teams, timescales, users
 from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
@@ -61,7 +62,12 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(
-        title="ehc-timeliness", version=RELEASE, description=DESCRIPTION, lifespan=lifespan
+        title="ehc-timeliness",
+        version=RELEASE,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from the app itself by api.pages.docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.directory = load_directory(settings)
@@ -73,4 +79,5 @@ def create_app(
     health.install_http_metrics(app)
     for module in (health, timescales, assessments, advice, teams, reports, users):
         app.include_router(module.router)
+    install_pages(app)
     return app

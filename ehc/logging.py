@@ -72,6 +72,17 @@ def _processors(fmt: str) -> list[Processor]:
     return shared
 
 
+class DropQueryStrings(logging.Filter):
+    """uvicorn's access log writes the full request path: keep it, but not its query string
+    (the caseworkers' search puts a child's name there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
 def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
     """Configure structlog and route the standard library's records through it."""
     shared = _processors(fmt)
@@ -100,6 +111,9 @@ def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropQueryStrings) for f in access.filters):
+        access.addFilter(DropQueryStrings())
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

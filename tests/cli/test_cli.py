@@ -83,3 +83,59 @@ async def test_store_rebuild_restores_the_projection_from_the_workflows(
         )
     await engine.dispose()
     assert status == "breached"
+
+
+def test_users_create_with_an_email_prints_a_web_password_that_signs_in(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from ehc.store import accounts
+
+    env = {"EHC_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    args = (
+        "users",
+        "create",
+        "--role",
+        "caseworker",
+        "--name",
+        "Kim",
+        "--email",
+        "Kim@Council.example",
+    )
+    result = ehc(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Web sign-in:"))
+    password = line.split(" with password ")[1].split(" ")[0]
+    assert password.encode() not in (tmp_path / "ehc.db").read_bytes()
+
+    async def signs_in() -> bool:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'ehc.db'}")
+        try:
+            async with sessionmaker(engine)() as session:
+                outcome = await accounts.sign_in(
+                    session, email="kim@council.example", password=password, now=datetime.now(UTC)
+                )
+            return isinstance(outcome, accounts.SignedIn)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(signs_in())
+    again = ehc(*args, env=env)
+    assert again.returncode == 2
+    assert "already used" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_make_dev_prepares_a_caseworker_who_can_sign_in_and_keeps_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cli
+
+    settings = Settings(data_dir=tmp_path, teams_file=Path("config/teams.yaml"))
+    cli._prepare_dev(settings)
+    first = capsys.readouterr().out
+    assert "Sign in at http://127.0.0.1:8000/sign-in as caseworker@dev.example" in first
+    cli._prepare_dev(settings)
+    second = capsys.readouterr().out
+    sign_in_line = [x for x in first.splitlines() if x.startswith("Sign in at")]
+    assert sign_in_line == [x for x in second.splitlines() if x.startswith("Sign in at")]

@@ -28,8 +28,9 @@ TABLES = {
     "teams",
     "notifications",
     "submissions",
+    "web_sessions",
 }
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def table_names(url: str) -> set[str]:
