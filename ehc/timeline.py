@@ -132,7 +132,10 @@ def _sentence(view: CaseView, lim: LimitView, label: str, today: date) -> str:
         status = f"breached, {late} day{'s' if late != 1 else ''} late"
     elif lim.status is LimitStatus.PENDING:
         left = (lim.due_on - today).days
-        status = f"pending, {left} day{'s' if left != 1 else ''} left"
+        if left >= 0:
+            status = f"pending, {left} day{'s' if left != 1 else ''} left"
+        else:  # the no-plan limit waits for the decision past its date (rules.md 8.3)
+            status = f"pending, {-left} day{'s' if left != -1 else ''} past its date"
     if lim.limit is Limit.ADVICE:
         advice = next((a for a in view.advice_requests if a.id == lim.advice_id), None)
         if advice is not None and advice.advice_received_on is None:

@@ -117,3 +117,14 @@ def test_the_representation_period_starts_on_the_day_the_draft_was_served() -> N
     words = next(s for s in t.sentences if s.startswith("Representations"))
     assert f"from {served.day} Dec 2024" in words
     assert reps.bar_start < reps.marks[0].x
+
+
+def test_a_no_plan_limit_waiting_past_its_date_says_how_long_not_minus_days_left() -> None:
+    """Rules.md 8.3: the no-plan limit stays pending past week 16 until the decision."""
+    f = facts()
+    f.decision_to_assess = DecisionToAssess(decision="assess", decided_on=DAY0)
+    today = DAY0 + timedelta(weeks=16, days=3)
+    words = " ".join(timeline(view(f, today), today).sentences)
+    assert "Notice of no plan" in words
+    assert "pending, 3 days past its date" in words
+    assert "-3" not in words
