@@ -28,8 +28,9 @@ TABLES = {
     "teams",
     "notifications",
     "submissions",
+    "idempotency_keys",
 }
-HEAD = "0003"
+HEAD = "0008"
 
 
 async def table_names(url: str) -> set[str]:
