@@ -11,6 +11,8 @@ from temporalio.client import Client
 
 from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
+from api.guards import install_guards
+from api.openapi import install_openapi
 from api.routes import advice, assessments, health, reports, teams, timescales
 from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
@@ -58,8 +60,17 @@ def create_app(
         if engine is not None:
             await engine.dispose()
 
+    production = settings.environment == "production"
     app = FastAPI(
-        title="ehc-timeliness", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="ehc-timeliness",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # In production the interactive docs and the OpenAPI document are off: they map
+        # the API for anyone who can reach it. Publish docs/ or run a dev stack instead.
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
     )
     app.state.settings = settings
     app.state.directory = load_directory(settings)
@@ -67,7 +78,9 @@ def create_app(
     app.state.sessions = sessions
     app.state.temporal = temporal
     install_error_handlers(app)
+    install_guards(app, settings)
     health.install_http_metrics(app)
     for module in (health, timescales, assessments, advice, teams, reports):
         app.include_router(module.router)
+    install_openapi(app)
     return app

@@ -73,6 +73,25 @@ class Settings(BaseSettings):
         default=15, ge=0, description="How long the API reuses its reading of the case store."
     )
 
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="The largest request body the API reads (413)."
+    )
+    max_json_depth: int = Field(
+        default=20, ge=2, description="How deeply a request's JSON may nest (422 beyond)."
+    )
+    temporal_deadline_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=60,
+        description="How long one request may wait on Temporal before answering 503.",
+    )
+    auth_failures_allowed: int = Field(
+        default=10, ge=1, description="Failed sign-ins per address or token prefix per window."
+    )
+    auth_failure_window_seconds: float = Field(
+        default=60, gt=0, description="The window over which failed sign-ins are counted."
+    )
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "ehc.db"

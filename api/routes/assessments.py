@@ -88,7 +88,9 @@ async def create_assessment(
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
     )
-    view = await casework.open_case(client, case, settings.temporal_task_queue)
+    view = await casework.open_case_whole(
+        client, session, case, settings.temporal_task_queue, created=outcome == "created"
+    )
     if outcome == "same":
         response.status_code = status.HTTP_200_OK
     return CaseResponse(**view.model_dump(), child=body.child)
