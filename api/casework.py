@@ -36,6 +36,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ApiError, unavailable
 from ehc.models import AssessmentInput, CaseView
+from ehc.store import case_refs
 from ehc.store.tables import ChildRow
 from workflows.assessment import AssessmentWorkflow, workflow_id
 
@@ -158,6 +159,18 @@ async def open_case_whole(
                 "send the same request again in a few seconds."
             ) from None
         raise
+
+
+async def refuse_case_ref_variant(session: AsyncSession, case_ref: str) -> None:
+    """409 if a case exists under ``case_ref`` in other letter case (refs are one-to-one
+    with cases whatever the case of their letters)."""
+    if await case_refs.same_ref_other_case(session, case_ref=case_ref) is not None:
+        raise ApiError(
+            409,
+            "case_ref_taken",
+            "That case reference is already used (in other capital or small letters) "
+            "for a different request.",
+        )
 
 
 async def _exists(client: Client, case_ref: str) -> bool:

@@ -14,9 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from ehc.logging import get_logger
 
@@ -132,12 +131,22 @@ def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
     return has_body and at_body and not _is_json(request)
 
 
-def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+def _walk(routes: Any) -> Any:
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:  # FastAPI's included routers keep theirs
+            yield from _walk(inner.routes)
+        else:
+            yield route
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route answers on this path (for a 405's ``Allow``)."""
     methods: set[str] = set()
-    for route in app.router.routes:
+    for route in _walk(app.router.routes):
         route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(scope)[0] is not Match.NONE:
+        regex = getattr(route, "path_regex", None)
+        if route_methods and regex is not None and regex.match(path):
             methods |= set(route_methods)
     return sorted(methods)
 
@@ -162,7 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            methods = allowed_methods(app, dict(request.scope)) or [request.method]
+            methods = allowed_methods(app, request.url.path) or [request.method]
             headers["Allow"] = ", ".join(methods)
             detail = f"This address does not accept {request.method}; it accepts " + (
                 ", ".join(methods) + "."
@@ -194,6 +203,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(
             409, "conflict", "That conflicts with something already recorded; nothing was changed."
         )
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("store_unavailable", error_type=type(exc.orig).__name__)
+        error = unavailable("The case store did not answer in time; try again in a few seconds.")
+        return _error(error.status, error.error, error.detail, error.headers)
 
     @app.middleware("http")
     async def _unexpected(

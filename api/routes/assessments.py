@@ -71,6 +71,7 @@ async def create_assessment(
     response: Response,
 ) -> CaseResponse:
     _check_day0(body, today)
+    await casework.refuse_case_ref_variant(session, body.case_ref)
     outcome = await repository.save_child(
         session, case_ref=body.case_ref, child=body.child, fingerprint=casework.fingerprint(body)
     )

@@ -142,7 +142,8 @@ async def get_child(session: AsyncSession, *, case_ref: str) -> ChildDetails | N
             "given_name": row.given_name,
             "family_name": row.family_name,
             "date_of_birth": row.date_of_birth,
-        }
+        },
+        context={"stored": True},
     )
 
 
