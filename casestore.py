@@ -75,7 +75,9 @@ async def rebuild(settings: Settings) -> tuple[int, list[str]]:
     """Re-project every assessment workflow on this deployment's task queue into the store
     (the workflows are the truth). Returns how many were rebuilt and the ids that could not
     be read (a query needs a running worker)."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, settings=settings
+    )
     engine = make_engine(settings.effective_database_url)
     rebuilt, unreadable = 0, []
     query = (

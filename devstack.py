@@ -42,6 +42,9 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
         "synchronous=1",
         "--log-level",
         "warn",
+        # The Web UI shows payloads decoded through the API's codec endpoint (admins only).
+        "--ui-codec-endpoint",
+        f"http://{settings.api_host}:{settings.api_port}/codec",
     ]
     for name, kind in SEARCH_ATTRIBUTE_FLAGS.items():
         cmd += ["--search-attribute", f"{name}={kind}"]

@@ -13,11 +13,11 @@ from api.deps import Clock, system_clock
 from api.errors import install_error_handlers
 from api.guards import install_guards
 from api.openapi import install_openapi
-from api.routes import advice, assessments, health, reports, teams, timescales
+from api.routes import advice, assessments, codec, health, reports, teams, timescales
 from ehc.directory import Directory, load
 from ehc.settings import Settings, get_settings
 from ehc.store.db import make_engine, sessionmaker
-from ehc.temporal import connect
+from ehc.temporal import connect, payload_codec
 
 DESCRIPTION = """
 Statutory deadlines for EHC needs assessments (SEND Regulations 2014).
@@ -54,7 +54,7 @@ def create_app(
             app.state.sessions = sessionmaker(engine)
         if temporal is None:
             app.state.temporal = await connect(
-                settings.temporal_address, settings.temporal_namespace
+                settings.temporal_address, settings.temporal_namespace, settings=settings
             )
         yield
         if engine is not None:
@@ -77,10 +77,11 @@ def create_app(
     app.state.clock = clock
     app.state.sessions = sessions
     app.state.temporal = temporal
+    app.state.codec = payload_codec(settings)
     install_error_handlers(app)
     install_guards(app, settings)
     health.install_http_metrics(app)
-    for module in (health, timescales, assessments, advice, teams, reports):
+    for module in (health, timescales, assessments, advice, teams, reports, codec):
         app.include_router(module.router)
     install_openapi(app)
     return app

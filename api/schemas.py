@@ -7,7 +7,7 @@ import typing
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ehc.models import (
     CASE_REF_PATTERN,
@@ -70,17 +70,17 @@ class CreateAssessment(Body):
             raise ValueError(problem)
         return value
 
-    @model_validator(mode="after")
-    def _child_of_age(self) -> CreateAssessment:
+    def child_age_problem(self) -> str | None:
         """EHC needs assessments are for children and young people up to 25 (s.83 Children
-        and Families Act 2014): born on or before Day 0, and at most 26 years before it."""
+        and Families Act 2014): born on or before Day 0, and at most 26 years before it.
+        Checked after Day 0 itself (a Day 0 in the future is the first thing to say)."""
         born = self.child.date_of_birth
         if born > self.received_on or born < self.received_on - timedelta(days=26 * 366):
-            raise ValueError(
+            return (
                 "child.date_of_birth must be on or before received_on and no more than "
-                "26 years before it (EHC plans are for children and young people up to 25)"
+                "26 years before it (EHC plans are for children and young people up to 25)."
             )
-        return self
+        return None
 
 
 class DecisionToAssessBody(Body):

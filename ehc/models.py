@@ -32,7 +32,7 @@ CASE_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 # A date sent as anything but YYYY-MM-DD (a date-time, a number of seconds) is refused.
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-EARLIEST_EVENT = date(2014, 1, 1)  # the SEND Regulations 2014 apply from 1 September 2014
+EARLIEST_EVENT = date(2000, 1, 1)  # earlier than any case (the 2014 Regulations) can be
 LATEST_DATE = date(2099, 12, 31)
 EARLIEST_BIRTH = date(1985, 1, 1)
 # A run of more than 4 letters looks like a name; a date looks like a date of birth.

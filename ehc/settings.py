@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     )
     metrics_cache_seconds: float = Field(
         default=15, ge=0, description="How long the API reuses its reading of the case store."
+    )
+
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Temporal payload encryption keys: JSON of key id to base64 32-byte key. "
+        "Empty outside production: a development key is kept in data_dir.",
+    )
+    payload_key_id: str | None = Field(
+        default=None, description="The key that encrypts new payloads (default: greatest id)."
+    )
+    temporal_ui_url: str = Field(
+        default="http://127.0.0.1:8233",
+        description="The Temporal Web UI allowed to call the codec endpoint (CORS origin).",
     )
 
     max_body_bytes: int = Field(

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,7 +29,6 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -38,12 +39,24 @@ from ehc.statutory import london_date
 from ehc.store import chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
-from ehc.temporal import BREACHED, NEXT_DUE, STAGE, temporal_cli, temporal_test_server
+from ehc.temporal import (
+    BREACHED,
+    NEXT_DUE,
+    STAGE,
+    data_converter,
+    temporal_cli,
+    temporal_test_server,
+)
 from worker import build_worker
 
 # hypothesis is imported up front: imported late (by its plugin's end-of-session summary,
 # after workflows have run), pytest's assertion rewriting of it failed on CPython 3.11.7
 # with "AST constructor recursion depth mismatch". Cause not yet pinned down.
+# Every Temporal payload in the suite is encrypted, as in production: this key ring is set
+# before any Settings is read, so the in-process API, workers and `ehc worker` subprocesses
+# (which inherit the environment) share it. A test-only key, never a real one.
+TEST_PAYLOAD_KEYS = {"test-1": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}
+os.environ.setdefault("EHC_PAYLOAD_KEYS", json.dumps(TEST_PAYLOAD_KEYS))
 SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, NEXT_DUE, BREACHED]
 TEAMS_FILE = Path(__file__).resolve().parent.parent / "config" / "teams.yaml"
 
@@ -127,7 +140,7 @@ async def register_search_attributes(client: Client) -> None:
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
     )
     await register_search_attributes(env.client)
     return env
@@ -154,7 +167,7 @@ async def clock_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env

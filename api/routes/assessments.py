@@ -104,6 +104,8 @@ def _check_day0(body: CreateAssessment, today: Any) -> None:
         rule_version(body.received_on)
     except NoRuleVersion as exc:
         raise ApiError(422, "before_regulations", str(exc)) from exc
+    if problem := body.child_age_problem():
+        raise ApiError(422, "implausible_date_of_birth", problem)
 
 
 @router.get("", response_model=QueuePage, summary="The caseworker's queue, soonest due first")
