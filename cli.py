@@ -172,7 +172,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _prepare_dev(settings: Settings) -> None:
     """Migrate the store and make sure a development caseworker exists."""
     import casestore
-
     from ehc.temporal import payload_codec
 
     payload_codec(settings)  # the development key ring, made before the worker and API read it
