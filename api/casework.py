@@ -132,9 +132,20 @@ async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> C
         if exc.status in _RETRYABLE:
             raise SERVICE_DOWN from None
         return await view(client, case.case_ref)
+    except ApiError:
+        _retrieve_start_error(start)
+        raise
     except WorkflowAlreadyStartedError:
         return await view(client, case.case_ref)
     return result
+
+
+def _retrieve_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """A start cut short by our deadline leaves its error on the operation's handle; read
+    it, so asyncio does not report an exception that was never retrieved."""
+    handle = getattr(start, "_workflow_handle", None)
+    if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
+        handle.exception()
 
 
 async def open_case_whole(

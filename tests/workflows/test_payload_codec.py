@@ -32,7 +32,7 @@ def _payloads(message: Message, path: str = "") -> Iterator[tuple[str, Payload]]
         where = f"{path}.{field.name}"
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             for key, item in value.items():
                 if isinstance(item, Message):
                     yield from _payloads(item, f"{where}[{key}]")
