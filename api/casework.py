@@ -118,6 +118,7 @@ async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> C
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
+    _retrieve_start_error(start)
     try:
         result: CaseView = await bounded(
             client.execute_update_with_start_workflow(
@@ -132,9 +133,7 @@ async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> C
         if exc.status in _RETRYABLE:
             raise SERVICE_DOWN from None
         return await view(client, case.case_ref)
-    except ApiError:
-        _retrieve_start_error(start)
-        raise
+
     except WorkflowAlreadyStartedError:
         return await view(client, case.case_ref)
     return result
@@ -142,10 +141,10 @@ async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> C
 
 def _retrieve_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
     """A start cut short by our deadline leaves its error on the operation's handle; read
-    it, so asyncio does not report an exception that was never retrieved."""
+    it when it comes, so asyncio does not report an exception that was never retrieved."""
     handle = getattr(start, "_workflow_handle", None)
-    if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
-        handle.exception()
+    if isinstance(handle, asyncio.Future):
+        handle.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def open_case_whole(
