@@ -91,7 +91,9 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
 
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
     """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data folder holds children's personal data and Temporal's database: owner only.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.data_dir.chmod(0o700)
     signal.signal(signal.SIGTERM, _interrupt)  # stop everything on SIGTERM as on Ctrl-C
     env_python = sys.executable
     procs: list[subprocess.Popen[bytes]] = []
