@@ -5,10 +5,11 @@ reads and writes, then the error count and latency percentiles, per kind and ove
     .venv/bin/python -m bench.load --clients 50 --seconds 300 \\
         --api http://127.0.0.1:8000 --token-file var/dev-caseworker.token
 
-Each client loops: start a case (1 in 5), record a decision or an advice request on one of
-its own cases (3 in 10, with an Idempotency-Key), or read (a case, the queue, the
-calculator). "errors" are 5xx other than 503 and transport failures (no answer within 30 s);
-a 503 is the API's bounded answer under overload and is counted on its own. Every request
+Each client loops: start a case (1 in 5), record the next step of one of its own cases (3
+in 10: the decision, then health and social care advice requests, each with an
+Idempotency-Key), or read (a case, the queue, the calculator). "errors" are 5xx other
+than 503 and transport failures (no answer within 30 s); a 503 is the API's bounded answer
+under overload and is counted on its own. Every request
 it sends goes to the loopback API only, and the run stops by itself.
 """
 
@@ -70,14 +71,19 @@ async def _timed(tally: Tally, kind: str, call: Any) -> httpx.Response | None:
     return response
 
 
+STEPS = ("decision", "health", "social_care")
+
+
 async def _client(http: httpx.AsyncClient, tally: Tally, until: float, seed: int) -> None:
     rng = random.Random(seed)
-    mine: list[tuple[str, date, bool]] = []  # case_ref, day0, decided
+    mine: list[tuple[str, date]] = []
+    done: dict[str, int] = {}  # case_ref -> how many of STEPS are recorded
     today = date.today()
     while time.monotonic() < until:
         roll = rng.random()
-        if roll < 0.2 or not mine:
-            day0 = today - timedelta(days=rng.randint(1, 120))
+        open_cases = [(ref, day0) for ref, day0 in mine if done[ref] < len(STEPS)]
+        if roll < 0.2 or not mine or (roll < 0.5 and not open_cases):
+            day0 = today - timedelta(days=rng.randint(1, 60))
             ref = _ref()
             body = {
                 "case_ref": ref,
@@ -87,26 +93,24 @@ async def _client(http: httpx.AsyncClient, tally: Tally, until: float, seed: int
             }
             r = await _timed(tally, "create", http.post("/assessments", json=body))
             if r is not None and r.status_code in (200, 201):
-                mine.append((ref, day0, False))
+                mine.append((ref, day0))
+                done[ref] = 0
         elif roll < 0.5:
-            i = rng.randrange(len(mine))
-            ref, day0, decided = mine[i]
+            # The case's next step: the decision, then health and social care advice.
+            ref, day0 = rng.choice(open_cases)
+            step = STEPS[done[ref]]
             when = min(day0 + timedelta(days=rng.randint(0, 30)), today)
-            if not decided:
+            if step == "decision":
                 body = {"decision": "assess", "decided_on": when.isoformat()}
                 path = f"/assessments/{ref}/decision-to-assess"
-                kind = "decision"
             else:
-                body = {
-                    "agency": rng.choice(["health", "social_care"]),
-                    "requested_on": when.isoformat(),
-                }
+                decided = min(day0 + timedelta(days=30), today)
+                body = {"agency": step, "requested_on": decided.isoformat()}
                 path = f"/assessments/{ref}/advice-requests"
-                kind = "advice"
-            headers = {"Idempotency-Key": uuid.uuid4().hex}
-            r = await _timed(tally, kind, http.post(path, json=body, headers=headers))
-            if r is not None and r.status_code == 200 and kind == "decision":
-                mine[i] = (ref, day0, True)
+            headers = {"Idempotency-Key": f"{ref}-{step}"}
+            r = await _timed(tally, step, http.post(path, json=body, headers=headers))
+            if r is not None and r.status_code < 300:
+                done[ref] += 1
         elif roll < 0.75:
             ref = rng.choice(mine)[0]
             await _timed(tally, "read_case", http.get(f"/assessments/{ref}"))
@@ -114,11 +118,8 @@ async def _client(http: httpx.AsyncClient, tally: Tally, until: float, seed: int
             await _timed(tally, "queue", http.get("/assessments", params={"limit": 50}))
         else:
             day0 = today - timedelta(days=rng.randint(0, 3000))
-            await _timed(
-                tally,
-                "timescales",
-                http.get("/timescales", params={"received_on": day0.isoformat()}),
-            )
+            params = {"received_on": day0.isoformat()}
+            await _timed(tally, "timescales", http.get("/timescales", params=params))
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

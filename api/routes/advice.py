@@ -154,6 +154,7 @@ async def submit(
         sections=body.sections,
         entered_by=str(user.id),
         entered_at=request.app.state.clock(),
+        key=casework.update_id(f"submission-{advice_id}", body, None),
     )
     await session.commit()
     if found:
@@ -170,6 +171,8 @@ async def submit(
             update_key=casework.update_id(f"submission-{advice_id}", body, None),
         )
     except ApiError as refused:
+        if refused.status >= 500:
+            raise  # not refused: the case may still record it (a retry is stored once)
         # The contribution is kept either way; the record says the case did not take it.
         await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
         await session.commit()

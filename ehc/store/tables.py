@@ -231,6 +231,7 @@ class SubmissionRow(Base):
     """A team's contribution as submitted, whole or refused (a missing input)."""
 
     __tablename__ = "submissions"
+    __table_args__ = (Index("ux_submissions_advice_id_key", "advice_id", "key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     advice_id: Mapped[str] = mapped_column(String(ID), index=True)
@@ -242,6 +243,8 @@ class SubmissionRow(Base):
     sections: Mapped[dict[str, Any]] = mapped_column(JSON)
     entered_by: Mapped[str] = mapped_column(String(NAME))
     entered_at: Mapped[datetime]
+    # The command's key (advice request and body): a retried submission is stored once.
+    key: Mapped[str | None] = mapped_column(String(200))
 
 
 class IdempotencyKeyRow(Base):

@@ -447,3 +447,21 @@ async def test_the_store_file_is_created_readable_by_its_owner_only(tmp_path: Pa
     await engine.dispose()
     for file in path.parent.iterdir():
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
+async def test_a_retried_submission_is_stored_once(ts_stack: Stack) -> None:
+    from tests.api.test_advice_api import WHOLE, _health_request
+
+    s = ts_stack
+    _, advice_id, day0 = await _health_request(s, 8)
+    body = {"submitted_on": (day0 + weeks(3)).isoformat(), "sections": WHOLE}
+    for _ in range(2):
+        r = await s.post(f"/advice-requests/{advice_id}/submission", body, role="team")
+        assert r.status_code == 200, r.text
+    async with s.sessions() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(tables.SubmissionRow)
+            .where(tables.SubmissionRow.advice_id == advice_id)
+        )
+    assert stored == 1

@@ -58,7 +58,7 @@ async def test_save_child_created_same_conflict(db: Sessions) -> None:
             "given_name": "Ada",
             "family_name": "Lovelace",
             "date_of_birth": "2015-12-10",
-            "school": "Elm Primary",
+            "setting_urn": "123456",
         }
     )
     other = ChildDetails(given_name="Bo", family_name="Peep", date_of_birth=date(2016, 1, 1))
@@ -82,7 +82,7 @@ async def test_save_child_created_same_conflict(db: Sessions) -> None:
         stored = await repository.get_child(session, case_ref="C1")
     assert stored == child
     assert stored is not None
-    assert stored.model_extra == {"school": "Elm Primary"}
+    assert stored.model_extra == {"setting_urn": "123456"}
 
 
 async def test_child_may_exist_before_its_case(db: Sessions) -> None:
