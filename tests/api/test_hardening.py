@@ -465,3 +465,19 @@ async def test_a_retried_submission_is_stored_once(ts_stack: Stack) -> None:
             .where(tables.SubmissionRow.advice_id == advice_id)
         )
     assert stored == 1
+
+
+async def test_the_openapi_document_declares_the_real_error_model_and_statuses(
+    ts_stack: Stack,
+) -> None:
+    doc = (await ts_stack.http.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    create = doc["paths"]["/assessments"]["post"]["responses"]
+    for status in ("200", "201", "400", "401", "403", "404", "409", "413", "415", "422", "503"):
+        assert status in create, status
+    for status in ("401", "413", "415", "422", "503"):
+        assert create[status]["content"]["application/json"]["schema"] == error
+    assert "Retry-After" in create["503"]["headers"]
+    assert "WWW-Authenticate" in create["401"]["headers"]
+    assert set(doc["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
