@@ -24,6 +24,7 @@ SECRETS = {
     "EHC_DB_PASSWORD": "app-db-secret",
     "TEMPORAL_DB_PASSWORD": "temporal-db-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "EHC_PAYLOAD_KEYS": '{"k1": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}',
 }
 LONG_RUNNING = {
     "temporal-db",
