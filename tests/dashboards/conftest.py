@@ -276,7 +276,10 @@ class LiveStack:
 
 
 def _child_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EHC_")}
+    # The payload keys are shared: the test process and the children read the same payloads.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("EHC_") or k == "EHC_PAYLOAD_KEYS"
+    }
     return {**env, **values}
 
 
