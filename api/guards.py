@@ -30,7 +30,7 @@ from api import casework
 from api.errors import RETRY_AFTER_SECONDS
 from ehc.logging import get_logger
 from ehc.settings import Settings
-from ehc.store import idempotency
+from ehc.store import case_refs, idempotency
 
 log = get_logger(__name__)
 
@@ -39,6 +39,9 @@ MAX_KEY_LENGTH = 200
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
+# Paths that carry a case reference: /assessments/{ref}... and /advice-requests/{ref}-adv{n}...
+_CASE_PATH = re.compile(r"^(/assessments/)([^/]+)(/.*)?$")
+_ADVICE_PATH = re.compile(r"^(/advice-requests/)([^/]+)(-adv\d+(?:/.*)?)$")
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HTML_CSP = (
@@ -122,6 +125,7 @@ class RequestGuard:
             return
         casework.start_budget(self.settings.temporal_deadline_seconds)
         send = self._with_headers(scope, send)
+        scope = await _case_insensitive(scope)
         if scope["method"] not in WITH_BODY:
             await self.app(scope, receive, send)
             return
@@ -240,6 +244,30 @@ class RequestGuard:
             await send(message)
 
         return send_with_headers
+
+
+async def _case_insensitive(scope: Scope) -> Scope:
+    """Case references match whatever the letter case: a path naming ``ehc-1`` reaches the
+    case stored as ``EHC-1`` (the store refuses a second case under a variant of a ref).
+    Only a reference with small letters is looked up, so canonical paths cost nothing."""
+    path: str = scope.get("path", "")
+    match = _CASE_PATH.match(path) or _ADVICE_PATH.match(path)
+    if match is None or not any(c.islower() for c in match.group(2)):
+        return scope
+    sessions: async_sessionmaker[AsyncSession] | None = getattr(
+        scope["app"].state, "sessions", None
+    )
+    if sessions is None:
+        return scope
+    try:
+        async with sessions() as session:
+            stored = await case_refs.stored_ref(session, case_ref=match.group(2))
+    except SQLAlchemyError:
+        return scope  # the route answers as it would have (503 if the store is down)
+    if stored is None or stored == match.group(2):
+        return scope
+    new_path = f"{match.group(1)}{stored}{match.group(3) or ''}"
+    return {**scope, "path": new_path, "raw_path": new_path.encode()}
 
 
 async def _release(

@@ -17,3 +17,11 @@ async def same_ref_other_case(session: AsyncSession, *, case_ref: str) -> str | 
         .limit(1)
     )
     return found
+
+
+async def stored_ref(session: AsyncSession, *, case_ref: str) -> str | None:
+    """The reference as stored that equals ``case_ref`` whatever the letter case, if any."""
+    found = await session.scalar(
+        select(ChildRow.case_ref).where(func.lower(ChildRow.case_ref) == case_ref.lower()).limit(1)
+    )
+    return found

@@ -299,6 +299,14 @@ async def test_case_refs_differing_only_by_letter_case_are_one_reference(ts_stac
     r = await s.post("/assessments", other_child)
     assert r.status_code == 409
     assert r.json()["error"] == "case_ref_taken"
+    found = await s.get(f"/assessments/{ref.lower()}")
+    assert found.status_code == 200, found.text
+    assert found.json()["case_ref"] == ref
+    decided = await s.post(
+        f"/assessments/{ref.lower()}/decision-to-assess",
+        {"decision": "assess", "decided_on": day0.isoformat()},
+    )
+    assert decided.status_code == 200, decided.text
 
 
 @pytest.mark.parametrize(
