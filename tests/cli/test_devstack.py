@@ -57,3 +57,13 @@ def test_the_backoff_resets_once_a_child_has_stayed_up_a_minute() -> None:
     clock.now += 120  # it ran for two minutes before dying
     supervisor.tick()
     assert supervisor.restart_at[0] == clock.now + 1
+
+
+def test_ehc_payload_key_prints_a_new_32_byte_key(capsys) -> None:
+    import base64
+
+    import cli
+
+    assert cli.main(["payload-key"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert len(base64.urlsafe_b64decode(key)) == 32
