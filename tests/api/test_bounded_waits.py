@@ -20,7 +20,7 @@ from tests.api.scenarios import create_case, event_kinds, new_case_body, weeks
 from tests.conftest import Stack, StackMaker, start_time_skipping
 
 DEADLINE = 2.0
-BOUND = DEADLINE + 3.0  # the deadline, plus the one describe a failed create may make
+BOUND = DEADLINE + 1.5 + 1.5  # the deadline, the describe a failed create makes, slack
 
 
 @pytest.fixture
