@@ -489,3 +489,23 @@ async def test_the_openapi_document_declares_the_real_error_model_and_statuses(
     assert "Retry-After" in create["503"]["headers"]
     assert "WWW-Authenticate" in create["401"]["headers"]
     assert set(doc["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+async def test_a_teams_10_mb_submission_is_refused_and_not_stored(ts_stack: Stack) -> None:
+    from tests.api.test_advice_api import WHOLE, _health_request
+
+    s = ts_stack
+    _, advice_id, day0 = await _health_request(s, 8)
+    body = {
+        "submitted_on": (day0 + weeks(3)).isoformat(),
+        "sections": {**WHOLE, "service": "x" * 10_000_000},
+    }
+    r = await s.post(f"/advice-requests/{advice_id}/submission", body, role="team")
+    assert r.status_code == 413
+    async with s.sessions() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(tables.SubmissionRow)
+            .where(tables.SubmissionRow.advice_id == advice_id)
+        )
+    assert stored == 0
