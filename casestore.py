@@ -140,7 +140,9 @@ async def rebuild(settings: Settings) -> RebuildReport:
     """Re-project every assessment workflow on this deployment's task queue into the store
     (a workflow shows the case as it stands). Cases the store holds whose workflow is gone
     are kept and counted; cases whose workflow could not be read are listed with why."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, settings=settings
+    )
     engine = make_engine(settings.effective_database_url)
     report = RebuildReport()
     seen: set[str] = set()

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="run Temporal, the worker and the API in the foreground")
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("api", help="run the HTTP API")
+    sub.add_parser(
+        "payload-key", help="print a new Temporal payload encryption key (for EHC_PAYLOAD_KEYS)"
+    )
 
     ts = sub.add_parser("timescales", help="print every statutory due date for a Day 0")
     ts.add_argument("--received-on", type=_date, required=True, metavar="YYYY-MM-DD")
@@ -133,6 +136,11 @@ def _run_api(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
+    if args.command == "payload-key":
+        from ehc.codec import new_key
+
+        print(new_key())
+        return 0
     if args.command == "timescales":
         try:
             print_timescales(timescales_view(args.received_on, Anchor(args.anchor)), args.json)
@@ -173,7 +181,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _prepare_dev(settings: Settings) -> None:
     """Migrate the store and make sure a development caseworker exists."""
     import casestore
+    from ehc.temporal import payload_codec
 
+    payload_codec(settings)  # the development key ring, made before the worker and API read it
     asyncio.run(casestore.migrate(settings))
     asyncio.run(casestore.load_teams(settings, only_if_empty=True))
     token = asyncio.run(casestore.dev_caseworker_token(settings))

@@ -2,8 +2,9 @@
 
 Starts the real Temporal dev server (SQLite file under the data folder, WAL pragmas, the
 project's search attributes), runs the store migrations, then the worker and the API as
-child processes. Ctrl-C stops every process it started; the next run resumes with the data
-intact.
+child processes. A child that dies is restarted with backoff (1 s, 2 s, 4 s ... up to 30 s;
+back to 1 s once it has run for a minute), and says so; only Ctrl-C stops everything. The
+next run resumes with the data intact.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
         "synchronous=1",
         "--log-level",
         "warn",
+        # The Web UI shows payloads decoded through the API's codec endpoint (admins only).
+        "--ui-codec-endpoint",
+        f"http://{settings.api_host}:{settings.api_port}/codec",
     ]
     if settings.temporal_namespace != "default":
         cmd += ["--namespace", settings.temporal_namespace]
@@ -120,7 +124,9 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
 
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
     """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data folder holds children's personal data and Temporal's database: owner only.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.data_dir.chmod(0o700)
     signal.signal(signal.SIGTERM, _interrupt)  # stop everything on SIGTERM as on Ctrl-C
     env_python = sys.executable
     procs: list[subprocess.Popen[bytes]] = []
@@ -171,13 +177,70 @@ def _print_banner(settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
-    while True:
-        for proc in procs:
+BACKOFF_START_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+HEALTHY_AFTER_SECONDS = 60.0
+
+
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list | tuple) else [str(proc.args)]
+    if "cli" in args:
+        return args[args.index("cli") + 1]  # worker, api
+    if "ehc.notify.sink" in args:
+        return "mail sink"
+    return Path(args[0]).name + (" server" if "server" in args else "")
+
+
+class Supervisor:
+    """Keeps every child running: a dead one is started again after a backoff that doubles
+    while it keeps dying young, and resets once it has stayed up a minute."""
+
+    def __init__(
+        self,
+        procs: list[subprocess.Popen[bytes]],
+        *,
+        spawn: Callable[[list[str]], subprocess.Popen[bytes]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.procs = procs
+        self.spawn = spawn or _spawn
+        self.clock = clock
+        self.say = say or (lambda line: print(f"ehc dev: {line}", flush=True))
+        now = clock()
+        self.started = [now] * len(procs)
+        self.backoff = [BACKOFF_START_SECONDS] * len(procs)
+        self.restart_at: list[float | None] = [None] * len(procs)
+        self.restarts = [0] * len(procs)
+
+    def tick(self) -> None:
+        now = self.clock()
+        for i, proc in enumerate(self.procs):
+            when = self.restart_at[i]
+            if when is not None:
+                if now >= when:
+                    self.procs[i] = self.spawn([str(a) for a in proc.args])  # type: ignore[union-attr]
+                    self.started[i] = now
+                    self.restart_at[i] = None
+                    self.restarts[i] += 1
+                    self.say(f"restarted the {_name(proc)} (restart {self.restarts[i]}).")
+                continue
             code = proc.poll()
-            if code is not None:
-                print(f"A process stopped (exit {code}): {proc.args!s}")
-                return code or 1
+            if code is None:
+                continue
+            if now - self.started[i] >= HEALTHY_AFTER_SECONDS:
+                self.backoff[i] = BACKOFF_START_SECONDS
+            wait = self.backoff[i]
+            self.backoff[i] = min(wait * 2, BACKOFF_MAX_SECONDS)
+            self.restart_at[i] = now + wait
+            self.say(f"the {_name(proc)} stopped (exit {code}); restarting it in {wait:g} s.")
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
+    """Run until Ctrl-C (KeyboardInterrupt), restarting whatever dies."""
+    supervisor = Supervisor(procs)
+    while True:
+        supervisor.tick()
         time.sleep(0.5)
 
 

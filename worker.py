@@ -83,7 +83,9 @@ async def run(settings: Settings) -> None:
         )
         Runtime.set_default(Runtime(telemetry=TelemetryConfig(metrics=metrics)))
     engine = make_engine(settings.effective_database_url)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, settings=settings
+    )
     worker = build_worker(client, settings, sessionmaker(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

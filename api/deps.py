@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -54,18 +56,86 @@ TodayDep = Annotated[date, Depends(get_today)]
 _bearer = HTTPBearer(auto_error=False)
 
 
+class FailedSignIns:
+    """Failed authentications in a sliding window, per client address and per token
+    prefix: past the allowance both are refused (429) until the window has passed, so
+    tokens cannot be guessed quickly from one address or spread over many."""
+
+    MAX_TRACKED = 10_000
+
+    def __init__(self, allowed: int, window_seconds: float) -> None:
+        self.allowed = allowed
+        self.window = window_seconds
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._seen.get(key)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[key]
+        return times
+
+    def wait_seconds(self, keys: list[str], now: float) -> float:
+        """0 if every key may try again; else how long until the oldest failure expires."""
+        waits = [
+            times[0] + self.window - now
+            for times in (self._recent(k, now) for k in keys)
+            if len(times) >= self.allowed
+        ]
+        return max(waits, default=0.0)
+
+    def failed(self, keys: list[str], now: float) -> None:
+        if len(self._seen) > self.MAX_TRACKED:
+            self._seen.clear()  # bounded memory under a flood of distinct keys
+        for key in keys:
+            self._seen.setdefault(key, deque()).append(now)
+
+
+def _failed_sign_ins(request: Request) -> FailedSignIns:
+    limiter: FailedSignIns | None = getattr(request.app.state, "failed_sign_ins", None)
+    if limiter is None:
+        settings: Settings = request.app.state.settings
+        limiter = FailedSignIns(
+            settings.auth_failures_allowed, settings.auth_failure_window_seconds
+        )
+        request.app.state.failed_sign_ins = limiter
+    return limiter
+
+
+def _unauthorised(detail: str) -> ApiError:
+    return ApiError(401, "unauthorised", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 async def current_user(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "unauthorised", "Send your token as 'Authorization: Bearer <token>'.")
+        raise _unauthorised("Send your token as 'Authorization: Bearer <token>'.")
+    limiter = _failed_sign_ins(request)
+    address = request.client.host if request.client else "unknown"
+    keys = [f"addr:{address}", f"token:{credentials.credentials[:6]}"]
+    now = time.monotonic()
+    wait = limiter.wait_seconds(keys, now)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_failed_sign_ins",
+            "Too many unrecognised tokens were sent from here; wait a minute and try again "
+            "with a valid token.",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
     user = await repository.user_by_token(session, token=credentials.credentials)
     # End the read transaction now: a route must never hold the store while it waits on
     # Temporal (the worker's projection of that very case needs to write).
     await session.rollback()
     if user is None:
-        raise ApiError(401, "unauthorised", "That token is not recognised.")
+        limiter.failed(keys, now)
+        raise _unauthorised("That token is not recognised.")
     return user
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import types
+import typing
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ehc.models import (
     CASE_REF_PATTERN,
@@ -15,13 +17,42 @@ from ehc.models import (
     EventView,
     ExceptionView,
     RequestedBy,
+    case_ref_problem,
+    check_date_bounds,
+    check_iso_date,
 )
 from ehc.statutory import Agency, Anchor, ExceptionKind, Limit
 from ehc.store.case_reads import Projection
 
 
+def _is_date_field(annotation: Any) -> bool:
+    if annotation is date:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return date in typing.get_args(annotation)
+    return False
+
+
 class Body(BaseModel):
+    """A request body: no unknown fields, and every date a real YYYY-MM-DD date between
+    2014 and 2099 (a date-time, a number or the year 9999 is refused, not guessed at)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _dates_as_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or "date"
+        if _is_date_field(cls.model_fields[name].annotation):
+            return check_iso_date(value, name)
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _dates_in_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, date):
+            check_date_bounds(value, info.field_name or "date")
+        return value
 
 
 class CreateAssessment(Body):
@@ -34,6 +65,26 @@ class CreateAssessment(Body):
     anchor: Anchor = Anchor.REQUEST
     requested_by: RequestedBy
     child: ChildDetails
+
+    @field_validator("case_ref")
+    @classmethod
+    def _pseudonymous(cls, value: str) -> str:
+        problem = case_ref_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def child_age_problem(self) -> str | None:
+        """EHC needs assessments are for children and young people up to 25 (s.83 Children
+        and Families Act 2014): born on or before Day 0, and at most 26 years before it.
+        Checked after Day 0 itself (a Day 0 in the future is the first thing to say)."""
+        born = self.child.date_of_birth
+        if born > self.received_on or born < self.received_on - timedelta(days=26 * 366):
+            return (
+                "child.date_of_birth must be on or before received_on and no more than "
+                "26 years before it (EHC plans are for children and young people up to 25)."
+            )
+        return None
 
 
 class DecisionToAssessBody(Body):

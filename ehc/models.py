@@ -7,16 +7,90 @@ case reference, dates and codes.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ehc.chasing import ChasingPolicy
 from ehc.statutory import Agency, Anchor, ExceptionKind, Limit, LimitStatus
 
 CASE_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+# --- plausibility: what a person could really have meant -------------------------------
+
+# A date sent as anything but YYYY-MM-DD (a date-time, a number of seconds) is refused.
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST_EVENT = date(2000, 1, 1)  # earlier than any case (the 2014 Regulations) can be
+LATEST_DATE = date(2099, 12, 31)
+EARLIEST_BIRTH = date(1985, 1, 1)
+# A run of more than 4 letters looks like a name; a date looks like a date of birth.
+_LETTER_RUN = re.compile(r"[A-Za-z]{5,}")
+_DATE_IN_REF = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d{2}[-_]?(?:0[1-9]|1[0-2])[-_]?(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:0[1-9]|[12]\d|3[01])[-_]?(?:0[1-9]|1[0-2])[-_]?(?:19|20)\d{2}"
+    r"|\d{1,2}[-_]\d{1,2}[-_](?:\d{2}|\d{4}))(?!\d)"
+)
+
+
+def case_ref_problem(case_ref: str) -> str | None:
+    """Why ``case_ref`` could carry personal data into Temporal, or None if it cannot.
+
+    A case reference is pseudonymous: workflow ids and the Temporal UI show it. One with a
+    run of more than four letters (a name) or a date (a date of birth) is refused."""
+    if _LETTER_RUN.search(case_ref):
+        return (
+            "case_ref must not contain more than 4 letters in a row (it could be a name); "
+            "use the council's reference, like EHC-2024-0001."
+        )
+    if _DATE_IN_REF.search(case_ref):
+        return (
+            "case_ref must not contain a date (it could be a date of birth); "
+            "use the council's reference, like EHC-2024-0001."
+        )
+    return None
+
+
+def check_iso_date(value: Any, name: str) -> Any:
+    """Refuse a date-time or a number where a date is expected (before parsing)."""
+    if isinstance(value, str) and not ISO_DATE.match(value.strip()):
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, like 2024-09-02")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, like 2024-09-02")
+    return value
+
+
+def check_date_bounds(value: date | None, name: str, earliest: date = EARLIEST_EVENT) -> None:
+    if value is not None and not earliest <= value <= LATEST_DATE:
+        raise ValueError(
+            f"{name} must be between {earliest.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+
+
+def name_problem(value: str, name: str) -> str | None:
+    """Why ``value`` cannot be a person's name: blank, or holding invisible or control
+    characters (zero-width spaces, NUL, terminal escapes)."""
+    if not value.strip():
+        return f"{name} must contain letters, not only spaces"
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            return (
+                f"{name} contains an invisible or control character; "
+                "use letters, spaces, hyphens and apostrophes"
+            )
+    return None
 
 
 class Stage(StrEnum):
@@ -288,14 +362,89 @@ class CaseView(BaseModel):
 # --- personal data: API and store only, never Temporal --------------------------------
 
 
+# The fields ``child`` may hold besides the names and date of birth: SEN2's (see
+# ehc/reports/sen2_fields.py) and the NHS number.
+CHILD_EXTRA_FIELDS = (
+    "sex",
+    "ethnicity",
+    "postcode",
+    "upn",
+    "uln",
+    "upn_unknown_reason",
+    "rya",
+    "setting",
+    "setting_urn",
+    "setting_ukprn",
+    "sen_unit",
+    "resourced_provision",
+    "sen_type",
+    "nhs_number",
+)
+CHILD_VALUE_MAX = 100
+
+
 class ChildDetails(BaseModel):
-    """The child's personal data. Kept in the case store; never sent to Temporal."""
+    """The child's personal data. Kept in the case store; never sent to Temporal.
+
+    New details are checked for plausibility (documented fields only, real names, a date
+    of birth that could be a child's); details read back from the store are not
+    re-checked (``context={"stored": True}``), so older rows always read."""
 
     model_config = ConfigDict(extra="allow")
 
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _documented_fields_only(cls, data: Any, info: ValidationInfo) -> Any:
+        if _stored(info) or not isinstance(data, dict):
+            return data
+        known = {"given_name", "family_name", "date_of_birth", *CHILD_EXTRA_FIELDS}
+        unknown = sorted(str(k) for k in data if k not in known)
+        if unknown:
+            raise ValueError(
+                f"child has no field {', '.join(unknown)[:80]}; it accepts given_name, "
+                f"family_name, date_of_birth, {', '.join(CHILD_EXTRA_FIELDS)}"
+            )
+        for key in CHILD_EXTRA_FIELDS:
+            value = data.get(key)
+            if value is None or isinstance(value, bool):
+                continue
+            if not isinstance(value, str) or len(value) > CHILD_VALUE_MAX:
+                raise ValueError(
+                    f"child.{key} must be text of at most {CHILD_VALUE_MAX} characters, "
+                    "true/false or null"
+                )
+            problem = name_problem(value, f"child.{key}")
+            if problem:
+                raise ValueError(problem)
+        return data
+
+    @field_validator("given_name", "family_name")
+    @classmethod
+    def _real_name(cls, value: str, info: ValidationInfo) -> str:
+        problem = None if _stored(info) else name_problem(value, f"child.{info.field_name}")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("date_of_birth", mode="before")
+    @classmethod
+    def _date_only(cls, value: Any, info: ValidationInfo) -> Any:
+        return value if _stored(info) else check_iso_date(value, "child.date_of_birth")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _plausible_birth(cls, value: date, info: ValidationInfo) -> date:
+        if not _stored(info):
+            check_date_bounds(value, "child.date_of_birth", EARLIEST_BIRTH)
+        return value
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
 class QueueItem(BaseModel):

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OfficerFlag = Literal["Y", "N", "R"]
@@ -90,6 +90,38 @@ class Settings(BaseSettings):
     )
     sen2_dmo: OfficerFlag | None = Field(default=None, description="SEN2 header DMO: Y, N or R")
     sen2_dco: OfficerFlag | None = Field(default=None, description="SEN2 header DCO: Y, N or R")
+
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Temporal payload encryption keys: JSON of key id to base64 32-byte key. "
+        "Empty outside production: a development key is kept in data_dir.",
+    )
+    payload_key_id: str | None = Field(
+        default=None, description="The key that encrypts new payloads (default: greatest id)."
+    )
+    temporal_ui_url: str = Field(
+        default="http://127.0.0.1:8233",
+        description="The Temporal Web UI allowed to call the codec endpoint (CORS origin).",
+    )
+
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="The largest request body the API reads (413)."
+    )
+    max_json_depth: int = Field(
+        default=20, ge=2, description="How deeply a request's JSON may nest (422 beyond)."
+    )
+    temporal_deadline_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=60,
+        description="How long one request may wait on Temporal before answering 503.",
+    )
+    auth_failures_allowed: int = Field(
+        default=10, ge=1, description="Failed sign-ins per address or token prefix per window."
+    )
+    auth_failure_window_seconds: float = Field(
+        default=60, gt=0, description="The window over which failed sign-ins are counted."
+    )
 
     @property
     def sqlite_path(self) -> Path:

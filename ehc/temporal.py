@@ -10,9 +10,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from ehc.codec import EncryptionCodec, dev_keys, encrypting_converter, parse_keys
+from ehc.settings import Settings, get_settings
 
 STAGE = SearchAttributeKey.for_keyword("EhcStage")
 NEXT_DUE = SearchAttributeKey.for_datetime("EhcNextDueAt")
@@ -24,10 +28,32 @@ SEARCH_ATTRIBUTE_FLAGS = {
 }
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    """A client that speaks pydantic (dates, aware datetimes) like the worker does."""
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The payload codec of this deployment (see ``ehc.codec``). Production must set its
+    keys; elsewhere a development key is made once in the data folder."""
+    raw: dict[str, SecretStr | str] = dict(settings.payload_keys)
+    if not raw:
+        if settings.environment == "production":
+            raise RuntimeError(
+                "Set EHC_PAYLOAD_KEYS (and EHC_PAYLOAD_KEY_ID): Temporal payloads are "
+                "encrypted in production. `ehc payload-key` prints a new key."
+            )
+        raw = dict(dev_keys(settings.data_dir))
+    return EncryptionCodec(parse_keys(raw), settings.payload_key_id)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """pydantic (dates, aware datetimes) with encrypted payloads: client, worker, replayer
+    and test environments all use it."""
+    return encrypting_converter(payload_codec(settings))
+
+
+async def connect(
+    address: str, namespace: str = "default", *, settings: Settings | None = None
+) -> Client:
+    """A client that speaks pydantic like the worker does, with encrypted payloads."""
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address, namespace=namespace, data_converter=data_converter(settings or get_settings())
     )
 
 

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,7 +30,6 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -39,12 +40,24 @@ from ehc.statutory import london_date
 from ehc.store import chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
-from ehc.temporal import BREACHED, NEXT_DUE, STAGE, temporal_cli, temporal_test_server
+from ehc.temporal import (
+    BREACHED,
+    NEXT_DUE,
+    STAGE,
+    data_converter,
+    temporal_cli,
+    temporal_test_server,
+)
 from worker import build_worker
 
 # hypothesis is imported up front: imported late (by its plugin's end-of-session summary,
 # after workflows have run), pytest's assertion rewriting of it failed on CPython 3.11.7
 # with "AST constructor recursion depth mismatch". Cause not yet pinned down.
+# Every Temporal payload in the suite is encrypted, as in production: this key ring is set
+# before any Settings is read, so the in-process API, workers and `ehc worker` subprocesses
+# (which inherit the environment) share it. A test-only key, never a real one.
+TEST_PAYLOAD_KEYS = {"test-1": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}
+os.environ.setdefault("EHC_PAYLOAD_KEYS", json.dumps(TEST_PAYLOAD_KEYS))
 SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [STAGE, NEXT_DUE, BREACHED]
 TEAMS_FILE = Path(__file__).resolve().parent.parent / "config" / "teams.yaml"
 
@@ -128,7 +141,7 @@ async def register_search_attributes(client: Client) -> None:
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
     )
     await register_search_attributes(env.client)
     return env
@@ -190,7 +203,7 @@ async def clock_env(start_moment: str | None) -> AsyncIterator[WorkflowEnvironme
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env
@@ -285,8 +298,16 @@ class Stack:
         return await self.http.get(path, params=params, headers=self.headers(role))
 
 
+def ref_digits(groups: int = 4) -> str:
+    """Random digits in groups of three (``123-456-789-012``): never a name or a date, so
+    every case reference made from them passes the API's pseudonymity check."""
+    number = uuid.uuid4().int % 10 ** (3 * groups)
+    text = f"{number:0{3 * groups}d}"
+    return "-".join(text[i : i + 3] for i in range(0, len(text), 3))
+
+
 def unique_ref(prefix: str = "T") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return f"{prefix}-{ref_digits()}"
 
 
 async def make_tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
@@ -315,9 +336,10 @@ async def open_stack(
     *,
     with_worker: bool = True,
     smtp_port: int = 1025,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Stack]:
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    settings = Settings(temporal_task_queue=task_queue, environment="test")
+    settings = Settings(temporal_task_queue=task_queue, environment="test", **settings_overrides)
     clock = EnvClock()
     app = create_app(settings, temporal=env.client, sessions=sessions, clock=clock)
     transport = httpx.ASGITransport(app=app)
@@ -345,10 +367,15 @@ def stacks(
     server: ``async with stacks(env, with_worker=False) as stack``."""
 
     def make(
-        env: WorkflowEnvironment, *, with_worker: bool = True
+        env: WorkflowEnvironment, *, with_worker: bool = True, **settings_overrides: Any
     ) -> contextlib.AbstractAsyncContextManager[Stack]:
         return contextlib.asynccontextmanager(open_stack)(
-            env, sessions, tokens, with_worker=with_worker, smtp_port=mail_server.port
+            env,
+            sessions,
+            tokens,
+            with_worker=with_worker,
+            smtp_port=mail_server.port,
+            **settings_overrides,
         )
 
     return make

@@ -13,6 +13,10 @@ SWAGGER = "/static/swagger-ui"
 
 
 def install(app: FastAPI) -> None:
+    """Off when the app has no OpenAPI document (production: see ``api.app``)."""
+    if app.openapi_url is None:
+        return
+
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(

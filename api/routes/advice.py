@@ -185,6 +185,7 @@ async def submit(
         sections=body.sections,
         entered_by=str(user.id),
         entered_at=request.app.state.clock(),
+        key=casework.update_id(f"submission-{advice_id}", body, None),
     )
     await session.commit()
     if found:
@@ -202,6 +203,8 @@ async def submit(
         )
         return _for(user, view, advice_id)
     except ApiError as refused:
+        if refused.status >= 500:
+            raise  # not refused: the case may still record it (a retry is stored once)
         # The contribution is kept either way; the record says the case did not take it.
         await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
         await session.commit()

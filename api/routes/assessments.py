@@ -78,6 +78,7 @@ async def create_assessment(
     response: Response,
 ) -> CaseResponse:
     _check_day0(body, today)
+    await casework.refuse_case_ref_variant(session, body.case_ref)
     outcome = await repository.save_child(
         session, case_ref=body.case_ref, child=body.child, fingerprint=casework.fingerprint(body)
     )
@@ -104,7 +105,9 @@ async def create_assessment(
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
     )
-    view = await casework.open_case(client, case, settings.temporal_task_queue)
+    view = await casework.open_case_whole(
+        client, session, case, settings.temporal_task_queue, created=outcome == "created"
+    )
     if outcome == "same":
         response.status_code = status.HTTP_200_OK
     return CaseResponse(**view.model_dump(), child=body.child)
@@ -117,6 +120,8 @@ def _check_day0(body: CreateAssessment, today: Any) -> None:
         rule_version(body.received_on)
     except NoRuleVersion as exc:
         raise ApiError(422, "before_regulations", str(exc)) from exc
+    if problem := body.child_age_problem():
+        raise ApiError(422, "implausible_date_of_birth", problem)
 
 
 WorklistSort = Literal["urgency", "received_on", "case_ref"]

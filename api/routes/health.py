@@ -7,8 +7,14 @@ session factory, clock and settings, so each app (and each test) reads its own s
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from sqlalchemy import text
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.metrics_middleware import install_http_metrics
 from ehc.metrics import StoreCollector, StoreMetrics
@@ -20,9 +26,57 @@ __all__ = ["install_http_metrics", "router", "store_metrics"]
 router = APIRouter(tags=["service"])
 
 
-@router.get("/healthz", summary="Is the API up?")
+@router.get("/healthz", summary="Is the API process up? (liveness: checks nothing else)")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+READY_TIMEOUT_SECONDS = 3.0
+
+
+async def _store_ready(app: FastAPI) -> bool:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), app.state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # any failure means not ready; the reason is not the caller's business
+        return False
+    return True
+
+
+async def _temporal_ready(app: FastAPI) -> bool:
+    client = app.state.temporal
+    if client is None:
+        return False
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=timedelta(seconds=READY_TIMEOUT_SECONDS)
+            )
+    except Exception:
+        return False
+    return True
+
+
+@router.get(
+    "/readyz",
+    summary="Can the API serve requests? (readiness: the store and Temporal answer)",
+    responses={503: {"description": "The store or Temporal does not answer"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    store, temporal = await asyncio.gather(_store_ready(request.app), _temporal_ready(request.app))
+    checks = {"store": "ok" if store else "down", "temporal": "ok" if temporal else "down"}
+    if store and temporal:
+        return JSONResponse({"status": "ok", **checks})
+    down = " and ".join(name for name, state in checks.items() if state == "down")
+    return JSONResponse(
+        {
+            "error": "not_ready",
+            "detail": f"Not ready: {down} did not answer within {READY_TIMEOUT_SECONDS:g} s.",
+            **checks,
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def store_metrics(app: FastAPI) -> StoreMetrics:

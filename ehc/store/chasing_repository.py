@@ -116,7 +116,19 @@ async def save_submission(
     sections: dict[str, Any],
     entered_by: str,
     entered_at: datetime,
+    key: str | None = None,
 ) -> int:
+    """Store a submission and return its id. With ``key`` (the command's key: the advice
+    request and the body) a retried submission is stored once: the first row's id comes
+    back and nothing is added."""
+    if key is not None:
+        existing = await session.scalar(
+            select(SubmissionRow.id).where(
+                SubmissionRow.advice_id == advice_id, SubmissionRow.key == key
+            )
+        )
+        if existing is not None:
+            return existing
     row = SubmissionRow(
         advice_id=advice_id,
         agency=agency,
@@ -127,6 +139,7 @@ async def save_submission(
         sections=sections,
         entered_by=entered_by,
         entered_at=entered_at,
+        key=key,
     )
     session.add(row)
     await session.flush()
@@ -167,7 +180,9 @@ async def return_reasons(
     if cycle < 1 or len(returns) < cycle or not returns[cycle - 1].get("update_id"):
         return None
     key = str(returns[cycle - 1]["update_id"])
-    return await session.scalar(select(NoteRow.text).where(NoteRow.key == key))
+    return await session.scalar(
+        select(NoteRow.text).where(NoteRow.case_ref == case_ref, NoteRow.key == key)
+    )
 
 
 OPEN_OUTCOMES = ("outstanding", "returned_for_quality")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +27,19 @@ def _sqlite_file(database: str | None) -> Path | None:
     return Path(database)
 
 
+def private_file(path: Path) -> None:
+    """Create ``path`` (and its folder) readable and writable by this user only (0600),
+    or make an existing one so: the case store holds children's personal data. SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(0o600)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for ``url``.
 
@@ -42,7 +56,7 @@ def make_engine(url: str) -> AsyncEngine:
 
     path = _sqlite_file(parsed.database)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
     engine = create_async_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -155,7 +155,8 @@ async def get_child(session: AsyncSession, *, case_ref: str) -> ChildDetails | N
             "given_name": row.given_name,
             "family_name": row.family_name,
             "date_of_birth": row.date_of_birth,
-        }
+        },
+        context={"stored": True},
     )
 
 
@@ -719,25 +720,28 @@ async def update_child(
 
 
 async def save_note(session: AsyncSession, *, key: str, case_ref: str, text: str) -> None:
-    """Store a note once: saving the same key again keeps the first text (audit)."""
+    """Store a note once per case and command: saving the same (case, key) again keeps the
+    first text (audit); another case's note under the same key is its own row."""
     stmt = (
         _insert(session, NoteRow)
         .values(key=key, case_ref=case_ref, text=text)
-        .on_conflict_do_nothing(index_elements=["key"])
+        .on_conflict_do_nothing(index_elements=["case_ref", "key"])
     )
     await session.execute(stmt)
 
 
-async def get_note(session: AsyncSession, *, key: str) -> str | None:
-    return await session.scalar(select(NoteRow.text).where(NoteRow.key == key))
+async def get_note(session: AsyncSession, *, case_ref: str, key: str) -> str | None:
+    return await session.scalar(
+        select(NoteRow.text).where(NoteRow.case_ref == case_ref, NoteRow.key == key)
+    )
 
 
 async def case_notes(session: AsyncSession, *, case_ref: str) -> dict[str, str]:
-    """Every note of a case, by key (the update id of the event it belongs to)."""
+    """Every note of one case, by key (the command's update id)."""
     rows = await session.execute(
         select(NoteRow.key, NoteRow.text).where(NoteRow.case_ref == case_ref)
     )
-    return {key: text for key, text in rows}
+    return {key: text for key, text in rows.all()}
 
 
 # --- users -------------------------------------------------------------------------------

@@ -188,8 +188,9 @@ class NoteRow(Base):
 
     __tablename__ = "notes"
 
+    # Keyed by case and command: one case's reason can never shadow another's.
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True, index=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    case_ref: Mapped[str] = mapped_column(String(CASE_REF), index=True)
     text: Mapped[str] = mapped_column(Text)
 
 
@@ -261,6 +262,7 @@ class SubmissionRow(Base):
     """A team's contribution as submitted, whole or refused (a missing input)."""
 
     __tablename__ = "submissions"
+    __table_args__ = (Index("ux_submissions_advice_id_key", "advice_id", "key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     advice_id: Mapped[str] = mapped_column(String(ID), index=True)
@@ -272,6 +274,20 @@ class SubmissionRow(Base):
     sections: Mapped[dict[str, Any]] = mapped_column(JSON)
     entered_by: Mapped[str] = mapped_column(String(NAME))
     entered_at: Mapped[datetime]
+    # The command's key (advice request and body): a retried submission is stored once.
+    key: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdempotencyKeyRow(Base):
+    """Which body an ``Idempotency-Key`` was first sent with, per case and command (the
+    request's method and path): the same key with another body is refused, not replayed."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 metadata = Base.metadata

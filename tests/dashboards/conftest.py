@@ -45,7 +45,7 @@ from ehc.statutory import london_date
 from ehc.store import chasing_repository, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
-from tests.conftest import TEAMS_FILE, MailServer
+from tests.conftest import TEAMS_FILE, MailServer, ref_digits
 from tests.dashboards.seed import project_caseload
 from tests.waiting import NeverHappened, eventually_sync
 from workflows.assessment import AssessmentWorkflow, workflow_id
@@ -306,14 +306,17 @@ class LiveStack:
 
 
 def _child_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EHC_")}
+    # The payload keys are shared: the test process and the children read the same payloads.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("EHC_") or k == "EHC_PAYLOAD_KEYS"
+    }
     return {**env, **values}
 
 
 async def _drive_api(stack: LiveStack) -> None:
     """A case through the API as a caseworker would, plus a refused request."""
     headers = {"Authorization": f"Bearer {stack.token}"}
-    ref = f"LIVE-API-{uuid.uuid4().hex[:8]}"
+    ref = f"LIVE-API-{ref_digits()}"
     day0 = stack.today - timedelta(weeks=3)
     async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=60) as http:
         created = await http.post(
@@ -401,7 +404,7 @@ async def live(
                 task_queue=task_queue,
             )
         )
-        ref = f"LIVE-WF-{uuid.uuid4().hex[:8]}"
+        ref = f"LIVE-WF-{ref_digits()}"
         handles.append(
             await client.start_workflow(
                 AssessmentWorkflow.run,

@@ -25,6 +25,7 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "temporal-db-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
     "GRAFANA_DB_PASSWORD": "grafana-db-secret",
+    "EHC_PAYLOAD_KEYS": '{"k1": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}',
 }
 LONG_RUNNING = {
     "temporal-db",

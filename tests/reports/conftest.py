@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from ehc.synthetic.generator import Cohort, generate_cohort
 from ehc.synthetic.player import Played, play
-from tests.conftest import TEAMS_FILE, MailServer, Stack, make_tokens, open_stack
+from tests.conftest import TEAMS_FILE, MailServer, Stack, make_tokens, open_stack, ref_digits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DFE_DATA = REPO_ROOT.parent / "shared" / "data" / "dfe-ehcp-2025"
@@ -138,7 +137,7 @@ async def played_cohort(report_stack: Stack, report_store: ReportStore) -> Playe
         COHORT_YEAR,
         seed=COHORT_SEED,
         cases=COHORT_SIZE,
-        ref_prefix=f"SYN{uuid.uuid4().hex[:6]}",
+        ref_prefix=f"SYN-{ref_digits(2)}",
         data_dir=DFE_DATA,
     )
     started = time.monotonic()

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +26,7 @@ from ehc.settings import Settings
 from ehc.store import metrics_queries
 from ehc.synthetic.generator import known_figures
 from ehc.synthetic.player import Played
-from tests.conftest import Stack
+from tests.conftest import Stack, ref_digits
 from tests.reports.conftest import (
     COHORT_LA_CODE,
     COHORT_YEAR,
@@ -322,9 +321,9 @@ async def malformed(
 ) -> Malformed:
     """Five cases a caseworker entered with a wrong or missing SEN2 field, and one good
     one, all received and closed in 2023 (so the 2024 figures do not change)."""
-    tag = uuid.uuid4().hex[:6]
-    refs = {label: f"BAD{tag}-{label}" for label in MALFORMED}
-    good = f"OK{tag}"
+    tag = ref_digits(2)  # case refs hold no run of letters (a name) and no date
+    refs = {label: f"BAD-{tag}-{i}" for i, label in enumerate(MALFORMED)}
+    good = f"OK-{tag}"
     answers = {good: await _withdrawn_2023(report_stack, good, GOOD_CHILD)}
     for label, change in MALFORMED.items():
         answers[refs[label]] = await _withdrawn_2023(

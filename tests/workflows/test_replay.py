@@ -21,11 +21,12 @@ from typing import Any
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from ehc.models import AdviceInput, AssessmentInput, CaseView
+from ehc.settings import Settings
+from ehc.temporal import data_converter
 from workflows.advice import AdviceRequestWorkflow
 from workflows.assessment import AssessmentWorkflow
 from workflows.postbox import PostboxWorkflow
@@ -44,7 +45,8 @@ def _load(path: Path) -> WorkflowHistory:
 
 
 async def _replay(path: Path, workflow_class: type) -> None:
-    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    # Through the payload codec: histories written before encryption still replay.
+    replayer = Replayer(workflows=[workflow_class], data_converter=data_converter(Settings()))
     await replayer.replay_workflow(_load(path))
 
 

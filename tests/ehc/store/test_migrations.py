@@ -29,8 +29,9 @@ TABLES = {
     "notifications",
     "submissions",
     "web_sessions",
+    "idempotency_keys",
 }
-HEAD = "0006"
+HEAD = "0008"
 
 
 async def table_names(url: str) -> set[str]:

@@ -58,7 +58,7 @@ async def test_save_child_created_same_conflict(db: Sessions) -> None:
             "given_name": "Ada",
             "family_name": "Lovelace",
             "date_of_birth": "2015-12-10",
-            "school": "Elm Primary",
+            "setting_urn": "123456",
         }
     )
     other = ChildDetails(given_name="Bo", family_name="Peep", date_of_birth=date(2016, 1, 1))
@@ -82,7 +82,7 @@ async def test_save_child_created_same_conflict(db: Sessions) -> None:
         stored = await repository.get_child(session, case_ref="C1")
     assert stored == child
     assert stored is not None
-    assert stored.model_extra == {"school": "Elm Primary"}
+    assert stored.model_extra == {"setting_urn": "123456"}
 
 
 async def test_child_may_exist_before_its_case(db: Sessions) -> None:
@@ -386,8 +386,18 @@ async def test_notes_are_idempotent_by_key(db: Sessions) -> None:
         await repository.save_note(session, key="exc:E1", case_ref="C1", text="flooded")
         await repository.save_note(session, key="exc:E1", case_ref="C1", text="other")
     async with db() as session:
-        assert await repository.get_note(session, key="exc:E1") == "flooded"
-        assert await repository.get_note(session, key="missing") is None
+        assert await repository.get_note(session, case_ref="C1", key="exc:E1") == "flooded"
+        assert await repository.get_note(session, case_ref="C1", key="missing") is None
+
+
+async def test_the_same_note_key_on_two_cases_keeps_each_cases_own_reason(db: Sessions) -> None:
+    async with db() as session, session.begin():
+        await repository.save_note(session, key="withdrawal:k1", case_ref="C1", text="moved")
+        await repository.save_note(session, key="withdrawal:k1", case_ref="C2", text="other LA")
+    async with db() as session:
+        assert await repository.get_note(session, case_ref="C1", key="withdrawal:k1") == "moved"
+        assert await repository.get_note(session, case_ref="C2", key="withdrawal:k1") == "other LA"
+        assert await repository.case_notes(session, case_ref="C2") == {"withdrawal:k1": "other LA"}
 
 
 async def test_users_and_tokens(db: Sessions) -> None:

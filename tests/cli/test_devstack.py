@@ -1,0 +1,69 @@
+"""`make dev` keeps running when a child process dies: it restarts it with backoff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from devstack import BACKOFF_MAX_SECONDS, Supervisor
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _dies_at_once() -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)", "cli", "worker"])
+    proc.wait(timeout=10)
+    return proc
+
+
+def test_a_dead_child_is_restarted_with_backoff_and_the_stack_keeps_running() -> None:
+    clock = Clock()
+    said: list[str] = []
+    spawned: list[list[str]] = []
+
+    def spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+        spawned.append(cmd)
+        return _dies_at_once()
+
+    supervisor = Supervisor([_dies_at_once()], spawn=spawn, clock=clock, say=said.append)
+    waits = []
+    for _ in range(8):
+        supervisor.tick()  # notices the death, schedules the restart
+        when = supervisor.restart_at[0]
+        assert when is not None
+        waits.append(when - clock.now)
+        clock.now = when
+        supervisor.tick()  # restarts it
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert max(waits) == BACKOFF_MAX_SECONDS
+    assert len(spawned) == 8
+    assert spawned[0][-2:] == ["cli", "worker"]
+    assert said[0] == "the worker stopped (exit 3); restarting it in 1 s."
+    assert said[1] == "restarted the worker (restart 1)."
+
+
+def test_the_backoff_resets_once_a_child_has_stayed_up_a_minute() -> None:
+    clock = Clock()
+    supervisor = Supervisor(
+        [_dies_at_once()], spawn=lambda cmd: _dies_at_once(), clock=clock, say=lambda _: None
+    )
+    supervisor.backoff[0] = 16
+    clock.now += 120  # it ran for two minutes before dying
+    supervisor.tick()
+    assert supervisor.restart_at[0] == clock.now + 1
+
+
+def test_ehc_payload_key_prints_a_new_32_byte_key(capsys) -> None:
+    import base64
+
+    import cli
+
+    assert cli.main(["payload-key"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert len(base64.urlsafe_b64decode(key)) == 32
