@@ -81,7 +81,7 @@ async def test_every_route_a_team_can_reach_answers_only_with_its_own_request(
             )
             text = r.text
             assert other not in text, f"{method} {url} named another team's request"
-            if path.startswith(("/health", "/timescales", "/metrics")):
+            if path.startswith(("/health", "/readyz", "/timescales", "/metrics")):
                 continue  # public: no case in them
             no_case_view(text)
             if r.status_code >= 400:
@@ -92,6 +92,7 @@ async def test_every_route_a_team_can_reach_answers_only_with_its_own_request(
             requests = data if isinstance(data, list) else [data]
             assert requests, (method, url)
             for request in requests:
+                assert "team" in request, (method, url, text[:300])
                 assert request["team"] == OWN_TEAM
                 assert request["id"] == own or request["id"].startswith("T-")
             if advice_id == other:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import PatchActivationInput, Replayer, Worker
 
 import worker as worker_module
+from ehc.settings import Settings
+from ehc.temporal import data_converter
 from tests.api.scenarios import create_case, limit, weeks
 from tests.conftest import Stack
 from workflows.assessment import LAW_READING_PATCH, AssessmentWorkflow, workflow_id
@@ -50,5 +51,5 @@ async def test_old_case_drops_its_provisional_no_plan_breach_at_its_next_event(
         corrected = [e for e in view["events"] if e["kind"] == "breach_corrected"]
         assert any(e["detail"].get("limit") == "no_plan_notice" for e in corrected)
     history = await s.env.client.get_workflow_handle(workflow_id(ref)).fetch_history()
-    replayer = Replayer(workflows=[AssessmentWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[AssessmentWorkflow], data_converter=data_converter(Settings()))
     await replayer.replay_workflow(history)
