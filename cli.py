@@ -154,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("api", "worker") and (problems := settings.production_problems()):
+        print("ehc: refusing to start in production with development defaults:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     if args.command == "api":
         return _run_api(settings)
     if args.command == "worker":

@@ -13,6 +13,10 @@ OfficerFlag = Literal["Y", "N", "R"]
 """The SEN2 header's answers about the Designated Medical and Clinical Officers."""
 
 
+DEV_TEMPORAL_ADDRESS = "127.0.0.1:7233"  # the dev server `ehc dev` starts
+DEV_MAIL_SINK = ("127.0.0.1", 1025)  # the SMTP sink `ehc dev` starts
+
+
 class Settings(BaseSettings):
     """Everything a deployment can change. Defaults give the embedded ``make dev`` stack."""
 
@@ -24,7 +28,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
-    temporal_address: str = "127.0.0.1:7233"
+    temporal_address: str = DEV_TEMPORAL_ADDRESS
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ehc-assessments"
     temporal_ui_port: int = 8233
@@ -136,6 +140,37 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    def production_problems(self) -> list[str]:
+        """What a production process would run on a development default, each as a sentence
+        saying what to set; empty outside production. ``ehc api`` and ``ehc worker`` refuse
+        to start while any remains."""
+        if self.environment != "production":
+            return []
+        problems = []
+        if not self.effective_database_url.startswith("postgresql"):
+            problems.append(
+                "The case store is SQLite, the development default: set EHC_DATABASE_URL to "
+                "the council's PostgreSQL (postgresql+asyncpg://...)."
+            )
+        if self.temporal_address == DEV_TEMPORAL_ADDRESS:
+            problems.append(
+                f"Temporal is the embedded dev server's address ({DEV_TEMPORAL_ADDRESS}): set "
+                "EHC_TEMPORAL_ADDRESS to the Temporal cluster's frontend."
+            )
+        if self.email_channel == "smtp" and (self.smtp_host, self.smtp_port) == DEV_MAIL_SINK:
+            problems.append(
+                "Email goes to the development mail sink (127.0.0.1:1025): set EHC_SMTP_HOST "
+                "and EHC_SMTP_PORT to the council's relay, or EHC_EMAIL_CHANNEL=govuk_notify."
+            )
+        if self.email_channel == "govuk_notify" and not (
+            self.notify_api_key and self.notify_template_id
+        ):
+            problems.append(
+                "GOV.UK Notify is chosen but EHC_NOTIFY_API_KEY or EHC_NOTIFY_TEMPLATE_ID is "
+                "missing: set both (from the Notify service's API integration page)."
+            )
+        return problems
 
 
 @lru_cache
