@@ -116,6 +116,7 @@ def _run_api(settings: Settings) -> int:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
+        workers=settings.api_workers,
         log_config=None,
     )
     return 0

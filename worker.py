@@ -25,6 +25,27 @@ from workflows.assessment import AssessmentWorkflow
 from workflows.postbox import PostboxWorkflow, postbox_id
 
 log = get_logger(__name__)
+SWEEP_EVERY = 60.0  # seconds between sweeps of starts a crash left unstarted
+
+
+async def sweep_forever(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Start the workflow of any case the API recorded but could not start (issue 14)."""
+    from datetime import UTC, datetime
+
+    from api.casework import sweep_pending_starts
+
+    while True:
+        try:
+            started = await sweep_pending_starts(
+                client, sessions, settings.temporal_task_queue, now=datetime.now(UTC)
+            )
+            if started:
+                log.info("pending_starts_swept", started=started)
+        except Exception:  # the next sweep tries again; the worker keeps running
+            log.exception("pending_starts_sweep_failed")
+        await asyncio.sleep(SWEEP_EVERY)
 
 
 def build_worker(
@@ -84,7 +105,8 @@ async def run(settings: Settings) -> None:
         Runtime.set_default(Runtime(telemetry=TelemetryConfig(metrics=metrics)))
     engine = make_engine(settings.effective_database_url)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = build_worker(client, settings, sessionmaker(engine))
+    sessions = sessionmaker(engine)
+    worker = build_worker(client, settings, sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,6 +117,8 @@ async def run(settings: Settings) -> None:
         metrics_port=settings.worker_metrics_port,
     )
     async with worker:
+        sweeping = asyncio.create_task(sweep_forever(client, settings, sessions))
         await stop.wait()
+        sweeping.cancel()
     await engine.dispose()
     log.info("worker_stopped")

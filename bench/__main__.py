@@ -9,6 +9,8 @@ import contextlib
 import os
 import platform
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -17,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -34,6 +35,7 @@ from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli, temporal_test_ser
 from worker import build_worker
 
 CONCURRENCY = 20
+API_WORKERS = int(os.environ.get("EHC_BENCH_API_WORKERS", "2"))
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -61,19 +63,27 @@ def child() -> dict[str, str]:
     return {"given_name": "Bench", "family_name": "Case", "date_of_birth": "2016-01-01"}
 
 
-async def starts(n: int, folder: str, store_url: str) -> tuple[float, float]:
+async def dev_server(folder: str) -> tuple[WorkflowEnvironment, str]:
+    """Temporal's dev server (SQLite file, WAL) on a free port: the environment and address."""
     extra = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1"]
     for name, kind in SEARCH_ATTRIBUTE_FLAGS.items():
         extra += ["--search-attribute", f"{name}={kind}"]
+    port = free_port()
     env = await WorkflowEnvironment.start_local(
+        port=port,
         dev_server_existing_path=str(temporal_cli()),
         dev_server_database_filename=f"{folder}/temporal.db",
         dev_server_extra_args=extra,
         data_converter=pydantic_data_converter,
     )
+    return env, f"127.0.0.1:{port}"
+
+
+async def starts(n: int, folder: str, store_url: str) -> tuple[float, float]:
+    env, address = await dev_server(folder)
     try:
         raw = await raw_starts(env.client, n)
-        api = await api_starts(env.client, n, store_url)
+        api = await api_starts(address, n, store_url, folder)
     finally:
         await env.shutdown()
     return raw, api
@@ -92,41 +102,78 @@ async def raw_starts(client: Client, n: int) -> float:
     return n / seconds
 
 
-async def api_starts(client: Client, n: int, url: str) -> float:
+def ehc_process(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``ehc api`` or ``ehc worker`` in its own process, as in production."""
+    ehc = str(Path(sys.executable).parent / "ehc")
+    out = log.open("ab")
+    return subprocess.Popen([ehc, command], env={**os.environ, **env}, stdout=out, stderr=out)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+async def api_starts(address: str, n: int, url: str, folder: str) -> float:
+    """POST /assessments against ``ehc api`` while ``ehc worker`` runs in another process."""
     await upgrade(url)
     engine = make_engine(url)
-    sessions = sessionmaker(engine)
-    async with sessions() as session:
+    async with sessionmaker(engine)() as session:
         _, token = await repository.create_user(session, name="bench", role="caseworker")
+    await engine.dispose()
     port = free_port()
-    settings = Settings(temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", api_port=port)
-    app = create_app(settings, temporal=client, sessions=sessions)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    env = {
+        "EHC_DATABASE_URL": url,
+        "EHC_TEMPORAL_ADDRESS": address,
+        "EHC_TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
+        "EHC_API_PORT": str(port),
+        "EHC_WORKER_METRICS_PORT": "0",
+        "EHC_LOG_LEVEL": "WARNING",
+        "EHC_DATA_DIR": folder,
+        "EHC_API_WORKERS": str(API_WORKERS),
+    }
+    log = Path(folder) / "processes.log"
+    worker = ehc_process("worker", env, log) if os.environ.get("BENCH_NO_WORKER") is None else None
+    api = ehc_process("api", env, log)
     today = london_date(datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}
     run = uuid.uuid4().hex[:6]
-    worker = build_worker(client, settings, sessions)
-    http_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    async with worker, http_client as http:
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            await until_up(http, api, log)
 
-        async def create(i: int) -> None:
-            body = {
-                "case_ref": f"B-{run}-{i}",
-                "received_on": today.isoformat(),
-                "requested_by": "parent",
-                "child": child(),
-            }
-            response = await http.post("/assessments", json=body, headers=headers)
-            response.raise_for_status()
+            async def create(i: int) -> None:
+                body = {
+                    "case_ref": f"B-{run}-{i}",
+                    "received_on": today.isoformat(),
+                    "requested_by": "parent",
+                    "child": child(),
+                }
+                response = await http.post("/assessments", json=body, headers=headers)
+                response.raise_for_status()
 
-        seconds = await run_concurrently(n, create)
-    server.should_exit = True
-    await serving
-    await engine.dispose()
+            seconds = await run_concurrently(n, create)
+    finally:
+        stop(api)
+        if worker:
+            stop(worker)
     return n / seconds
+
+
+async def until_up(http: httpx.AsyncClient, api: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if api.poll() is not None:
+            raise RuntimeError(f"ehc api exited; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("ehc api did not answer within 60 s")
 
 
 async def lifecycles(n: int, folder: str) -> float:

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        default=1, ge=1, description="API processes (uvicorn workers); see docs/performance.md."
+    )
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

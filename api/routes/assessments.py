@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
 from api import casework
-from api.deps import ClientDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
+from api.deps import ClientDep, NowDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
 from api.errors import ApiError
 from api.schemas import (
     AdviceRequestBody,
@@ -68,6 +68,7 @@ async def create_assessment(
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    now: NowDep,
     response: Response,
 ) -> CaseResponse:
     _check_day0(body, today)
@@ -78,7 +79,6 @@ async def create_assessment(
         raise ApiError(
             409, "case_ref_taken", "That case reference is already used for a different request."
         )
-    await session.commit()
     case = AssessmentInput(
         case_ref=body.case_ref,
         received_on=body.received_on,
@@ -88,7 +88,15 @@ async def create_assessment(
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
     )
-    view = await casework.open_case(client, case, settings.temporal_task_queue)
+    # open_case commits the child with the case's first rows, then starts the workflow.
+    view = await casework.open_case(
+        client,
+        session,
+        case,
+        settings.temporal_task_queue,
+        now=now,
+        new=outcome == "created",
+    )
     if outcome == "same":
         response.status_code = status.HTTP_200_OK
     return CaseResponse(**view.model_dump(), child=body.child)

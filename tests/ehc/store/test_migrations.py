@@ -28,8 +28,9 @@ TABLES = {
     "teams",
     "notifications",
     "submissions",
+    "pending_starts",
 }
-HEAD = "0003"
+HEAD = "0010"
 
 
 async def table_names(url: str) -> set[str]:
