@@ -1,5 +1,7 @@
-"""`make bench`: assessment starts per second through the API against raw starts, and the
-wall time for N whole lifecycles under time skipping. Prints figures; asserts nothing."""
+"""`make bench`: assessment starts per second through the API against raw starts, the
+import rate and the worker's memory, the read side at N cases (EHC_BENCH_CASES, default
+100,000; `make bench EHC_BENCH_CASES=10000` for a quick run), and the wall time for whole
+lifecycles under time skipping. Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
@@ -176,6 +178,87 @@ async def until_up(http: httpx.AsyncClient, api: subprocess.Popen[bytes], log: P
     raise RuntimeError("ehc api did not answer within 60 s")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Linux /proc), in MB."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def server_pid(folder: str) -> int | None:
+    """The dev server this bench started on ``folder`` (found by its database file)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if f"{folder}/temporal.db".encode() in (proc / "cmdline").read_bytes():
+                return int(proc.name)
+    return None
+
+
+async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
+    """`ehc import cases` of ``n`` synthetic cases with ``ehc worker`` in its own process;
+    the worker's memory per open case and the dev server's per workflow, afterwards."""
+    from bench.caseload import scripts, write_import_csv
+    from bulkimport import import_cases
+
+    env, address = await dev_server(folder)
+    await upgrade(store_url)
+    engine = make_engine(store_url)
+    queue = f"bench-import-{uuid.uuid4().hex[:6]}"
+    env_vars = {
+        "EHC_DATABASE_URL": store_url,
+        "EHC_TEMPORAL_ADDRESS": address,
+        "EHC_TEMPORAL_TASK_QUEUE": queue,
+        "EHC_WORKER_METRICS_PORT": "0",
+        "EHC_LOG_LEVEL": "WARNING",
+        "EHC_DATA_DIR": folder,
+    }
+    csv_path = write_import_csv(Path(folder) / "caseload.csv", scripts(n))
+    worker = ehc_process("worker", env_vars, Path(folder) / "import.log")
+    figures: dict[str, float] = {}
+    try:
+        await asyncio.sleep(3)  # the worker connects
+        worker_before = rss_mb(worker.pid)
+        pid = server_pid(folder)
+        server_before = rss_mb(pid) if pid else 0.0
+        report = await import_cases(
+            csv_path,
+            client=env.client,
+            sessions=sessionmaker(engine),
+            task_queue=queue,
+            clock=lambda: datetime.now(UTC),
+            progress=None,
+        )
+        async with sessionmaker(engine)() as session:
+            open_cases = await repository.count_open_cases(session)
+        figures = {
+            "imported": report.imported,
+            "bad": len(report.bad),
+            "seconds": report.seconds,
+            "open": open_cases,
+            "worker_mb": rss_mb(worker.pid),
+            "worker_per_case_kb": (rss_mb(worker.pid) - worker_before) * 1024 / max(n, 1),
+            "server_mb": rss_mb(pid) if pid else 0.0,
+            "server_per_workflow_kb": ((rss_mb(pid) - server_before) * 1024 / max(n, 1))
+            if pid
+            else 0.0,
+        }
+    finally:
+        stop(worker)
+        await engine.dispose()
+        await env.shutdown()
+    return figures
+
+
 async def lifecycles(n: int, folder: str) -> float:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
@@ -260,27 +343,59 @@ async def fresh_postgres(base: str) -> str | None:
     return base.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def main(n_starts: int, n_lifecycles: int, postgres: str) -> None:
+async def main(args: argparse.Namespace) -> None:
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print(f"load at start: {load_average()}")
     with tempfile.TemporaryDirectory() as folder:
         stores = {"SQLite (embedded default)": f"sqlite+aiosqlite:///{folder}/ehc.db"}
-        pg = await fresh_postgres(postgres)
+        pg = await fresh_postgres(args.postgres)
         if pg:
             stores["PostgreSQL (production)"] = pg
         for i, (label, url) in enumerate(stores.items()):
             run_folder = Path(folder) / str(i)
             run_folder.mkdir()
-            raw, api = await starts(n_starts, str(run_folder), url)
-            print(f"case store: {label}")
+            raw, api = await starts(args.starts, str(run_folder), url)
+            print(f"case store: {label}; API in {API_WORKERS} process(es), worker in another")
             print(f"  raw client.start_workflow, minimal workflow: {raw:7.1f} starts/s")
             print(f"  POST /assessments through the API:          {api:7.1f} starts/s")
-            print(f"  ratio API / raw:                            {api / raw:7.2f}  (n={n_starts})")
-        life = await lifecycles(n_lifecycles, folder)
-    print(
-        f"{n_lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
-        f"({life / n_lifecycles * 1000:.0f} ms per case)"
-    )
+            print(
+                f"  ratio API / raw:                            {api / raw:7.2f}  (n={args.starts})"
+            )
+        if args.import_cases and pg:
+            run_folder = Path(folder) / "import"
+            run_folder.mkdir()
+            import_db = await fresh_postgres(args.postgres)
+            assert import_db is not None
+            f = await import_rate(args.import_cases, str(run_folder), import_db)
+            print(
+                f"ehc import cases: {f['imported']:.0f} cases in {f['seconds']:.0f} s "
+                f"({f['imported'] / f['seconds']:.1f} a second), {f['bad']:.0f} bad rows"
+            )
+            print(
+                f"  worker RSS after the import: {f['worker_mb']:.0f} MB "
+                f"({f['open']:.0f} cases still open); dev server RSS {f['server_mb']:.0f} MB, "
+                f"{f['server_per_workflow_kb']:.0f} KB more per imported case"
+            )
+            print(f"  worker RSS growth per imported case: {f['worker_per_case_kb']:.0f} KB")
+        if args.cases and pg:
+            from bench.readside import run as reads
+
+            reads_db = await fresh_postgres(args.postgres)
+            assert reads_db is not None
+            await reads(reads_db, args.cases, args.repeat)
+        if args.lifecycles:
+            life = await lifecycles(args.lifecycles, folder)
+            print(
+                f"{args.lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
+                f"({life / args.lifecycles * 1000:.0f} ms per case)"
+            )
+    print(f"load at end: {load_average()}")
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
 if __name__ == "__main__":
@@ -288,10 +403,20 @@ if __name__ == "__main__":
     parser.add_argument("--starts", type=int, default=300)
     parser.add_argument("--lifecycles", type=int, default=50)
     parser.add_argument(
+        "--import-cases", type=int, default=int(os.environ.get("EHC_BENCH_IMPORT", "4255"))
+    )
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=int(os.environ.get("EHC_BENCH_CASES", "100000")),
+        help="cases loaded for the read side (0 skips it); EHC_BENCH_CASES",
+    )
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs of each read")
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("EHC_BENCH_POSTGRES_URL", PG_DEFAULT),
         help="a PostgreSQL to create a scratch database on (skipped if none answers)",
     )
-    args = parser.parse_args()
+    arguments = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(args.starts, args.lifecycles, args.postgres))
+        asyncio.run(main(arguments))

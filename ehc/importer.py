@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -71,6 +71,7 @@ class ImportRow:
     case: AssessmentInput
     child: ChildDetails
     steps: list[Step] = field(default_factory=list)
+    facts: CaseFacts | None = None  # the case after its events, as the workflow holds it
 
 
 def _date(raw: Mapping[str, str], name: str) -> date | None:
@@ -141,6 +142,11 @@ def parse_row(raw: Mapping[str, str], line: int, today: date, **case: Any) -> Im
     return row
 
 
+def _entered(on: date) -> datetime:
+    """When an imported event is taken to have been entered: noon UTC on its date."""
+    return datetime.combine(on, time(12), UTC)
+
+
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         error = exc.errors()[0]
@@ -153,6 +159,24 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
     """Apply the row's events to the case's facts exactly as the workflow's update handlers
     do, checking each with the workflow's own validator first."""
     facts = CaseFacts(case=row.case)
+    row.facts = facts
+    facts.add_event(
+        "request_received",
+        row.case.received_on,
+        _entered(row.case.received_on),
+        ENTERED_BY,
+        anchor=row.case.anchor.value,
+        requested_by=row.case.requested_by.value,
+    )
+    kinds = {
+        "decision_to_assess": "decision_to_assess",
+        "request_advice": "advice_requested",
+        "advice_received": "advice_received",
+        "decision_to_issue": "decision_to_issue",
+        "draft_plan": "draft_plan_served",
+        "final_plan": "final_plan_issued",
+        "withdraw": "withdrawn",
+    }
 
     def step(update: str, check: Any, command: BaseModel) -> None:
         try:
@@ -160,6 +184,8 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
         except CommandRefused as exc:
             raise RowProblem(f"{update.replace('_', ' ')}: {exc.detail}") from None
         row.steps.append(Step(update, command))
+        on = next(v for k, v in command if isinstance(v, date) and k != "notified_on")
+        facts.add_event(kinds[update], on, _entered(on), ENTERED_BY)
 
     try:
         dta_on = _date(raw, "decision_to_assess_on")

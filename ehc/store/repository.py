@@ -568,3 +568,11 @@ async def pending_starts(
 
 async def clear_pending_start(session: AsyncSession, *, case_ref: str) -> None:
     await session.execute(delete(PendingStartRow).where(PendingStartRow.case_ref == case_ref))
+
+
+async def count_open_cases(session: AsyncSession) -> int:
+    """Cases with a statutory date still ahead or pending (``next_due_on`` set)."""
+    count = await session.scalar(
+        select(func.count()).select_from(CaseRow).where(CaseRow.next_due_on.is_not(None))
+    )
+    return int(count or 0)
