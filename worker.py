@@ -53,7 +53,7 @@ def build_worker(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     sender: EmailSender | None = None,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
 ) -> Worker:
     """The one place that lists what the worker runs."""
     casebook = CasebookActivities(sessions)
@@ -84,7 +84,10 @@ def build_worker(
             notices.queue_notice,
             notices.send_batch,
         ],
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=(
+            settings.worker_cache_size if max_cached_workflows is None else max_cached_workflows
+        ),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
     )
 
 

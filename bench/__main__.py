@@ -37,6 +37,7 @@ from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli, temporal_test_ser
 from worker import build_worker
 
 CONCURRENCY = 20
+WORKER_CACHE = Settings().worker_cache_size
 API_WORKERS = int(os.environ.get("EHC_BENCH_API_WORKERS", "2"))
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -259,6 +260,76 @@ async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
     return figures
 
 
+async def catch_up(n: int, folder: str, store_url: str) -> dict[str, float]:
+    """``n`` backdated cases started while no worker runs (their deadlines passed meanwhile,
+    as after a day of downtime); then ``ehc worker`` starts and the time until every case's
+    evaluation is projected is measured, with the worker's and the server's memory."""
+    from ehc.models import AssessmentInput, RequestedBy
+    from workflows.assessment import AssessmentWorkflow, workflow_id
+
+    env, address = await dev_server(folder)
+    await upgrade(store_url)
+    engine = make_engine(store_url)
+    sessions = sessionmaker(engine)
+    queue = f"bench-catchup-{uuid.uuid4().hex[:6]}"
+    day0 = london_date(datetime.now(UTC)) - timedelta(weeks=21)
+    pid = server_pid(folder)
+    server_before = rss_mb(pid) if pid else 0.0
+    run = uuid.uuid4().hex[:6]
+    started_at = time.perf_counter()
+    await run_concurrently(
+        n,
+        lambda i: env.client.start_workflow(
+            AssessmentWorkflow.run,
+            AssessmentInput(
+                case_ref=f"C-{run}-{i}",
+                received_on=day0 + timedelta(days=i % 30),
+                requested_by=RequestedBy.PARENT,
+                entered_by="bench",
+            ),
+            id=workflow_id(f"C-{run}-{i}"),
+            task_queue=queue,
+        ),
+    )
+    start_rate = n / (time.perf_counter() - started_at)
+    env_vars = {
+        "EHC_DATABASE_URL": store_url,
+        "EHC_TEMPORAL_ADDRESS": address,
+        "EHC_TEMPORAL_TASK_QUEUE": queue,
+        "EHC_WORKER_METRICS_PORT": "0",
+        "EHC_LOG_LEVEL": "WARNING",
+        "EHC_DATA_DIR": folder,
+    }
+    worker = ehc_process("worker", env_vars, Path(folder) / "catchup.log")
+    restarted = time.perf_counter()
+    done = 0
+    try:
+        deadline = restarted + 20 * 60
+        while time.perf_counter() < deadline:
+            async with sessions() as session:
+                done = await repository.count_cases(session)
+            if done >= n:
+                break
+            await asyncio.sleep(1)
+        seconds = time.perf_counter() - restarted
+        await asyncio.sleep(2)
+        worker_mb = rss_mb(worker.pid)
+        server_mb = rss_mb(pid) if pid else 0.0
+    finally:
+        stop(worker)
+        await engine.dispose()
+        await env.shutdown()
+    return {
+        "n": n,
+        "start_rate": start_rate,
+        "done": done,
+        "seconds": seconds,
+        "worker_mb": worker_mb,
+        "server_mb": server_mb,
+        "server_per_workflow_kb": (server_mb - server_before) * 1024 / n,
+    }
+
+
 async def lifecycles(n: int, folder: str) -> float:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
@@ -378,6 +449,24 @@ async def main(args: argparse.Namespace) -> None:
                 f"{f['server_per_workflow_kb']:.0f} KB more per imported case"
             )
             print(f"  worker RSS growth per imported case: {f['worker_per_case_kb']:.0f} KB")
+        if args.open_cases and pg:
+            run_folder = Path(folder) / "catchup"
+            run_folder.mkdir()
+            catchup_db = await fresh_postgres(args.postgres)
+            assert catchup_db is not None
+            c = await catch_up(args.open_cases, str(run_folder), catchup_db)
+            print(
+                f"worker down while {c['n']:.0f} backdated cases started "
+                f"({c['start_rate']:.0f}/s): "
+                f"{c['done']:.0f} evaluated and projected {c['seconds']:.0f} s after it restarted "
+                f"({c['done'] / c['seconds']:.1f} a second)"
+            )
+            print(
+                f"  worker RSS then {c['worker_mb']:.0f} MB "
+                f"(sticky cache {WORKER_CACHE} workflows);"
+                f" dev server RSS {c['server_mb']:.0f} MB, "
+                f"{c['server_per_workflow_kb']:.0f} KB per parked workflow"
+            )
         if args.cases and pg:
             from bench.readside import run as reads
 
@@ -410,6 +499,12 @@ if __name__ == "__main__":
         type=int,
         default=int(os.environ.get("EHC_BENCH_CASES", "100000")),
         help="cases loaded for the read side (0 skips it); EHC_BENCH_CASES",
+    )
+    parser.add_argument(
+        "--open-cases",
+        type=int,
+        default=int(os.environ.get("EHC_BENCH_OPEN", "10000")),
+        help="open cases for the worker catch-up and memory figures (0 skips); EHC_BENCH_OPEN",
     )
     parser.add_argument("--repeat", type=int, default=30, help="timed runs of each read")
     parser.add_argument(

@@ -576,3 +576,7 @@ async def count_open_cases(session: AsyncSession) -> int:
         select(func.count()).select_from(CaseRow).where(CaseRow.next_due_on.is_not(None))
     )
     return int(count or 0)
+
+
+async def count_cases(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)
