@@ -231,6 +231,21 @@ async def run(url: str, n: int, repeat: int) -> None:
         response.raise_for_status()
         took = time.perf_counter() - started
         print(f"  {'timeliness report, 2024 (JSON)':<44} {took:8.1f} s (once)")
+        started = time.perf_counter()
+        response = await http.get(
+            "/reports/sen2",
+            # problems=true does the whole export and answers with what it left out
+            # (synthetic children lack the items SEN2 needs, such as a UPN).
+            params={"year": 2025, "la": "886", "dmo": "Y", "dco": "Y", "problems": "true"},
+            headers=headers["manager"],
+        )
+        took = time.perf_counter() - started
+        exported = response.headers.get("X-SEN2-Exported", "?")
+        skipped = response.headers.get("X-SEN2-Skipped", "?")
+        print(
+            f"  {'SEN2 2025 export':<44} {took:8.1f} s (once; HTTP {response.status_code}, "
+            f"{exported} exported, {skipped} left out)"
+        )
     for name, sql in PLANS.items():
         print(f"  plan: {name}")
         for line in (await explain(sessions, sql)).splitlines():
