@@ -37,6 +37,7 @@ async def sweep_forever(
     from api.casework import sweep_pending_starts
 
     while True:
+        await asyncio.sleep(SWEEP_EVERY)  # a start made just before this worker may be in flight
         try:
             started = await sweep_pending_starts(
                 client, sessions, settings.temporal_task_queue, now=datetime.now(UTC)
@@ -45,7 +46,6 @@ async def sweep_forever(
                 log.info("pending_starts_swept", started=started)
         except Exception:  # the next sweep tries again; the worker keeps running
             log.exception("pending_starts_sweep_failed")
-        await asyncio.sleep(SWEEP_EVERY)
 
 
 def build_worker(

@@ -225,6 +225,7 @@ def test_every_store_table_is_accounted_for() -> None:
     """A new table gets no grant unless casestore-role.sql names it: say which here."""
     granted = {"cases", "limits", "advice_requests", "events", "users", "teams"}
     refused = {"children", "notes", "submissions", "notifications", "exceptions"}
+    refused |= {"pending_starts"}  # the API's bookkeeping of starts: nothing to chart
     assert {t.name for t in metadata.sorted_tables} == granted | refused
     script = SCRIPT.read_text()
     for table in granted:
