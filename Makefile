@@ -40,7 +40,7 @@ browser:
 	  else echo "make browser: run 'sudo apt-get install -y chromium' for the browser tests"; fi; }
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.pages
 
 clean:

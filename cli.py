@@ -63,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     load_teams = teams.add_parser("load", help="load teams from a YAML file into the store")
     load_teams.add_argument("file", nargs="?", type=Path, help="default: EHC_TEAMS_FILE")
 
+    imports = sub.add_parser("import", help="import an existing caseload").add_subparsers(
+        dest="import_command", required=True
+    )
+    import_cases = imports.add_parser(
+        "cases",
+        help="start each case of a CSV (one row per case) with its history so far",
+        description="Bad rows are listed on stderr with their reasons and skipped. Run the "
+        "same command again to resume: cases already imported (FILE.done) are skipped.",
+    )
+    import_cases.add_argument("file", type=Path, help="the CSV; columns in the README")
+    import_cases.add_argument("--concurrency", type=int, default=20, help="cases at once")
+
     store.add_parser("migrate", help="bring the database schema up to date")
     store.add_parser("rebuild", help="rebuild the store's projection from the workflows")
 
@@ -128,6 +140,7 @@ def _run_api(settings: Settings) -> int:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
+        workers=settings.api_workers,
         log_config=None,
     )
     return 0
@@ -174,6 +187,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _users(args, settings)
     if args.command == "store":
         return _store(args, settings)
+    if args.command == "import":
+        import bulkimport
+
+        if not args.file.exists():
+            print(f"ehc: {args.file} does not exist", file=sys.stderr)
+            return 2
+        return asyncio.run(bulkimport.run(settings, args.file, args.concurrency))
     if args.command == "teams":
         return _teams(args, settings)
     if args.command in ("sen2", "report"):

@@ -25,6 +25,27 @@ from workflows.assessment import AssessmentWorkflow
 from workflows.postbox import PostboxWorkflow, postbox_id
 
 log = get_logger(__name__)
+SWEEP_EVERY = 60.0  # seconds between sweeps of starts a crash left unstarted
+
+
+async def sweep_forever(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Start the workflow of any case the API recorded but could not start (issue 14)."""
+    from datetime import UTC, datetime
+
+    from api.casework import sweep_pending_starts
+
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)  # a start made just before this worker may be in flight
+        try:
+            started = await sweep_pending_starts(
+                client, sessions, settings.temporal_task_queue, now=datetime.now(UTC)
+            )
+            if started:
+                log.info("pending_starts_swept", started=started)
+        except Exception:  # the next sweep tries again; the worker keeps running
+            log.exception("pending_starts_sweep_failed")
 
 
 def build_worker(
@@ -32,7 +53,7 @@ def build_worker(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     sender: EmailSender | None = None,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
 ) -> Worker:
     """The one place that lists what the worker runs."""
     casebook = CasebookActivities(sessions)
@@ -63,7 +84,10 @@ def build_worker(
             notices.queue_notice,
             notices.send_batch,
         ],
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=(
+            settings.worker_cache_size if max_cached_workflows is None else max_cached_workflows
+        ),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
     )
 
 
@@ -86,7 +110,8 @@ async def run(settings: Settings) -> None:
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, settings=settings
     )
-    worker = build_worker(client, settings, sessionmaker(engine))
+    sessions = sessionmaker(engine)
+    worker = build_worker(client, settings, sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,6 +122,8 @@ async def run(settings: Settings) -> None:
         metrics_port=settings.worker_metrics_port,
     )
     async with worker:
+        sweeping = asyncio.create_task(sweep_forever(client, settings, sessions))
         await stop.wait()
+        sweeping.cancel()
     await engine.dispose()
     log.info("worker_stopped")

@@ -20,3 +20,5 @@ class CasebookActivities:
         """Upsert the whole case view: a retried attempt changes nothing twice."""
         async with self.sessions() as session, session.begin():
             await repository.project_case(session, view)
+            # The workflow runs, so a start recorded by the API is no longer pending.
+            await repository.clear_pending_start(session, case_ref=view.case_ref)

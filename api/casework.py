@@ -15,15 +15,13 @@ import hashlib
 import json
 from collections.abc import Awaitable
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -35,10 +33,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ApiError, unavailable
+from ehc import casefile
+from ehc.casefile import CaseFacts
 from ehc.models import AssessmentInput, CaseView
-from ehc.store import case_refs
-from ehc.store.tables import ChildRow
-from workflows.assessment import AssessmentWorkflow, workflow_id
+from ehc.statutory import LimitStatus, london_date
+from ehc.store import case_refs, repository
+from workflows.assessment import SYSTEM, AssessmentWorkflow, workflow_id
 
 Command = TypeVar("Command", bound=BaseModel)
 T = TypeVar("T")
@@ -118,68 +118,127 @@ def update_id(kind: str, body: BaseModel, idempotency_key: str | None) -> str:
     return f"{kind}:{idempotency_key or fingerprint(body)[:32]}"
 
 
-async def open_case(client: Client, case: AssessmentInput, task_queue: str) -> CaseView:
-    """Start the case's workflow, or find the running one, and return the case view in one
-    round trip (update-with-start). A closed case is never restarted: it is read instead."""
-    start = WithStartWorkflowOperation(
+# --- opening a case (issue 14: a start close to the engine's limit) ----------------------
+#
+# The order is the guarantee. 1) One store transaction writes the child, the case's first
+# view and a ``pending_starts`` row (the workflow's input). 2) A plain ``start_workflow``
+# (no wait for the worker). 3) The answer is the view computed by the same pure
+# ``ehc.casefile`` the workflow runs, so the caller does not wait for the worker's first
+# task. A workflow without its child is impossible (the store commits first); a store row
+# without its workflow (a crash between 1 and 2) is completed by the caller's retry (the
+# same body starts it) or by ``sweep_pending_starts``, which the worker runs. The
+# workflow's first projection deletes the pending row. Updates still wait for the
+# workflow's answer (read-your-write): only the opening is answered by the API.
+
+SWEEP_AFTER = timedelta(seconds=60)  # a start older than this with no projection is swept
+START_NOT_CONFIRMED = ApiError(
+    503,
+    "unavailable",
+    "The request was recorded but its statutory clock could not be started yet; it will "
+    "start shortly. Send the same request again to check.",
+)
+
+
+def opening_view(case: AssessmentInput, now: datetime) -> CaseView:
+    """The view the workflow's first task computes for ``case`` at ``now``.
+
+    Mirrors ``AssessmentWorkflow.__init__`` and its first ``_refresh``: the request
+    received event, then a system event for each limit already missed (a backdated Day 0).
+    """
+    facts = CaseFacts(case=case)
+    facts.reading = casefile.CLOSER_READING
+    facts.add_event(
+        "request_received",
+        case.received_on,
+        now,
+        case.entered_by,
+        anchor=case.anchor.value,
+        requested_by=case.requested_by.value,
+    )
+    today = london_date(now)
+    for limit in casefile.evaluate(facts, today).limits:
+        if limit.status in (LimitStatus.BREACHED, LimitStatus.EXCEPTION):
+            key = casefile.limit_key(limit)
+            facts.recorded_statuses[key] = limit.status
+            facts.add_event(
+                f"limit_{limit.status.value}",
+                limit.due_on + timedelta(days=1),
+                now,
+                SYSTEM,
+                limit=key,
+            )
+        else:
+            facts.recorded_statuses[casefile.limit_key(limit)] = limit.status
+    return casefile.evaluate(facts, today)
+
+
+async def start_assessment(client: Client, case: AssessmentInput, task_queue: str) -> None:
+    """A plain start; a closed case is never restarted (``REJECT_DUPLICATE``)."""
+    await client.start_workflow(
         AssessmentWorkflow.run,
         case,
         id=workflow_id(case.case_ref),
         task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        rpc_timeout=rpc_timeout(),
     )
-    _retrieve_start_error(start)
-    try:
-        result: CaseView = await bounded(
-            client.execute_update_with_start_workflow(
-                AssessmentWorkflow.opened,
-                start_workflow_operation=start,
-                rpc_timeout=rpc_timeout(),
-            )
-        )
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise UNAVAILABLE from None
-    except RPCError as exc:
-        if exc.status in _RETRYABLE:
-            raise SERVICE_DOWN from None
-        return await view(client, case.case_ref)
-
-    except WorkflowAlreadyStartedError:
-        return await view(client, case.case_ref)
-    return result
 
 
-def _retrieve_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """A start cut short by our deadline leaves its error on the operation's handle; read
-    it when it comes, so asyncio does not report an exception that was never retrieved."""
-    handle = getattr(start, "_workflow_handle", None)
-    if isinstance(handle, asyncio.Future):
-        handle.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-async def open_case_whole(
+async def open_case(
     client: Client,
     session: AsyncSession,
     case: AssessmentInput,
     task_queue: str,
     *,
-    created: bool,
+    now: datetime,
+    new: bool,
 ) -> CaseView:
-    """``open_case``, never leaving half a case: when the workflow could not be started,
-    the child's row this request created is removed again, unless Temporal shows the
-    workflow exists after all (then a retry with the same body converges on it)."""
+    """Record the case in the store, start its workflow, and answer with its first view.
+
+    ``session`` holds the child's row, not yet committed; ``new`` is False when the child
+    was already stored (a retried request): then nothing more is written, and a workflow
+    that already runs (or has closed) is read instead of started.
+    """
+    opening = opening_view(case, now)
+    if new:
+        await repository.record_opened_case(
+            session, view=opening, start=case.model_dump(mode="json"), at=now
+        )
+    await session.commit()  # 1) the store first
     try:
-        return await open_case(client, case, task_queue)
-    except ApiError as failed:
-        if created and failed.status == 503 and not await _exists(client, case.case_ref):
-            await session.execute(delete(ChildRow).where(ChildRow.case_ref == case.case_ref))
-            await session.commit()
-            raise unavailable(
-                "The workflow service did not answer, so nothing was recorded; "
-                "send the same request again in a few seconds."
-            ) from None
-        raise
+        # 2) then the workflow, within the request's budget (issue 16): a start that does
+        # not answer in time is left to the caller's retry or the sweep, like a crash.
+        await bounded(start_assessment(client, case, task_queue), on_timeout=START_NOT_CONFIRMED)
+    except WorkflowAlreadyStartedError:
+        return await view(client, case.case_ref)
+    except RPCError:
+        raise START_NOT_CONFIRMED from None  # recorded: a retry or the sweep starts it
+    return opening  # 3) the same pure evaluation the workflow makes
+
+
+async def sweep_pending_starts(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    *,
+    now: datetime,
+    older_than: timedelta = SWEEP_AFTER,
+) -> int:
+    """Start the workflow of every case recorded before ``now - older_than`` whose
+    workflow never projected (a crash between the store write and the start). Returns
+    how many starts it made; a workflow that already exists only loses its pending row."""
+    started = 0
+    async with sessions() as session:
+        pending = await repository.pending_starts(session, older_than=now - older_than)
+    for case_ref, start in pending:
+        try:
+            await start_assessment(client, AssessmentInput.model_validate(start), task_queue)
+            started += 1
+        except WorkflowAlreadyStartedError:
+            async with sessions() as session, session.begin():
+                await repository.clear_pending_start(session, case_ref=case_ref)
+    return started
 
 
 async def refuse_case_ref_variant(session: AsyncSession, case_ref: str) -> None:

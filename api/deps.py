@@ -48,10 +48,17 @@ def get_today(request: Request) -> date:
     return london_date(clock())
 
 
+def get_now(request: Request) -> datetime:
+    """The API's clock (injectable for tests), aware UTC."""
+    clock: Clock = request.app.state.clock
+    return clock()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClientDep = Annotated[Client, Depends(get_client)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TodayDep = Annotated[date, Depends(get_today)]
+NowDep = Annotated[datetime, Depends(get_now)]
 
 _bearer = HTTPBearer(auto_error=False)
 

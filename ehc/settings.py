@@ -27,6 +27,17 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    worker_cache_size: int = Field(
+        default=2000,
+        ge=0,
+        description="Workflows the worker keeps in memory (sticky cache); docs/performance.md",
+    )
+    worker_max_concurrent_activities: int = Field(
+        default=50, ge=1, description="Activities (projections, notices) run at once"
+    )
+    api_workers: int = Field(
+        default=1, ge=1, description="API processes (uvicorn workers); see docs/performance.md."
+    )
 
     temporal_address: str = DEV_TEMPORAL_ADDRESS
     temporal_namespace: str = "default"

@@ -60,6 +60,10 @@ LAW_READING_PATCH = "law-read-closer-2026-11"
 REPLY_AFTER_PROJECTION_PATCH = "reply-after-projection"
 PROJECT_QUIET_CHANGES_PATCH = "project-quiet-status-changes"
 MOVED_ON_PATCH = "advice-case-moved-on"
+# The opening evaluation runs in ``__init__``, before any update of the first workflow task:
+# the API answers a start with that same evaluation without waiting (issue 14), so the
+# audit must not depend on how soon the first event follows the start.
+OPENING_PATCH = "opening-evaluated-at-start"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -126,6 +130,8 @@ class AssessmentWorkflow:
             anchor=case.anchor.value,
             requested_by=case.requested_by.value,
         )
+        if workflow.patched(OPENING_PATCH):
+            self._refresh()
 
     # --- the clock -------------------------------------------------------------------
 

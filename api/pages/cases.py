@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from api import casework
-from api.deps import ClientDep, SessionDep, SettingsDep, TodayDep
+from api.deps import ClientDep, NowDep, SessionDep, SettingsDep, TodayDep
 from api.errors import ApiError
 from api.pages import forms
 from api.pages.render import render
@@ -196,6 +196,7 @@ async def new_case(
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    now: NowDep,
 ) -> Response:
     require_writer(user)
     form = await request.form()
@@ -211,6 +212,7 @@ async def new_case(
             session=session,
             settings=settings,
             today=today,
+            now=now,
             response=Response(),
         )
     except ApiError as exc:

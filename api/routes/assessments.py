@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from api import casework
 from api.caseview import case_response
-from api.deps import ClientDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
+from api.deps import ClientDep, NowDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
 from api.errors import ApiError
 from api.schemas import (
     AdviceRequestBody,
@@ -75,6 +75,7 @@ async def create_assessment(
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    now: NowDep,
     response: Response,
 ) -> CaseResponse:
     _check_day0(body, today)
@@ -86,16 +87,17 @@ async def create_assessment(
         raise ApiError(
             409, "case_ref_taken", "That case reference is already used for a different request."
         )
-    await session.commit()
-    stored = await case_reads.read_case(
-        session, case_ref=body.case_ref, today=today, at_risk_days=settings.at_risk_days
-    )
-    await session.rollback()
-    if stored is not None:
+    if outcome == "same" and not await repository.is_pending_start(session, case_ref=body.case_ref):
         # A repeated request reads the case: a case is never started twice, even once
-        # Temporal has deleted its closed workflow.
-        response.status_code = status.HTTP_200_OK
-        return CaseResponse(**stored.view.model_dump(), child=body.child)
+        # Temporal has deleted its closed workflow. (A case still pending its start goes on
+        # to open_case, which completes a start a crash left unmade.)
+        stored = await case_reads.read_case(
+            session, case_ref=body.case_ref, today=today, at_risk_days=settings.at_risk_days
+        )
+        await session.rollback()
+        if stored is not None:
+            response.status_code = status.HTTP_200_OK
+            return CaseResponse(**stored.view.model_dump(), child=body.child)
     case = AssessmentInput(
         case_ref=body.case_ref,
         received_on=body.received_on,
@@ -105,8 +107,14 @@ async def create_assessment(
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
     )
-    view = await casework.open_case_whole(
-        client, session, case, settings.temporal_task_queue, created=outcome == "created"
+    # open_case commits the child with the case's first rows, then starts the workflow.
+    view = await casework.open_case(
+        client,
+        session,
+        case,
+        settings.temporal_task_queue,
+        now=now,
+        new=outcome == "created",
     )
     if outcome == "same":
         response.status_code = status.HTTP_200_OK

@@ -52,7 +52,11 @@ def make_engine(url: str) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        # 20 + 20 connections: at 20 concurrent starts the default 5 + 10 made requests
+        # queue for a connection (docs/performance.md).
+        return create_async_engine(
+            parsed, pool_pre_ping=True, hide_parameters=True, pool_size=20, max_overflow=20
+        )
 
     path = _sqlite_file(parsed.database)
     if path is not None:

@@ -48,6 +48,7 @@ from ehc.store.tables import (
     ExceptionRow,
     LimitRow,
     NoteRow,
+    PendingStartRow,
     TeamRow,
     UserRow,
 )
@@ -852,3 +853,81 @@ async def advice_request_case(
 async def list_case_refs(session: AsyncSession) -> list[str]:
     """Every projected case, in case_ref order."""
     return list((await session.scalars(select(CaseRow.case_ref).order_by(CaseRow.case_ref))).all())
+
+
+# --- starts recorded before their workflow (issue 14) -----------------------------------
+
+
+async def record_opened_case(
+    session: AsyncSession, *, view: CaseView, start: Mapping[str, Any], at: datetime
+) -> bool:
+    """Write a new case's first view and its pending start; ``False`` if the case exists.
+
+    The lean path for a case nobody has projected yet: three inserts, no reads. The
+    workflow's own first projection (``project_case``) then finds the same rows.
+    """
+    inserted = await session.scalar(
+        _insert(session, CaseRow)
+        .values(**_case_values(view), updated_at=at)
+        .on_conflict_do_nothing(index_elements=["case_ref"])
+        .returning(CaseRow.case_ref)
+    )
+    if inserted is None:
+        return False
+    limits = list(_limit_rows(view).values())
+    if limits:
+        await session.execute(_insert(session, LimitRow), limits)
+    events = [
+        {
+            "case_ref": view.case_ref,
+            "seq": e.seq,
+            "kind": e.kind,
+            "occurred_on": e.occurred_on,
+            "entered_at": e.entered_at,
+            "entered_by": e.entered_by,
+            "detail": dict(e.detail),
+        }
+        for e in view.events
+    ]
+    if events:
+        await session.execute(_insert(session, EventRow), events)
+    await session.execute(
+        _insert(session, PendingStartRow)
+        .values(case_ref=view.case_ref, start=dict(start), created_at=at)
+        .on_conflict_do_nothing(index_elements=["case_ref"])
+    )
+    return True
+
+
+async def pending_starts(
+    session: AsyncSession, *, older_than: datetime, limit: int = 500
+) -> list[tuple[str, dict[str, Any]]]:
+    """Starts recorded before ``older_than`` whose workflow has not projected yet."""
+    result = await session.execute(
+        select(PendingStartRow.case_ref, PendingStartRow.start)
+        .where(PendingStartRow.created_at < older_than)
+        .order_by(PendingStartRow.created_at)
+        .limit(limit)
+    )
+    return [(ref, dict(start)) for ref, start in result.all()]
+
+
+async def is_pending_start(session: AsyncSession, *, case_ref: str) -> bool:
+    """True while the case's workflow has not yet projected (its start may be unmade)."""
+    return await session.get(PendingStartRow, case_ref) is not None
+
+
+async def clear_pending_start(session: AsyncSession, *, case_ref: str) -> None:
+    await session.execute(delete(PendingStartRow).where(PendingStartRow.case_ref == case_ref))
+
+
+async def count_open_cases(session: AsyncSession) -> int:
+    """Cases with a statutory date still ahead or pending (``next_due_on`` set)."""
+    count = await session.scalar(
+        select(func.count()).select_from(CaseRow).where(CaseRow.next_due_on.is_not(None))
+    )
+    return int(count or 0)
+
+
+async def count_cases(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)

@@ -79,9 +79,12 @@ class CaseRow(Base):
     """One row per case: the head of its latest projected case view."""
 
     __tablename__ = "cases"
+    # The worklist: the most urgent open limit first (issue 10), and soonest due with NULLs
+    # last (issue 14), each with case_ref as the cursor's tie-break.
     __table_args__ = (
         Index("ix_cases_urgent_on_case_ref", "urgent_on", "case_ref"),
         Index("ix_cases_received_on_case_ref", "received_on", "case_ref"),
+        Index("ix_cases_next_due_on_case_ref", "next_due_on", "case_ref"),
     )
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
@@ -120,7 +123,10 @@ class LimitRow(Base):
     """One statutory (or guidance) limit of a case, as of the latest projection."""
 
     __tablename__ = "limits"
-    __table_args__ = (Index("ix_limits_status_due_on", "status", "due_on"),)
+    __table_args__ = (
+        Index("ix_limits_status_due_on", "status", "due_on"),
+        Index("ix_limits_limit_met_on", "limit", "met_on"),
+    )
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), primary_key=True)
     limit_key: Mapped[str] = mapped_column(String(120), primary_key=True)
@@ -138,6 +144,9 @@ class LimitRow(Base):
 
 class AdviceRequestRow(Base):
     __tablename__ = "advice_requests"
+    __table_args__ = (
+        Index("ix_advice_requests_advice_received_on_agency", "advice_received_on", "agency"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), index=True)
@@ -176,11 +185,26 @@ class EventRow(Base):
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), _case_fk(), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
     occurred_on: Mapped[date]
     entered_at: Mapped[datetime]
     entered_by: Mapped[str] = mapped_column(String(NAME))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PendingStartRow(Base):
+    """A case written to the store whose workflow may not have started yet.
+
+    The API writes it with the case's rows, then starts the workflow; the workflow's first
+    projection deletes it, and a sweep starts the workflow of any row left behind by a
+    crash. ``start`` is the workflow's input (case ref, dates, codes: no personal data).
+    """
+
+    __tablename__ = "pending_starts"
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
+    start: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class NoteRow(Base):

@@ -232,6 +232,7 @@ def test_every_store_table_is_accounted_for() -> None:
         "exceptions",
         "web_sessions",
         "idempotency_keys",
+        "pending_starts",  # the API's bookkeeping of starts: nothing to chart
     }
     assert {t.name for t in metadata.sorted_tables} == granted | refused
     script = SCRIPT.read_text()

@@ -309,6 +309,8 @@ PATHS: list[Path_] = [
     _case("no_plan")(no_plan),
     _case("withdrawn")(withdrawn),
     _case("readings_2026")(readings_2026),  # recorded with the patches of rules.md section 8
+    # Started by a plain start, the opening evaluated in __init__ (opening-evaluated-at-start).
+    _case("plain_start_backdated")(readings_2026),
     _case("representations_run_out")(representations_run_out),
     advice_chasing,
     digest,

@@ -61,6 +61,7 @@ def test_the_corpus_covers_every_workflow_type_and_path() -> None:
         ("assessment", "advice_chasing"),
         ("assessment", "readings_2026"),  # recorded with the patches of rules.md section 8
         ("assessment", "advice_chasing_working_days"),
+        ("assessment", "plain_start_backdated"),  # opening-evaluated-at-start
         ("advice", "chased_and_escalated_working_days"),
         ("advice", "chased_and_escalated"),
         ("postbox", "digest"),

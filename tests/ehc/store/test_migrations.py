@@ -30,8 +30,9 @@ TABLES = {
     "submissions",
     "web_sessions",
     "idempotency_keys",
+    "pending_starts",
 }
-HEAD = "0008"
+HEAD = "0010"
 
 
 async def table_names(url: str) -> set[str]:

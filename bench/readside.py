@@ -1,0 +1,253 @@
+"""The read side at scale: fill a PostgreSQL store with N realistic cases straight from the
+synthetic generator (no workflows), then time the reads caseworkers and managers make.
+
+Each case's rows are what the projection would write: the case view is computed by the
+pure ``ehc.casefile`` from the case's facts after its events (checked by ``ehc.importer``
+with the workflow's validators). Re-run after merging other read-side changes: it measures
+whatever queries the branch has.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bench.caseload import import_row, scripts
+from ehc import casefile
+from ehc.importer import RowProblem, parse_row
+from ehc.statutory import london_date
+from ehc.store import repository
+from ehc.store.repository import _advice_rows, _case_values, _insert, _limit_rows
+from ehc.store.tables import AdviceRequestRow, CaseRow, ChildRow, EventRow, LimitRow
+
+BATCH = 2000
+TEAMS = {"health": "community-paediatrics", "educational_psychology": "ep-service"}
+
+
+def rows_of(raw: dict[str, str], today: date) -> dict[str, list[dict[str, Any]]] | None:
+    try:
+        row = parse_row(raw, 0, today)
+    except RowProblem:
+        return None
+    assert row.facts is not None
+    view = casefile.evaluate(row.facts, today)
+    ref = view.case_ref
+    at = datetime.combine(view.received_on, datetime.min.time(), UTC)
+    return {
+        "cases": [{**_case_values(view), "updated_at": at}],
+        "children": [
+            {
+                "case_ref": ref,
+                "given_name": row.child.given_name,
+                "family_name": row.child.family_name,
+                "date_of_birth": row.child.date_of_birth,
+                "extra": {},
+                "fingerprint": f"bench:{ref}",
+            }
+        ],
+        "limits": list(_limit_rows(view).values()),
+        "advice": [{**a, "team": TEAMS.get(a["agency"])} for a in _advice_rows(view).values()],
+        "events": [
+            {
+                "case_ref": ref,
+                "seq": e.seq,
+                "kind": e.kind,
+                "occurred_on": e.occurred_on,
+                "entered_at": e.entered_at,
+                "entered_by": e.entered_by,
+                "detail": dict(e.detail),
+            }
+            for e in view.events
+        ],
+    }
+
+
+async def load(
+    sessions: async_sessionmaker[AsyncSession], n: int, today: date
+) -> tuple[int, float, list[str]]:
+    """Insert about ``n`` cases in batches; (cases, seconds, refs)."""
+    started = time.perf_counter()
+    tables: list[tuple[str, Any]] = [
+        ("cases", CaseRow),
+        ("children", ChildRow),
+        ("limits", LimitRow),
+        ("advice", AdviceRequestRow),
+        ("events", EventRow),
+    ]
+    refs: list[str] = []
+    batch: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in tables}
+
+    async def flush() -> None:
+        async with sessions() as session, session.begin():
+            for name, row in tables:
+                if batch[name]:
+                    await session.execute(_insert(session, row), batch[name])
+                    batch[name] = []
+
+    for i, script in enumerate(scripts(n, prefix="R", today=today)):
+        rows = rows_of(import_row(script), today)
+        if rows is None:
+            continue
+        refs.append(rows["cases"][0]["case_ref"])
+        for name, _ in tables:
+            batch[name].extend(rows[name])
+        if (i + 1) % BATCH == 0:
+            await flush()
+    await flush()
+    async with sessions() as session:
+        await session.execute(text("ANALYZE"))
+        await session.commit()
+    return len(refs), time.perf_counter() - started, refs
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+async def timed(job: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    await job()  # warm-up
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await job()
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+async def measure(
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    headers: dict[str, dict[str, str]],
+    refs: list[str],
+    repeat: int,
+) -> dict[str, tuple[float, float]]:
+    """p50/p95 in ms of each read, sequential, after a warm-up."""
+    pick = random.Random(14)
+
+    async def get(path: str, role: str = "caseworker", **params: Any) -> httpx.Response:
+        response = await http.get(path, params=params, headers=headers[role])
+        response.raise_for_status()
+        return response
+
+    cursor_for_page: list[str | None] = [None]
+    page = await get("/assessments")
+    for _ in range(19):
+        nxt = page.json()["next_cursor"]
+        if not nxt:
+            break
+        cursor_for_page.append(nxt)
+        page = await get("/assessments", cursor=nxt)
+
+    async def case_rows() -> None:
+        ref = pick.choice(refs)
+        async with sessions() as session:
+            await session.get(CaseRow, ref)
+            await repository.get_child(session, case_ref=ref)
+            for row in (LimitRow, AdviceRequestRow, EventRow):
+                await session.execute(row.__table__.select().where(row.__table__.c.case_ref == ref))
+
+    reads: dict[str, Callable[[], Awaitable[object]]] = {
+        "worklist, first page": lambda: get("/assessments"),
+        "worklist, status=breached": lambda: get("/assessments", status="breached"),
+        "worklist, due_within_days=14": lambda: get("/assessments", due_within_days=14),
+        f"worklist, page {len(cursor_for_page)} by cursor": lambda: get(
+            "/assessments", **({"cursor": cursor_for_page[-1]} if cursor_for_page[-1] else {})
+        ),
+        "one case's rows from the store": case_rows,
+        "advice list (one team's open requests)": lambda: get(
+            "/advice-requests", team="community-paediatrics"
+        ),
+        "/metrics scrape, uncached": lambda: get("/metrics"),
+    }
+    return {name: await timed(job, repeat) for name, job in reads.items()}
+
+
+async def explain(sessions: async_sessionmaker[AsyncSession], sql: str) -> str:
+    async with sessions() as session:
+        result = await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"))
+        return "\n".join(r[0] for r in result)
+
+
+PLANS = {
+    "worklist by next_due_on (the index's query)": (
+        "SELECT case_ref FROM cases ORDER BY next_due_on NULLS LAST, case_ref LIMIT 51"
+    ),
+    "limits met by kind (metrics)": (
+        "SELECT count(*) FROM limits WHERE \"limit\" = 'final_plan' AND met_on IS NOT NULL"
+    ),
+    "advice received in a period by agency": (
+        "SELECT agency, count(*) FROM advice_requests WHERE advice_received_on "
+        "BETWEEN DATE '2024-01-01' AND DATE '2024-12-31' GROUP BY agency"
+    ),
+    "events of one kind": "SELECT count(*) FROM events WHERE kind = 'final_plan_issued'",
+}
+
+
+def today_in_england() -> date:
+    return london_date(datetime.now(UTC))
+
+
+async def run(url: str, n: int, repeat: int) -> None:
+    """Load ``n`` cases into the empty PostgreSQL at ``url`` and print the timings."""
+    from api.app import create_app
+    from ehc.settings import Settings
+    from ehc.store.db import make_engine, sessionmaker
+    from ehc.store.migrate import upgrade
+
+    await upgrade(url)
+    engine = make_engine(url)
+    sessions = sessionmaker(engine)
+    today = today_in_england()
+    cases, seconds, refs = await load(sessions, n, today)
+    print(f"read side, PostgreSQL, {cases} cases loaded in {seconds:.0f} s")
+    headers = {}
+    async with sessions() as session:
+        for role in ("caseworker", "manager"):
+            _, token = await repository.create_user(session, name=f"bench {role}", role=role)
+            headers[role] = {"Authorization": f"Bearer {token}"}
+    settings = Settings(metrics_cache_seconds=0, database_url=url)
+    app = create_app(settings, sessions=sessions, clock=lambda: datetime.now(UTC))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=120) as http:
+        figures = await measure(http, sessions, headers, refs, repeat)
+        for name, (p50, p95) in figures.items():
+            print(f"  {name:<44} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
+        started = time.perf_counter()
+        response = await http.get(
+            "/reports/timeliness",
+            params={"from": "2024-01-01", "to": "2024-12-31"},
+            headers=headers["manager"],
+        )
+        response.raise_for_status()
+        took = time.perf_counter() - started
+        print(f"  {'timeliness report, 2024 (JSON)':<44} {took:8.1f} s (once)")
+        started = time.perf_counter()
+        response = await http.get(
+            "/reports/sen2",
+            # problems=true does the whole export and answers with what it left out
+            # (synthetic children lack the items SEN2 needs, such as a UPN).
+            params={"year": 2025, "la": "886", "dmo": "Y", "dco": "Y", "problems": "true"},
+            headers=headers["manager"],
+        )
+        took = time.perf_counter() - started
+        exported = response.headers.get("X-SEN2-Exported", "?")
+        skipped = response.headers.get("X-SEN2-Skipped", "?")
+        print(
+            f"  {'SEN2 2025 export':<44} {took:8.1f} s (once; HTTP {response.status_code}, "
+            f"{exported} exported, {skipped} left out)"
+        )
+    for name, sql in PLANS.items():
+        print(f"  plan: {name}")
+        for line in (await explain(sessions, sql)).splitlines():
+            print(f"    {line}")
+    await engine.dispose()

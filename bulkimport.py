@@ -1,0 +1,196 @@
+"""`ehc import cases FILE.csv`: start each case of an existing caseload with its history.
+
+Every row is checked first (``ehc.importer``); a bad row is listed with its reason and
+skipped, nothing of it written. Each good case goes through the API's own path: the store
+and a start (``casework.open_case``), then one update per event, each with an update id
+fixed by the case and the event's position, so sending it again records nothing twice.
+A case is written to the journal (``FILE.csv.done``) once all its events are in: a run
+that was interrupted is resumed by running the same command again; it skips the journal's
+cases and finishes any case it had begun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api import casework
+from api.errors import ApiError
+from ehc.importer import ImportRow, RowProblem, parse_row
+from ehc.statutory import london_date
+from ehc.store import repository
+from workflows.assessment import AssessmentWorkflow
+
+CONCURRENCY = 20
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    skipped: int = 0  # already in the journal
+    bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, case_ref, reason)
+    seconds: float = 0.0
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".done")
+
+
+def read_rows(
+    path: Path, today: Any, report: ImportReport, **case: Any
+) -> tuple[list[ImportRow], set[str]]:
+    """The good rows, every bad one recorded in ``report``; and the refs already done."""
+    journal = journal_path(path)
+    done = set(journal.read_text().split()) if journal.exists() else set()
+    rows: list[ImportRow] = []
+    seen: set[str] = set()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for line, raw in enumerate(csv.DictReader(handle), start=2):
+            ref = (raw.get("case_ref") or "").strip()
+            if ref in seen:
+                report.bad.append((line, ref, "the case_ref appears twice in the file"))
+                continue
+            seen.add(ref)
+            try:
+                row = parse_row(raw, line, today, **case)
+            except RowProblem as exc:
+                report.bad.append((line, ref, str(exc)))
+                continue
+            if ref in done:
+                report.skipped += 1
+            else:
+                rows.append(row)
+    return rows, done
+
+
+async def import_cases(
+    path: Path,
+    *,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    clock: Callable[[], datetime],
+    case_settings: dict[str, Any] | None = None,
+    concurrency: int = CONCURRENCY,
+    progress: TextIO | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    started = time.perf_counter()
+    rows, _ = read_rows(path, london_date(clock()), report, **(case_settings or {}))
+    journal = journal_path(path).open("a", encoding="utf-8")
+    gate = asyncio.Semaphore(concurrency)
+    total = len(rows)
+    last_shown = 0.0
+
+    def show(final: bool = False) -> None:
+        nonlocal last_shown
+        now = time.perf_counter()
+        if progress is None or (not final and now - last_shown < 1.0):
+            return
+        last_shown = now
+        rate = report.imported / max(now - started, 1e-9)
+        bar = "#" * int(30 * report.imported / total) if total else ""
+        progress.write(
+            f"\rimporting [{bar:<30}] {report.imported}/{total} cases, "
+            f"{rate:.1f}/s, {len(report.bad)} bad rows" + ("\n" if final else "")
+        )
+        progress.flush()
+
+    async def one(row: ImportRow) -> None:
+        async with gate:
+            try:
+                await _import_one(row, client, sessions, task_queue, clock)
+            except ApiError as exc:
+                report.bad.append((row.line, row.case.case_ref, exc.detail))
+                return
+            journal.write(row.case.case_ref + "\n")
+            journal.flush()
+            report.imported += 1
+            show()
+
+    try:
+        await asyncio.gather(*(one(row) for row in rows))
+    finally:
+        journal.close()
+        report.seconds = time.perf_counter() - started
+        show(final=True)
+    return report
+
+
+async def _import_one(
+    row: ImportRow,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    clock: Callable[[], datetime],
+) -> None:
+    ref = row.case.case_ref
+    async with sessions() as session:
+        outcome = await repository.save_child(
+            session, case_ref=ref, child=row.child, fingerprint=f"import:{ref}"
+        )
+        if outcome == "conflict":
+            raise ApiError(409, "case_ref_taken", "the case_ref is already used for another child")
+        await casework.open_case(
+            client, session, row.case, task_queue, now=clock(), new=outcome == "created"
+        )
+    for position, step in enumerate(row.steps, start=1):
+        await casework.update(
+            client,
+            ref,
+            getattr(AssessmentWorkflow, step.update),
+            step.command,
+            update_key=f"import:{ref}:{position}",
+        )
+
+
+def print_report(report: ImportReport, out: TextIO = sys.stderr) -> None:
+    for line, ref, reason in report.bad:
+        out.write(f"line {line} ({ref or 'no case_ref'}): {reason}; skipped\n")
+    rate = report.imported / report.seconds if report.seconds else 0.0
+    out.write(
+        f"Imported {report.imported} cases in {report.seconds:.1f} s ({rate:.1f} a second); "
+        f"{report.skipped} already imported; {len(report.bad)} bad rows skipped.\n"
+    )
+
+
+async def run(settings: Any, path: Path, concurrency: int) -> int:
+    """The CLI's entry: connect, import, report; exit code 1 if any row was bad."""
+    from datetime import UTC
+
+    from ehc.store.db import make_engine, sessionmaker
+    from ehc.store.migrate import upgrade
+    from ehc.temporal import connect
+
+    url = settings.effective_database_url
+    await upgrade(url)
+    engine = make_engine(url)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    try:
+        report = await import_cases(
+            path,
+            client=client,
+            sessions=sessionmaker(engine),
+            task_queue=settings.temporal_task_queue,
+            clock=lambda: datetime.now(UTC),
+            case_settings={
+                "at_risk_days": settings.at_risk_days,
+                "close_grace_days": settings.case_close_grace_days,
+            },
+            concurrency=concurrency,
+            progress=sys.stderr,
+        )
+    finally:
+        await engine.dispose()
+    print_report(report)
+    return 1 if report.bad else 0
