@@ -131,11 +131,9 @@ def update_id(kind: str, body: BaseModel, idempotency_key: str | None) -> str:
 # workflow's answer (read-your-write): only the opening is answered by the API.
 
 SWEEP_AFTER = timedelta(seconds=60)  # a start older than this with no projection is swept
-START_NOT_CONFIRMED = ApiError(
-    503,
-    "unavailable",
+START_NOT_CONFIRMED = unavailable(
     "The request was recorded but its statutory clock could not be started yet; it will "
-    "start shortly. Send the same request again to check.",
+    "start shortly. Send the same request again to check."
 )
 
 

@@ -157,6 +157,11 @@ class AssessmentInput(Frozen):
     entered_by: str
     at_risk_days: int = 14
     close_grace_days: int = 28
+    opened_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the API recorded the request: the opening events carry it, so the "
+        "API's answer and the workflow's audit trail agree to the microsecond",
+    )
 
 
 class DecisionToAssess(Frozen):

@@ -122,16 +122,20 @@ class AssessmentWorkflow:
         self.version = 0
         self.projected_version = -1  # the version the store holds
         self.projecting_stopped = False
+        opening = workflow.patched(OPENING_PATCH)
+        # The API answered the start with the opening evaluated at ``opened_at``: the audit
+        # must say the same (a start without it, or an old history, uses the start's time).
+        opened = case.opened_at if opening and case.opened_at is not None else workflow.now()
         self.facts.add_event(
             "request_received",
             case.received_on,
-            workflow.now(),
+            opened,
             case.entered_by,
             anchor=case.anchor.value,
             requested_by=case.requested_by.value,
         )
-        if workflow.patched(OPENING_PATCH):
-            self._refresh()
+        if opening:
+            self._refresh(at=opened)
 
     # --- the clock -------------------------------------------------------------------
 
@@ -158,9 +162,9 @@ class AssessmentWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._refresh()
 
-    def _refresh(self) -> CaseView:
+    def _refresh(self, at: datetime | None = None) -> CaseView:
         """Evaluate every limit now; record each breach and each correction in the audit."""
-        now = workflow.now()
+        now = workflow.now() if at is None else at
         view = casefile.evaluate(self.facts, london_date(now))
         for limit in view.limits:
             key = casefile.limit_key(limit)
@@ -170,10 +174,12 @@ class AssessmentWorkflow:
             self.facts.recorded_statuses[key] = limit.status
             if limit.status in MISSED:
                 self._system_event(
-                    f"limit_{limit.status.value}", limit.due_on + timedelta(days=1), key
+                    f"limit_{limit.status.value}", limit.due_on + timedelta(days=1), key, at=now
                 )
             elif before in MISSED:
-                self._system_event("breach_corrected", limit.due_on, key, to=limit.status.value)
+                self._system_event(
+                    "breach_corrected", limit.due_on, key, at=now, to=limit.status.value
+                )
             elif before is not None and workflow.patched(PROJECT_QUIET_CHANGES_PATCH):
                 self.version += 1  # no event of its own, but the store must show it
         if view.stage in TERMINAL_STAGES and self.facts.closed_at is None:
@@ -181,8 +187,8 @@ class AssessmentWorkflow:
             self.version += 1
         return casefile.evaluate(self.facts, london_date(now))
 
-    def _system_event(self, kind: str, on: date, key: str, **detail: str) -> None:
-        self.facts.add_event(kind, on, workflow.now(), SYSTEM, limit=key, **detail)
+    def _system_event(self, kind: str, on: date, key: str, *, at: datetime, **detail: str) -> None:
+        self.facts.add_event(kind, on, at, SYSTEM, limit=key, **detail)
         self.version += 1
 
     def _grace_ends(self) -> datetime | None:

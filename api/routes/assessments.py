@@ -106,6 +106,7 @@ async def create_assessment(
         entered_by=str(user.id),
         at_risk_days=settings.at_risk_days,
         close_grace_days=settings.case_close_grace_days,
+        opened_at=now,
     )
     # open_case commits the child with the case's first rows, then starts the workflow.
     view = await casework.open_case(
