@@ -107,3 +107,15 @@ async def submissions(
             }
         )
     return found
+
+
+async def submission_sections(session: AsyncSession, *, advice_id: str) -> dict[str, Any] | None:
+    """The sections of a request's latest submission (what a returned request is edited
+    from), or None."""
+    row = await session.scalar(
+        select(SubmissionRow)
+        .where(SubmissionRow.advice_id == advice_id)
+        .order_by(SubmissionRow.entered_at.desc(), SubmissionRow.id.desc())
+        .limit(1)
+    )
+    return dict(row.sections) if row is not None else None
