@@ -30,8 +30,11 @@ TABLES = {
     "submissions",
     "web_sessions",
     "idempotency_keys",
+    "team_sign_in_links",
+    "team_sessions",
+    "access_log",
 }
-HEAD = "0008"
+HEAD = "0009"
 
 
 async def table_names(url: str) -> set[str]:
