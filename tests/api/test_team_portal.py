@@ -137,3 +137,28 @@ async def test_a_team_answers_from_the_form_and_sees_every_missing_section(
     log = (await ts_stack.get("/access-log", role="manager")).json()
     assert any(e["advice_id"] == advice_id and e["viewer"] == OWN for e in log)
     assert (await ts_stack.get("/access-log", role="team")).status_code == 403
+
+
+async def test_a_request_returned_for_quality_shows_the_reasons_and_the_previous_answers(
+    ts_stack: Stack, mail_server: MailServer
+) -> None:
+    _ref, advice_id, _ = await _health_request(ts_stack, weeks_ago=3)
+    http = await signed_in(ts_stack, mail_server, advice_id)
+    page = await http.get(f"/respond/{advice_id}")
+    sent = await http.post(f"/respond/{advice_id}", data={"csrf_token": csrf(page.text), **WHOLE})
+    assert sent.status_code == 200
+    today = (await ts_stack.today()).isoformat()
+    returned = await ts_stack.post(
+        f"/advice-requests/{advice_id}/return",
+        {"returned_on": today, "reasons": "The outcomes need a measure a school can check."},
+    )
+    assert returned.status_code == 200, returned.text
+
+    async def shown() -> str:
+        return (await http.get(f"/respond/{advice_id}")).text
+
+    text = await eventually(
+        shown, until=lambda t: "a school can check" in t, timeout=10, what="the reasons"
+    )
+    assert "Returned for quality" in text
+    assert 'value="Walks 50m"' in text  # the previous answers, to edit
