@@ -195,6 +195,19 @@ async def requests_page(
         return _ask_page(request, settings, advice_id=None, errors=[])
     rows = await chasing.team_requests(session, team=member.team)
     team = await chasing.get_team(session, team_id=member.team)
+    children = await page_queries.child_identities(session, case_refs=[r.case_ref for r in rows])
+    for row in rows:
+        if row.case_ref in children:
+            await team_portal.log_access(
+                session,
+                at=_clock(request)(),
+                viewer=member.email,
+                team=member.team,
+                case_ref=row.case_ref,
+                advice_id=row.id,
+                what="team_request_list",
+            )
+    await session.commit()
     return render(
         request,
         "respond_list.html",
@@ -203,6 +216,7 @@ async def requests_page(
             "member": member,
             "team_name": team.name if team else member.team,
             "requests": rows,
+            "children": children,
             "today": today,
         },
     )

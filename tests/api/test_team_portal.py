@@ -112,6 +112,7 @@ async def test_a_team_answers_from_the_form_and_sees_every_missing_section(
     listing = await http.get("/respond")
     assert ref in listing.text
     assert other_id not in listing.text
+    assert "Amelia Testcase" in listing.text  # which child, for its own team only
     page = await http.get(f"/respond/{advice_id}")
     assert "Amelia Testcase" in page.text
     assert "4 March 2015" in page.text
@@ -135,7 +136,9 @@ async def test_a_team_answers_from_the_form_and_sees_every_missing_section(
     assert f"{ref}-" in done.text
 
     log = (await ts_stack.get("/access-log", role="manager")).json()
-    assert any(e["advice_id"] == advice_id and e["viewer"] == OWN for e in log)
+    seen = {e["what"] for e in log if e["advice_id"] == advice_id and e["viewer"] == OWN}
+    assert seen == {"team_request_list", "team_request_page"}
+    assert not [e for e in log if e["advice_id"] == other_id]
     assert (await ts_stack.get("/access-log", role="team")).status_code == 403
 
 
