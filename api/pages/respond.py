@@ -125,9 +125,10 @@ async def send_link(request: Request, session: SessionDep, settings: SettingsDep
     team = None
     if advice_id is None or row is not None:
         team = _teams_for(await chasing.list_teams(session), email, row)
-    if team is not None:
+    now = _clock(request)()
+    if team is not None and await team_portal.may_send_link(session, email=email, now=now):
         token = await team_portal.create_link(
-            session, team=team.id, email=email, advice_id=advice_id, now=_clock(request)()
+            session, team=team.id, email=email, advice_id=advice_id, now=now
         )
         link = f"{settings.public_url.rstrip('/')}/respond/link/{token}"
         message = Email(

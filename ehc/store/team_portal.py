@@ -12,13 +12,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Team
 from ehc.store.tables import AccessLogRow, TeamSessionRow, TeamSignInLinkRow
 
 LINK_LIFETIME = timedelta(minutes=30)
+MAX_LINKS_PER_LIFETIME = 5  # per address: asking again and again does not flood an inbox
 SESSION_LIFETIME = timedelta(hours=8)
 
 
@@ -64,6 +65,17 @@ async def create_link(
     )
     await session.commit()
     return token
+
+
+async def may_send_link(session: AsyncSession, *, email: str, now: datetime) -> bool:
+    """Fewer than ``MAX_LINKS_PER_LIFETIME`` links sent to this address lately."""
+    sent = await session.scalar(
+        select(func.count()).where(
+            TeamSignInLinkRow.email == email.strip().lower(),
+            TeamSignInLinkRow.created_at > now - LINK_LIFETIME,
+        )
+    )
+    return int(sent or 0) < MAX_LINKS_PER_LIFETIME
 
 
 async def redeem_link(session: AsyncSession, *, token: str, now: datetime) -> TeamSignedIn | None:

@@ -165,3 +165,20 @@ async def test_a_request_returned_for_quality_shows_the_reasons_and_the_previous
     )
     assert "Returned for quality" in text
     assert 'value="Walks 50m"' in text  # the previous answers, to edit
+
+
+async def test_asking_again_and_again_does_not_flood_the_teams_inbox(
+    ts_stack: Stack, mail_server: MailServer
+) -> None:
+    _ref, advice_id, _ = await _health_request(ts_stack, weeks_ago=3)
+    lead = "paediatrics.lead@nhs.example"  # on the team's ladder: registered too
+    http = client(ts_stack)
+    seen = len(mail_server.messages)
+    for _ in range(7):
+        assert (await ask_for_link(http, advice_id, lead)).status_code == 200
+    await link_to(mail_server, lead, seen)
+
+    async def sent() -> int:
+        return len([m for m in mail_server.messages[seen:] if lead in m.to])
+
+    assert await eventually(sent, until=lambda n: n == 5, timeout=10, what="five links") == 5
