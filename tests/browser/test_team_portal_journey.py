@@ -99,7 +99,7 @@ async def test_a_clinician_answers_a_request_from_the_email_alone(
                 )
             )[-1]
             assert not [m for m in mail_server.messages[seen:] if OTHER in m.to]
-            link = re.search(r"https?://\S+/respond/link/\S+", sign_in.body)
+            link = re.search(r"https?://\S+/respond/link\?token=\S+", sign_in.body)
             assert link, sign_in.body
 
             # The link from the next message signs the team in, straight to the request.
