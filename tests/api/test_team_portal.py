@@ -182,3 +182,24 @@ async def test_asking_again_and_again_does_not_flood_the_teams_inbox(
         return len([m for m in mail_server.messages[seen:] if lead in m.to])
 
     assert await eventually(sent, until=lambda n: n == 5, timeout=10, what="five links") == 5
+
+
+async def test_from_the_portals_front_page_a_teams_own_address_signs_in_to_its_list(
+    ts_stack: Stack, mail_server: MailServer
+) -> None:
+    ref, _advice_id, _ = await _health_request(ts_stack, weeks_ago=3)
+    http = client(ts_stack)
+    page = await http.get("/respond")
+    assert "Send me a sign-in link" in page.text
+    seen = len(mail_server.messages)
+    shared = "send.manager@council.example"  # on every team's ladder: no one team's address
+    for email in (shared, OWN):
+        answer = await http.post(
+            "/respond/sign-in-link", data={"csrf_token": csrf(page.text), "email": email}
+        )
+        assert "Check your email" in answer.text
+    token = await link_to(mail_server, OWN, seen)
+    assert not [m for m in mail_server.messages[seen:] if shared in m.to]
+    used = await http.post("/respond/link", data={"token": token})
+    assert used.headers["location"] == "/respond"
+    assert ref in (await http.get("/respond")).text
