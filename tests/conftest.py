@@ -339,7 +339,11 @@ async def open_stack(
     **settings_overrides: Any,
 ) -> AsyncIterator[Stack]:
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    settings = Settings(temporal_task_queue=task_queue, environment="test", **settings_overrides)
+    settings = Settings(
+        temporal_task_queue=task_queue,
+        environment="test",
+        **{"smtp_port": smtp_port, **settings_overrides},
+    )
     clock = EnvClock()
     app = create_app(settings, temporal=env.client, sessions=sessions, clock=clock)
     transport = httpx.ASGITransport(app=app)

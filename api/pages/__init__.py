@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import auth, cases, docs
+from api.pages import auth, cases, docs, manager, respond
 from api.pages.render import render
 from api.webauth import PageError, SignInRequired
 
@@ -35,5 +35,6 @@ def install(app: FastAPI) -> None:
             status_code=exc.status,
         )
 
-    for module in (auth, cases):
+    for module in (auth, cases, manager, respond):
         app.include_router(module.router)
+    app.include_router(respond.api_router)

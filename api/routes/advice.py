@@ -170,6 +170,33 @@ async def submit(
 ) -> CaseView | dict[str, Any]:
     """A team token gets its own request back; a caseworker gets the case."""
     row = await _visible(session, advice_id, user)
+    view, _ = await record_submission(
+        row,
+        body,
+        entered_by=str(user.id),
+        session=session,
+        client=client,
+        request=request,
+        today=today,
+    )
+    return _for(user, view, advice_id)
+
+
+async def record_submission(
+    row: AdviceRequestRow,
+    body: SubmissionBody,
+    *,
+    entered_by: str,
+    session: SessionDep,
+    client: ClientDep,
+    request: Request,
+    today: date,
+) -> tuple[CaseView, int]:
+    """The one path every submission takes (the API and the team portal's form): checked
+    against the agency's agreed template, stored either way, and on success recorded on
+    the case (with the stored submission's id). A missing input is
+    ``ApiError(422, "missing_input")`` with every problem."""
+    advice_id = row.id
     agency = Agency(row.agency)
     found = problems(_directory(request).template(agency), body.sections)
     if body.submitted_on > today:
@@ -183,7 +210,7 @@ async def submit(
         accepted=not found,
         problems=found,
         sections=body.sections,
-        entered_by=str(user.id),
+        entered_by=entered_by,
         entered_at=request.app.state.clock(),
         key=casework.update_id(f"submission-{advice_id}", body, None),
     )
@@ -191,7 +218,7 @@ async def submit(
     if found:
         raise ApiError(422, "missing_input", " ".join(found), problems=found)
     command = AdviceReceived(
-        advice_id=advice_id, received_on=body.submitted_on, entered_by=str(user.id)
+        advice_id=advice_id, received_on=body.submitted_on, entered_by=entered_by
     )
     try:
         view = await casework.update(
@@ -201,7 +228,7 @@ async def submit(
             command,
             update_key=casework.update_id(f"submission-{advice_id}", body, None),
         )
-        return _for(user, view, advice_id)
+        return view, submission_id
     except ApiError as refused:
         if refused.status >= 500:
             raise  # not refused: the case may still record it (a retry is stored once)

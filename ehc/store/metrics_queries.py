@@ -422,3 +422,66 @@ async def read_snapshot(session: AsyncSession, *, today: date, at_risk_days: int
         guidance_pending=guidance_pending,
         guidance_breached=guidance_breached,
     )
+
+
+# --- the rows behind the figures (the managers' pages) ---------------------------------------
+# Each list uses the predicate its figure above counts with, so a count and its list agree.
+
+
+async def breached_limits(session: AsyncSession, *, limit: str | None = None) -> list[LimitRow]:
+    """The statutory limits ``limits_by_status`` counts as breached (of one limit, or all),
+    soonest due first."""
+    query = select(LimitRow).where(LimitRow.statutory.is_(True), LimitRow.status == _BREACHED)
+    if limit is not None:
+        query = query.where(LimitRow.limit == limit)
+    rows = await session.scalars(query.order_by(LimitRow.due_on, LimitRow.case_ref))
+    return list(rows)
+
+
+def _pending_due_within(today: date, days: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        LimitRow.statutory.is_(True),
+        LimitRow.status == _PENDING,
+        LimitRow.due_on <= today + timedelta(days=days),
+    )
+
+
+async def limits_due_within(session: AsyncSession, *, today: date, days: int) -> dict[str, int]:
+    """Pending statutory limits falling due within ``days`` of ``today``, by limit."""
+    rows = await session.execute(
+        select(LimitRow.limit, func.count())
+        .where(*_pending_due_within(today, days))
+        .group_by(LimitRow.limit)
+    )
+    return _zero_filled(STATUTORY_LIMITS, {lim: int(n) for lim, n in rows})
+
+
+async def limits_due_within_list(
+    session: AsyncSession, *, today: date, days: int, limit: str | None = None
+) -> list[LimitRow]:
+    """The limits ``limits_due_within`` counts, soonest due first."""
+    query = select(LimitRow).where(*_pending_due_within(today, days))
+    if limit is not None:
+        query = query.where(LimitRow.limit == limit)
+    rows = await session.scalars(query.order_by(LimitRow.due_on, LimitRow.case_ref))
+    return list(rows)
+
+
+async def overdue_advice(
+    session: AsyncSession, *, today: date, agency: str | None = None, team: str | None = None
+) -> list[AdviceRequestRow]:
+    """The requests ``advice_by_agency`` and ``advice_overdue_by_team`` count as overdue (of
+    one agency, and one team: ``NO_TEAM`` for requests with none), soonest due first."""
+    query = (
+        select(AdviceRequestRow)
+        .join(CaseRow, CaseRow.case_ref == AdviceRequestRow.case_ref)
+        .where(*_outstanding_on_open_cases(), AdviceRequestRow.due_on < today)
+    )
+    if agency is not None:
+        query = query.where(AdviceRequestRow.agency == agency)
+    if team == NO_TEAM:
+        query = query.where(AdviceRequestRow.team.is_(None))
+    elif team is not None:
+        query = query.where(AdviceRequestRow.team == team)
+    rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
+    return list(rows)

@@ -107,3 +107,30 @@ async def submissions(
             }
         )
     return found
+
+
+async def submission_sections(session: AsyncSession, *, advice_id: str) -> dict[str, Any] | None:
+    """The sections of a request's latest submission (what a returned request is edited
+    from), or None."""
+    row = await session.scalar(
+        select(SubmissionRow)
+        .where(SubmissionRow.advice_id == advice_id)
+        .order_by(SubmissionRow.entered_at.desc(), SubmissionRow.id.desc())
+        .limit(1)
+    )
+    return dict(row.sections) if row is not None else None
+
+
+async def child_identities(
+    session: AsyncSession, *, case_refs: Iterable[str]
+) -> dict[str, tuple[str, date]]:
+    """The child's full name and date of birth for each case that has one."""
+    refs = list(case_refs)
+    if not refs:
+        return {}
+    rows = await session.execute(
+        select(
+            ChildRow.case_ref, ChildRow.given_name, ChildRow.family_name, ChildRow.date_of_birth
+        ).where(ChildRow.case_ref.in_(refs))
+    )
+    return {ref: (f"{given} {family}", born) for ref, given, family, born in rows}

@@ -247,6 +247,48 @@ class WebSessionRow(Base):
     expires_at: Mapped[datetime]
 
 
+class TeamSignInLinkRow(Base):
+    """A one-time sign-in link sent to a team's registered address: the store keeps only the
+    SHA-256 of its token; it works once (``used_at``) and only until ``expires_at``."""
+
+    __tablename__ = "team_sign_in_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team: Mapped[str] = mapped_column(String(TEAM), index=True)
+    email: Mapped[str] = mapped_column(String(NAME))
+    advice_id: Mapped[str | None] = mapped_column(String(ID))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class TeamSessionRow(Base):
+    """A team member's browser, signed in from a link: scoped to that one team."""
+
+    __tablename__ = "team_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team: Mapped[str] = mapped_column(String(TEAM), index=True)
+    email: Mapped[str] = mapped_column(String(NAME))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AccessLogRow(Base):
+    """Every view of a child's record by a team through the portal (managers read it)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    viewer: Mapped[str] = mapped_column(String(NAME))
+    team: Mapped[str | None] = mapped_column(String(TEAM))
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF), index=True)
+    advice_id: Mapped[str | None] = mapped_column(String(ID))
+    what: Mapped[str] = mapped_column(String(CODE))
+
+
 class TeamRow(Base):
     """The team directory: who answers for an agency, and who to escalate to, in order."""
 

@@ -64,18 +64,24 @@ async def live(
         dev_env, sessions, tokens, smtp_port=mail_server.port
     )
     try:
-        async with stack_cm as stack, _served(stack) as live:
+        async with stack_cm as stack, _served(stack, smtp_port=mail_server.port) as live:
             yield live
     finally:
         await engine.dispose()
 
 
 @contextlib.asynccontextmanager
-async def _served(stack: Stack) -> AsyncIterator[Live]:
-    """The app served by uvicorn on a free port, in this event loop."""
-    settings = Settings(temporal_task_queue=stack.task_queue, environment="test")
-    app = create_app(settings, temporal=stack.env.client, sessions=stack.sessions)
+async def _served(stack: Stack, smtp_port: int = 1025) -> AsyncIterator[Live]:
+    """The app served by uvicorn on a free port, in this event loop; its emails (the team
+    portal's sign-in links) go to the tests' mail server and point at this port."""
     port = free_port()
+    settings = Settings(
+        temporal_task_queue=stack.task_queue,
+        environment="test",
+        smtp_port=smtp_port,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    app = create_app(settings, temporal=stack.env.client, sessions=stack.sessions)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
     )

@@ -31,8 +31,11 @@ TABLES = {
     "web_sessions",
     "idempotency_keys",
     "pending_starts",
+    "team_sign_in_links",
+    "team_sessions",
+    "access_log",
 }
-HEAD = "0010"
+HEAD = "0009"
 
 
 async def table_names(url: str) -> set[str]:
