@@ -245,6 +245,10 @@ def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop every process started, whatever else arrives meanwhile: a second Ctrl-C (or a
+    SIGTERM) while stopping must not leave the dev server or the mail sink running."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     for proc in reversed(procs):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
+import devstack
 from devstack import BACKOFF_MAX_SECONDS, Supervisor
 
 
@@ -67,3 +72,25 @@ def test_ehc_payload_key_prints_a_new_32_byte_key(capsys) -> None:
     assert cli.main(["payload-key"]) == 0
     key = capsys.readouterr().out.strip()
     assert len(base64.urlsafe_b64decode(key)) == 32
+
+
+def test_a_second_ctrl_c_while_stopping_still_stops_every_process() -> None:
+    """Found trying make dev: Ctrl-C twice interrupted the shutdown and left the Temporal
+    dev server and the mail sink running."""
+    slow_to_stop = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(1), sys.exit(0)))\n"
+        "time.sleep(60)\n"
+    )
+    proc = devstack._spawn([sys.executable, "-c", slow_to_stop])
+    time.sleep(0.5)  # let it install its handler
+    again = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        again.start()
+        devstack._stop([proc])  # the second Ctrl-C lands in the middle of this
+    finally:
+        again.cancel()
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    assert proc.poll() is not None
