@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -48,6 +49,9 @@ async def sweep_forever(
             log.exception("pending_starts_sweep_failed")
 
 
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -88,6 +92,9 @@ def build_worker(
             settings.worker_cache_size if max_cached_workflows is None else max_cached_workflows
         ),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        # A stopping worker lets a projection or a send in flight finish: cancelled in the
+        # middle of its store transaction, it could hold SQLite's write lock behind it.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

@@ -3,7 +3,6 @@ within its bound (503 with Retry-After and a sentence), and a create is never ha
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -44,14 +43,17 @@ def _is_503_with_a_sentence(r: httpx.Response) -> None:
 
 
 async def _projected(s: Stack, ref: str) -> None:
-    """Wait (bounded) until the worker has written the case to the store, so stopping the
-    worker cancels no projection in the middle of its transaction."""
-    for _ in range(100):
+    """Wait (bounded) until the workflow's first projection has written the case, so
+    stopping the worker cancels no projection in the middle of its transaction. (The API
+    writes the case's row before the workflow starts: the pending start is what tells.)"""
+
+    async def pending() -> bool:
         async with s.sessions() as session:
-            if await session.get(tables.CaseRow, ref) is not None:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{ref} was not projected within 10 s")
+            if await session.get(tables.CaseRow, ref) is None:
+                return True
+            return await repository.is_pending_start(session, case_ref=ref)
+
+    await eventually(pending, until=lambda p: not p, timeout=15, what=f"{ref}'s projection")
 
 
 async def _exists(env: WorkflowEnvironment, ref: str) -> bool:
