@@ -52,19 +52,9 @@ SERVICE_DOWN = unavailable(
     "The workflow service did not answer; nothing was recorded. Try again in a few seconds."
 )
 DEFAULT_DEADLINE_SECONDS = 8.0
-# A failed create asks once more whether its workflow exists: 8 s + 1.5 s stays under 10 s.
-EXISTS_CHECK_SECONDS = 1.5
 # When the current request's budget for Temporal runs out (event-loop time); None: no
 # request set one, so each call gets the default deadline.
 _budget_ends: ContextVar[float | None] = ContextVar("temporal_budget_ends", default=None)
-_RETRYABLE = (
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-    RPCStatusCode.UNKNOWN,
-    RPCStatusCode.INTERNAL,
-)
 
 
 def start_budget(seconds: float) -> None:
@@ -249,20 +239,6 @@ async def refuse_case_ref_variant(session: AsyncSession, case_ref: str) -> None:
             "That case reference is already used (in other capital or small letters) "
             "for a different request.",
         )
-
-
-async def _exists(client: Client, case_ref: str) -> bool:
-    """True if the case's workflow exists; False if it does not or Temporal cannot say."""
-    try:
-        async with asyncio.timeout(EXISTS_CHECK_SECONDS):
-            await handle(client, case_ref).describe(
-                rpc_timeout=timedelta(seconds=EXISTS_CHECK_SECONDS)
-            )
-    except (RPCError, TimeoutError):
-        return False
-    except (TypeError, ValueError):
-        return True  # it exists; some servers send search attributes it cannot decode
-    return True
 
 
 def case_ref_of_advice(advice_id: str) -> str | None:

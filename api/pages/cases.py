@@ -284,12 +284,22 @@ async def _case_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    # The case response already carries names, notes and submissions (api.caseview).
     case = await _case(case_ref, user, client, session, settings, today)
-    trail_ids = {e.entered_by for e in case.events} | {x.entered_by for x in case.exceptions}
-    names = await page_queries.user_names(session, ids=trail_ids)
-    notes = await page_queries.case_notes(session, case_ref=case_ref)
     advice_ids = [a.id for a in case.advice_requests]
-    submitted = await page_queries.submissions(session, advice_ids=advice_ids)
+    submitted = {
+        a.id: [
+            {
+                "submitted_on": sub.submitted_on,
+                "accepted": sub.accepted,
+                "problems": list(sub.problems),
+                "sections": sorted(sub.sections),
+            }
+            for sub in a.submissions
+        ]
+        for a in case.advice_requests
+        if a.submissions
+    }
     notices = {  # plain values: the rows expire at the rollback below
         a: [
             {"kind": n.kind, "recipient": n.recipient, "status": n.status, "sent_at": n.sent_at}
@@ -301,8 +311,8 @@ async def _case_page(
     trail = [
         {
             "event": e,
-            "by": names.get(e.entered_by, e.entered_by),
-            "note": notes.get(e.detail.get("update_id", "")),
+            "by": e.entered_by_name or e.entered_by,
+            "note": e.note,
         }
         for e in sorted(case.events, key=lambda e: (e.occurred_on, e.seq))
     ]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc.store.tables import CaseRow, ChildRow, NoteRow, SubmissionRow, UserRow
+from ehc.store.tables import CaseRow, ChildRow, SubmissionRow
 
 
 async def child_names(session: AsyncSession, *, case_refs: Iterable[str]) -> dict[str, str]:
@@ -65,48 +65,6 @@ async def search_cases(session: AsyncSession, *, text: str, limit: int = 50) -> 
         )
         for ref, given, family, stage, due, breached in rows
     ]
-
-
-async def user_names(session: AsyncSession, *, ids: Iterable[str]) -> dict[str, str]:
-    """Names for the ``entered_by`` values of a trail (user ids as strings)."""
-    numbers = {int(i) for i in ids if i.isdigit()}
-    if not numbers:
-        return {}
-    rows = await session.execute(select(UserRow.id, UserRow.name).where(UserRow.id.in_(numbers)))
-    return {str(uid): name for uid, name in rows}
-
-
-async def case_notes(session: AsyncSession, *, case_ref: str) -> dict[str, str]:
-    """The case's free-text notes (exception and withdrawal reasons) by update key."""
-    rows = await session.execute(
-        select(NoteRow.key, NoteRow.text).where(NoteRow.case_ref == case_ref)
-    )
-    return {key: text for key, text in rows}
-
-
-async def submissions(
-    session: AsyncSession, *, advice_ids: Iterable[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Each advice request's submissions, oldest first."""
-    ids = list(advice_ids)
-    if not ids:
-        return {}
-    rows = await session.scalars(
-        select(SubmissionRow)
-        .where(SubmissionRow.advice_id.in_(ids))
-        .order_by(SubmissionRow.entered_at, SubmissionRow.id)
-    )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        found.setdefault(row.advice_id, []).append(
-            {
-                "submitted_on": row.submitted_on,
-                "accepted": row.accepted,
-                "problems": list(row.problems),
-                "sections": sorted(row.sections),
-            }
-        )
-    return found
 
 
 async def submission_sections(session: AsyncSession, *, advice_id: str) -> dict[str, Any] | None:
