@@ -67,8 +67,10 @@ def make_engine(url: str) -> AsyncEngine:
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # The busy timeout first: switching a new file to WAL needs the lock, and without
+            # a timeout a concurrent opener fails at once with "database is locked".
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
