@@ -16,7 +16,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import casework
-from casestore import rebuild
+from ehc_cli.store_admin import rebuild
 from ehc.models import CaseView
 from ehc.settings import Settings
 from ehc.store.tables import NoteRow

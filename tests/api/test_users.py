@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from ehc_cli import main as cli
 from ehc.settings import get_settings
 from ehc.store import repository
 from tests.conftest import Stack

@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 
-import devstack
-from devstack import BACKOFF_MAX_SECONDS, Supervisor
+from ehc_cli import devstack
+from ehc_cli.devstack import BACKOFF_MAX_SECONDS, Supervisor
 
 
 class Clock:
@@ -22,7 +22,7 @@ class Clock:
 
 
 def _dies_at_once() -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)", "cli", "worker"])
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)", "ehc_cli.main", "worker"])
     proc.wait(timeout=10)
     return proc
 
@@ -48,7 +48,7 @@ def test_a_dead_child_is_restarted_with_backoff_and_the_stack_keeps_running() ->
     assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
     assert max(waits) == BACKOFF_MAX_SECONDS
     assert len(spawned) == 8
-    assert spawned[0][-2:] == ["cli", "worker"]
+    assert spawned[0][-2:] == ["ehc_cli.main", "worker"]
     assert said[0] == "the worker stopped (exit 3); restarting it in 1 s."
     assert said[1] == "restarted the worker (restart 1)."
 
@@ -67,7 +67,7 @@ def test_the_backoff_resets_once_a_child_has_stayed_up_a_minute() -> None:
 def test_ehc_payload_key_prints_a_new_32_byte_key(capsys) -> None:
     import base64
 
-    import cli
+    from ehc_cli import main as cli
 
     assert cli.main(["payload-key"]) == 0
     key = capsys.readouterr().out.strip()

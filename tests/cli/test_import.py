@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import bulkimport
+from ehc_cli import bulk_import
 from api import casework
 from ehc.importer import COLUMNS
 from tests.api.scenarios import event_kinds, weeks
@@ -51,9 +51,9 @@ def full_history(day0: date) -> dict[str, str]:
     )
 
 
-async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulkimport.ImportReport:
+async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulk_import.ImportReport:
     await s.today()
-    report = await bulkimport.import_cases(
+    report = await bulk_import.import_cases(
         path,
         client=s.env.client,
         sessions=s.sessions,
@@ -61,7 +61,7 @@ async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulkimport.ImportRe
         clock=s.clock,
         **kwargs,
     )
-    s.case_refs.extend(line.strip() for line in bulkimport.journal_path(path).read_text().split())
+    s.case_refs.extend(line.strip() for line in bulk_import.journal_path(path).read_text().split())
     return report
 
 
@@ -130,7 +130,7 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
     monkeypatch.setattr(casework, "update", power_cut_on_7th_event)
     with pytest.raises(RuntimeError, match="power cut"):
         await run_import(s, path, concurrency=1)
-    assert bulkimport.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
+    assert bulk_import.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
 
     monkeypatch.setattr(casework, "update", real_update)
     s.case_refs.append(rows[1]["case_ref"])

@@ -8,7 +8,7 @@ from datetime import timedelta
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.testing import WorkflowEnvironment
 
-from devstack import retention_command, set_retention
+from ehc_cli.devstack import retention_command, set_retention
 from ehc.settings import Settings
 
 

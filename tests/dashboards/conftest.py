@@ -378,8 +378,8 @@ async def live(
         EHC_LOG_FORMAT="json",
         EHC_LOG_LEVEL="WARNING",
     )
-    worker = spawn("worker", [sys.executable, "-m", "cli", "worker"], env, folder)
-    api = spawn("api", [sys.executable, "-m", "cli", "api"], env, folder)
+    worker = spawn("worker", [sys.executable, "-m", "ehc_cli.main", "worker"], env, folder)
+    api = spawn("api", [sys.executable, "-m", "ehc_cli.main", "api"], env, folder)
     today = london_date(datetime.now(UTC))
     stack = LiveStack(
         api_url=f"http://127.0.0.1:{api_port}",

@@ -140,8 +140,8 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
             procs.append(_spawn(_mail_sink_command(settings)))
             wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}", proc=procs[-1])
         prepare()
-        procs.append(_spawn([env_python, "-m", "cli", "worker"]))
-        procs.append(_spawn([env_python, "-m", "cli", "api"]))
+        procs.append(_spawn([env_python, "-m", "ehc_cli.main", "worker"]))
+        procs.append(_spawn([env_python, "-m", "ehc_cli.main", "api"]))
         wait_for_port(f"{settings.api_host}:{settings.api_port}", proc=procs[-1])
         _print_banner(settings)
         return _supervise(procs)
@@ -184,8 +184,8 @@ HEALTHY_AFTER_SECONDS = 60.0
 
 def _name(proc: subprocess.Popen[bytes]) -> str:
     args = [str(a) for a in proc.args] if isinstance(proc.args, list | tuple) else [str(proc.args)]
-    if "cli" in args:
-        return args[args.index("cli") + 1]  # worker, api
+    if "ehc_cli.main" in args:
+        return args[args.index("ehc_cli.main") + 1]  # worker, api
     if "ehc.notify.sink" in args:
         return "mail sink"
     return Path(args[0]).name + (" server" if "server" in args else "")
