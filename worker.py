@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.casebook import CasebookActivities
+from activities.projection import CasebookActivities
 from activities.notifications import NotificationActivities
 from ehc.directory import load_or_default
 from ehc.logging import get_logger
@@ -35,7 +35,7 @@ async def sweep_forever(
     """Start the workflow of any case the API recorded but could not start (issue 14)."""
     from datetime import UTC, datetime
 
-    from api.casework import sweep_pending_starts
+    from api.temporal_gateway import sweep_pending_starts
 
     while True:
         await asyncio.sleep(SWEEP_EVERY)  # a start made just before this worker may be in flight

@@ -25,7 +25,7 @@ from ehc.models import ChildDetails, NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
 from ehc.notify.render import ChildIdentifiers, redact, render, render_batch
 from ehc.notify.routing import recipients
-from ehc.store import chasing_repository as ledger
+from ehc.store import advice_requests
 from ehc.store import repository
 from ehc.store.tables import NotificationRow
 
@@ -77,7 +77,7 @@ class NotificationActivities:
         deadline = loop.time() + self.reasons_wait_seconds
         while True:
             async with self.sessions() as session:
-                text = await ledger.return_reasons(
+                text = await advice_requests.return_reasons(
                     session, case_ref=case_ref, advice_id=advice_id, cycle=cycle
                 )
                 if text is not None:
@@ -93,7 +93,7 @@ class NotificationActivities:
     ) -> tuple[Team, NotificationRow]:
         """The notice's team, and its ledger row with this attempt counted (created on the
         first); a team missing from the directory is a permanent failure."""
-        team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
+        team = await advice_requests.get_team(session, team_id=notice.team) if notice.team else None
         if team is None:
             raise ApplicationError(
                 f"no team {notice.team!r} in the directory",
@@ -101,7 +101,7 @@ class NotificationActivities:
                 non_retryable=True,
             )
         to, _ = recipients(team, notice.rung)
-        row = await ledger.record_attempt(
+        row = await advice_requests.record_attempt(
             session,
             key=notice.key,
             now=self.clock(),
@@ -120,7 +120,7 @@ class NotificationActivities:
 
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
-            done = await ledger.sent_notice(session, key=notice.key)
+            done = await advice_requests.sent_notice(session, key=notice.key)
             if done is not None and done.status in ("sent", "failed"):
                 return None
             team, _ = await self._attempt(session, notice)
@@ -148,7 +148,7 @@ class NotificationActivities:
 
     async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
         async with self.sessions() as session, session.begin():
-            row = await ledger.sent_notice(session, key=key)
+            row = await advice_requests.sent_notice(session, key=key)
             if row is not None:
                 row.status = status
                 row.provider_id = provider_id
@@ -176,7 +176,7 @@ class NotificationActivities:
         """Put a notice in its recipient's postbox for the day (digests): the postbox sends
         every notice queued for that recipient that day in one message."""
         async with self.sessions() as session, session.begin():
-            row = await ledger.sent_notice(session, key=notice.key)
+            row = await advice_requests.sent_notice(session, key=notice.key)
             if row is None:
                 _, row = await self._attempt(
                     session,
@@ -195,10 +195,10 @@ class NotificationActivities:
     async def send_batch(self, batch: str) -> None:
         """Send what is queued in ``batch``: one notice as it is, several as one digest."""
         async with self.sessions() as session, session.begin():
-            rows = await ledger.queued(session, batch=batch)
+            rows = await advice_requests.queued(session, batch=batch)
             if not rows:
                 return
-            team = await ledger.get_team(session, team_id=rows[0].team)
+            team = await advice_requests.get_team(session, team_id=rows[0].team)
             if team is None:
                 raise ApplicationError("team gone", type="PermanentSendError", non_retryable=True)
             for row in rows:

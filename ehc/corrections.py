@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from ehc import casefile, statutory
-from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
+from ehc import case_evaluation, statutory
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
 from ehc.models import (
     TERMINAL_STAGES,
     AdviceOutcome,
@@ -242,10 +242,10 @@ def check_history(facts: CaseFacts, today: date) -> None:
         )
     built = CaseFacts(case=facts.case)
     if facts.decision_to_assess is not None:
-        casefile.check_decision_to_assess(built, facts.decision_to_assess, today)
+        case_evaluation.check_decision_to_assess(built, facts.decision_to_assess, today)
         built.decision_to_assess = facts.decision_to_assess
     for request in facts.advice_requests:
-        casefile.check_advice_request(
+        case_evaluation.check_advice_request(
             built,
             AdviceRequestCommand(
                 agency=request.agency,
@@ -262,12 +262,12 @@ def check_history(facts: CaseFacts, today: date) -> None:
         )
         built.advice_requests.append(copy)
         if request.outcome is AdviceOutcome.RECEIVED and request.advice_received_on is not None:
-            casefile.check_advice_received(
+            case_evaluation.check_advice_received(
                 built,
                 AdviceReceived(advice_id=request.id, received_on=request.advice_received_on),
                 today,
             )
-            casefile.apply_advice_received(copy, request.advice_received_on)
+            case_evaluation.apply_advice_received(copy, request.advice_received_on)
         elif request.outcome in (AdviceOutcome.NOT_KNOWN_TO_SERVICE, AdviceOutcome.WITHDRAWN):
             assert request.outcome_on is not None
             outcome = AdviceOutcomeCommand.model_validate(
@@ -277,16 +277,16 @@ def check_history(facts: CaseFacts, today: date) -> None:
                     "on": request.outcome_on,
                 }
             )
-            casefile.check_advice_outcome(built, outcome, today)
-            casefile.apply_advice_outcome(copy, outcome)
+            case_evaluation.check_advice_outcome(built, outcome, today)
+            case_evaluation.apply_advice_outcome(copy, outcome)
     for exception in facts.exceptions:
-        casefile.check_exception(built, _exception_command(exception), today)
+        case_evaluation.check_exception(built, _exception_command(exception), today)
         built.exceptions.append(exception)
     for name, check in (
-        ("decision_to_issue", casefile.check_decision_to_issue),
-        ("draft_plan", casefile.check_draft_plan),
-        ("final_plan", casefile.check_final_plan),
-        ("withdrawal", casefile.check_withdrawal),
+        ("decision_to_issue", case_evaluation.check_decision_to_issue),
+        ("draft_plan", case_evaluation.check_draft_plan),
+        ("final_plan", case_evaluation.check_final_plan),
+        ("withdrawal", case_evaluation.check_withdrawal),
     ):
         command = getattr(facts, name)
         if command is not None:
@@ -316,7 +316,7 @@ def _latest(facts: CaseFacts, kind: str) -> EventView | None:
 def check_reopen(facts: CaseFacts, today: date) -> None:
     """Only a withdrawal or a decision not to assess can be undone, and only on a case
     still inside its grace period (the workflow refuses once it has finished)."""
-    current = casefile.stage(facts)
+    current = case_evaluation.stage(facts)
     if current not in (Stage.WITHDRAWN, Stage.CLOSED_NOT_ASSESSED):
         raise CommandRefused(
             "not_reopenable",
@@ -343,7 +343,7 @@ def reopened(facts: CaseFacts, *, in_place: bool = False) -> tuple[CaseFacts, Ev
         if request.outcome is AdviceOutcome.CASE_MOVED_ON:
             request.outcome = AdviceOutcome.OUTSTANDING
             request.outcome_on = None
-    if casefile.stage(new) not in TERMINAL_STAGES:
+    if case_evaluation.stage(new) not in TERMINAL_STAGES:
         new.closed_at = None
     return new, event
 

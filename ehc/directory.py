@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from ehc.chasing import ChasingPolicy
 from ehc.statutory import Agency
-from ehc.templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, Template
+from ehc.advice_templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, Template
 
 TEMPLATES = {"health": HEALTH_TEMPLATE, "general": GENERAL_TEMPLATE}
 TEAM_ID = r"^[a-z0-9][a-z0-9_-]{0,79}$"

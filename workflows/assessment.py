@@ -1,7 +1,7 @@
 """One durable workflow per EHC needs assessment, id ``assessment-{case_ref}``.
 
 The workflow holds the case's facts, evaluates every statutory limit with the pure rules in
-``ehc.casefile`` and sleeps on a durable timer until the next due date ends in England.
+``ehc.case_evaluation`` and sleeps on a durable timer until the next due date ends in England.
 Caseworkers' events arrive as updates whose validators refuse what the law or the order of
 the process does not allow. Every change is projected into the case store by an activity.
 No personal data enters the workflow: only the pseudonymous case reference, dates, codes.
@@ -21,9 +21,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.casebook import CasebookActivities
-    from ehc import casefile, corrections
-    from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
+    from activities.projection import CasebookActivities
+    from ehc import case_evaluation, corrections
+    from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
     from ehc.models import (
         CLOSED_ADVICE,
         TERMINAL_STAGES,
@@ -102,7 +102,7 @@ def workflow_id(case_ref: str) -> str:
 
 def _notified(cmd: DecisionToAssess | DecisionToIssue) -> dict[str, str]:
     """The audit event carries the notice date (rules.md 8.2) for the store and reports."""
-    return {"notified_on": casefile.notice_on(cmd).isoformat()}
+    return {"notified_on": case_evaluation.notice_on(cmd).isoformat()}
 
 
 def _refused(exc: CommandRefused) -> ApplicationError:
@@ -115,9 +115,9 @@ class AssessmentWorkflow:
     def __init__(self, case: AssessmentInput) -> None:
         self.facts = CaseFacts(case=case)
         self.facts.reading = (
-            casefile.CLOSER_READING
+            case_evaluation.CLOSER_READING
             if workflow.patched(LAW_READING_PATCH)
-            else casefile.ORIGINAL_READING
+            else case_evaluation.ORIGINAL_READING
         )
         self.version = 0
         self.projected_version = -1  # the version the store holds
@@ -165,9 +165,9 @@ class AssessmentWorkflow:
     def _refresh(self, at: datetime | None = None) -> CaseView:
         """Evaluate every limit now; record each breach and each correction in the audit."""
         now = workflow.now() if at is None else at
-        view = casefile.evaluate(self.facts, london_date(now))
+        view = case_evaluation.evaluate(self.facts, london_date(now))
         for limit in view.limits:
-            key = casefile.limit_key(limit)
+            key = case_evaluation.limit_key(limit)
             before = self.facts.recorded_statuses.get(key)
             if before == limit.status:
                 continue
@@ -185,7 +185,7 @@ class AssessmentWorkflow:
         if view.stage in TERMINAL_STAGES and self.facts.closed_at is None:
             self.facts.closed_at = now
             self.version += 1
-        return casefile.evaluate(self.facts, london_date(now))
+        return case_evaluation.evaluate(self.facts, london_date(now))
 
     def _system_event(self, kind: str, on: date, key: str, *, at: datetime, **detail: str) -> None:
         self.facts.add_event(kind, on, at, SYSTEM, limit=key, **detail)
@@ -298,7 +298,7 @@ class AssessmentWorkflow:
                 agency=request.agency,
                 team=request.team,
                 requested_on=request.received_by_adviser_on,
-                due_on=casefile.advice_period(self.facts, request)[1],
+                due_on=case_evaluation.advice_period(self.facts, request)[1],
                 policy=request.policy,
                 ladder_rungs=request.ladder_rungs,
                 cycle=request.chasing_cycle,
@@ -328,7 +328,7 @@ class AssessmentWorkflow:
 
     @workflow.query
     def case_view(self) -> CaseView:
-        return casefile.evaluate(self.facts, london_date(workflow.now()))
+        return case_evaluation.evaluate(self.facts, london_date(workflow.now()))
 
     @workflow.update
     @_reply_once_projected
@@ -347,7 +347,7 @@ class AssessmentWorkflow:
             return
         info = workflow.current_update_info()
         if info is not None and workflow.patched(f"{LAW_READING_PATCH}@{info.id}"):
-            self.facts.reading = casefile.CLOSER_READING
+            self.facts.reading = case_evaluation.CLOSER_READING
             self.version += 1
 
     def _duplicate(self) -> bool:
@@ -388,7 +388,7 @@ class AssessmentWorkflow:
 
     @decision_to_assess.validator
     def _validate_decision_to_assess(self, cmd: DecisionToAssess) -> None:
-        self._check(casefile.check_decision_to_assess, cmd)
+        self._check(case_evaluation.check_decision_to_assess, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -398,7 +398,7 @@ class AssessmentWorkflow:
             return self.case_view()
         advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
         self.facts.advice_requests.append(
-            casefile.AdviceRequestFacts(
+            case_evaluation.AdviceRequestFacts(
                 id=advice_id,
                 agency=cmd.agency,
                 team=cmd.team,
@@ -418,7 +418,7 @@ class AssessmentWorkflow:
 
     @request_advice.validator
     def _validate_request_advice(self, cmd: AdviceRequestCommand) -> None:
-        self._check(casefile.check_advice_request, cmd)
+        self._check(case_evaluation.check_advice_request, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -426,14 +426,14 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
-        casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
+        case_evaluation.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
         return self._applied(
             "advice_received", cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_received.validator
     def _validate_advice_received(self, cmd: AdviceReceived) -> None:
-        self._check(casefile.check_advice_received, cmd)
+        self._check(case_evaluation.check_advice_received, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -441,14 +441,14 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
-        casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
+        case_evaluation.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
         return self._applied(
             f"advice_{cmd.outcome}", cmd.on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_outcome.validator
     def _validate_advice_outcome(self, cmd: AdviceOutcomeCommand) -> None:
-        self._check(casefile.check_advice_outcome, cmd)
+        self._check(case_evaluation.check_advice_outcome, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -481,7 +481,7 @@ class AssessmentWorkflow:
 
     @record_exception.validator
     def _validate_record_exception(self, cmd: ExceptionCommand) -> None:
-        self._check(casefile.check_exception, cmd)
+        self._check(case_evaluation.check_exception, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -502,7 +502,7 @@ class AssessmentWorkflow:
 
     @decision_to_issue.validator
     def _validate_decision_to_issue(self, cmd: DecisionToIssue) -> None:
-        self._check(casefile.check_decision_to_issue, cmd)
+        self._check(case_evaluation.check_decision_to_issue, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -515,7 +515,7 @@ class AssessmentWorkflow:
 
     @draft_plan.validator
     def _validate_draft_plan(self, cmd: DraftPlan) -> None:
-        self._check(casefile.check_draft_plan, cmd)
+        self._check(case_evaluation.check_draft_plan, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -529,7 +529,7 @@ class AssessmentWorkflow:
 
     @final_plan.validator
     def _validate_final_plan(self, cmd: FinalPlan) -> None:
-        self._check(casefile.check_final_plan, cmd)
+        self._check(case_evaluation.check_final_plan, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -543,7 +543,7 @@ class AssessmentWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, cmd: Withdrawal) -> None:
-        self._check(casefile.check_withdrawal, cmd)
+        self._check(case_evaluation.check_withdrawal, cmd)
 
     def _moved_on(self, on: date) -> dict[str, str]:
         """The case moved on (final plan issued, or closed) while advice was outstanding:
@@ -600,7 +600,7 @@ class AssessmentWorkflow:
         self._check(lambda facts, _cmd, today: corrections.check_reopen(facts, today), cmd)
 
     def _reopened_if_open(self) -> None:
-        if casefile.stage(self.facts) not in TERMINAL_STAGES:
+        if case_evaluation.stage(self.facts) not in TERMINAL_STAGES:
             self.facts.closed_at = None
 
     @workflow.update

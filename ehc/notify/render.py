@@ -15,7 +15,7 @@ from ehc.directory import Team
 from ehc.notify.base import Email
 from ehc.notify.routing import recipients
 from ehc.statutory import Agency, regulation_for_advice
-from ehc.templates import Template
+from ehc.advice_templates import Template
 
 AGENCY_WORDS = {
     "health": "health advice",

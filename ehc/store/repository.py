@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc.casefile import limit_key
+from ehc.case_evaluation import limit_key
 from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, User
 from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import (

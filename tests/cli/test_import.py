@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ehc_cli import bulk_import
-from api import casework
+from api import temporal_gateway
 from ehc.importer import COLUMNS
 from tests.api.scenarios import event_kinds, weeks
 from tests.conftest import Stack, unique_ref
@@ -118,7 +118,7 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
     day0 = await s.today() - weeks(16)
     rows = [full_history(day0), full_history(day0 + weeks(1)), case_row(day0 + weeks(2))]
     path = write_csv(tmp_path / "caseload.csv", rows)
-    real_update = casework.update
+    real_update = temporal_gateway.update
     calls = {"n": 0}
 
     async def power_cut_on_7th_event(*args: Any, **kwargs: Any) -> Any:
@@ -127,12 +127,12 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
             raise RuntimeError("power cut")
         return await real_update(*args, **kwargs)
 
-    monkeypatch.setattr(casework, "update", power_cut_on_7th_event)
+    monkeypatch.setattr(temporal_gateway, "update", power_cut_on_7th_event)
     with pytest.raises(RuntimeError, match="power cut"):
         await run_import(s, path, concurrency=1)
     assert bulk_import.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
 
-    monkeypatch.setattr(casework, "update", real_update)
+    monkeypatch.setattr(temporal_gateway, "update", real_update)
     s.case_refs.append(rows[1]["case_ref"])
     report = await run_import(s, path, concurrency=1)
 

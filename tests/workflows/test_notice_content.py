@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.notifications import NotificationActivities
 from ehc.notify.base import Email
-from ehc.templates import HEALTH_TEMPLATE
+from ehc.advice_templates import HEALTH_TEMPLATE
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import MailServer, Received, Stack
 from tests.waiting import eventually

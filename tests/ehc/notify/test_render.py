@@ -19,7 +19,7 @@ from ehc.notify.render import (
     render_batch,
     respond_url,
 )
-from ehc.templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE
+from ehc.advice_templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE
 
 TEAM = Team(
     id="community-paediatrics",
