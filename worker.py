@@ -12,8 +12,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.projection import CasebookActivities
 from activities.notifications import NotificationActivities
+from activities.projection import CasebookActivities
 from ehc.directory import load_or_default
 from ehc.logging import get_logger
 from ehc.notify.base import EmailSender

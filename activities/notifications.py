@@ -25,8 +25,7 @@ from ehc.models import ChildDetails, NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
 from ehc.notify.render import ChildIdentifiers, redact, render, render_batch
 from ehc.notify.routing import recipients
-from ehc.store import advice_requests
-from ehc.store import repository
+from ehc.store import advice_requests, repository
 from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)

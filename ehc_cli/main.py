@@ -205,8 +205,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _prepare_dev(settings: Settings) -> None:
     """Migrate the store and make sure a development caseworker exists."""
-    from ehc_cli import store_admin
     from ehc.temporal import payload_codec
+    from ehc_cli import store_admin
 
     payload_codec(settings)  # the development key ring, made before the worker and API read it
     asyncio.run(store_admin.migrate(settings))
@@ -226,9 +226,9 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
-    from ehc_cli import store_admin
     from ehc.store import repository
     from ehc.store.db import store_session
+    from ehc_cli import store_admin
 
     now = datetime.now(UTC)
     async with store_session(settings.effective_database_url) as session:

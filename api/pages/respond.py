@@ -26,6 +26,7 @@ from api.errors import ApiError
 from api.pages.render import render
 from api.routes.advice import SubmissionBody, record_submission
 from api.webauth import CSRF_FIELD, PageError, check_csrf, secure_cookies
+from ehc.advice_templates import Template
 from ehc.directory import Directory, Team
 from ehc.models import User
 from ehc.notify.base import Email, PermanentSendError, RetryableSendError
@@ -33,10 +34,8 @@ from ehc.notify.factory import make_sender
 from ehc.notify.render import respond_url
 from ehc.settings import Settings
 from ehc.statutory import Agency
-from ehc.store import advice_requests
-from ehc.store import page_queries, repository, team_portal
+from ehc.store import advice_requests, page_queries, repository, team_portal
 from ehc.store.tables import AdviceRequestRow
-from ehc.advice_templates import Template
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["teams"])

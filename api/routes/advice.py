@@ -17,14 +17,13 @@ from api import temporal_gateway
 from api.deps import ClientDep, SessionDep, TodayDep, require
 from api.errors import ApiError
 from api.schemas import AdviceReceivedBody, Body
+from ehc.advice_templates import problems
 from ehc.directory import Directory
 from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
 from ehc.statutory import Agency
-from ehc.store import advice_requests
-from ehc.store import repository
+from ehc.store import advice_requests, repository
 from ehc.store.advice_requests import AdviceListStatus
 from ehc.store.tables import AdviceRequestRow
-from ehc.advice_templates import problems
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
@@ -233,7 +232,9 @@ async def record_submission(
         if refused.status >= 500:
             raise  # not refused: the case may still record it (a retry is stored once)
         # The contribution is kept either way; the record says the case did not take it.
-        await advice_requests.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
+        await advice_requests.refuse_submission(
+            session, submission_id=submission_id, reason=refused.detail
+        )
         await session.commit()
         raise
 

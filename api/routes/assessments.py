@@ -46,8 +46,7 @@ from ehc.models import (
     Withdrawal,
 )
 from ehc.statutory import NoRuleVersion, rule_version
-from ehc.store import case_reads, repository
-from ehc.store import advice_requests
+from ehc.store import advice_requests, case_reads, repository
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
@@ -81,7 +80,10 @@ async def create_assessment(
     _check_day0(body, today)
     await temporal_gateway.refuse_case_ref_variant(session, body.case_ref)
     outcome = await repository.save_child(
-        session, case_ref=body.case_ref, child=body.child, fingerprint=temporal_gateway.fingerprint(body)
+        session,
+        case_ref=body.case_ref,
+        child=body.child,
+        fingerprint=temporal_gateway.fingerprint(body),
     )
     if outcome == "conflict":
         raise ApiError(

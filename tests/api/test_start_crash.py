@@ -88,10 +88,15 @@ async def test_crash_after_store_write_leaves_a_pending_case_the_sweep_starts(
         )
     # A sweep leaves a start that may still be in flight alone ...
     now = await s.env.get_current_time()
-    assert await temporal_gateway.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=now) == 0
+    assert (
+        await temporal_gateway.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=now)
+        == 0
+    )
     # ... and starts it once it is older than the sweep's delay.
     later = now + temporal_gateway.SWEEP_AFTER + timedelta(seconds=1)
-    started = await temporal_gateway.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=later)
+    started = await temporal_gateway.sweep_pending_starts(
+        s.env.client, s.sessions, s.task_queue, now=later
+    )
     assert started == 1
     assert await _workflow_exists(s, ref)
 
@@ -113,7 +118,10 @@ async def test_crash_after_store_write_leaves_a_pending_case_the_sweep_starts(
     assert r.json()["stage"] == "gathering_advice"
     # A second sweep finds nothing left to do.
     assert (
-        await temporal_gateway.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=later) == 0
+        await temporal_gateway.sweep_pending_starts(
+            s.env.client, s.sessions, s.task_queue, now=later
+        )
+        == 0
     )
 
 

@@ -16,10 +16,10 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import temporal_gateway
-from ehc_cli.store_admin import rebuild
 from ehc.models import CaseView
 from ehc.settings import Settings
 from ehc.store.tables import NoteRow
+from ehc_cli.store_admin import rebuild
 from tests.api.scenarios import create_case, event_kinds, limit, new_case_body, statuses, weeks
 from tests.conftest import Stack, StackMaker
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ehc_cli.store_admin import rebuild
 from ehc.settings import Settings
 from ehc.store import tables
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
+from ehc_cli.store_admin import rebuild
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import Stack
 
@@ -23,7 +23,11 @@ pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a qui
 
 def ehc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ehc_cli.main", *args], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "ehc_cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ehc_cli import bulk_import
 from api import temporal_gateway
 from ehc.importer import COLUMNS
+from ehc_cli import bulk_import
 from tests.api.scenarios import event_kinds, weeks
 from tests.conftest import Stack, unique_ref
 

@@ -51,4 +51,6 @@ def test_no_plan_limit_not_applicable_when_withdrawn_after_week_16_without_a_dec
 def test_original_reading_still_shows_the_provisional_breach_for_old_histories() -> None:
     facts = _assessing()
     facts.reading = case_evaluation.ORIGINAL_READING
-    assert limit(case_evaluation.evaluate(facts, AFTER_WEEK_16), "no_plan_notice").status == "breached"
+    assert (
+        limit(case_evaluation.evaluate(facts, AFTER_WEEK_16), "no_plan_notice").status == "breached"
+    )

@@ -38,7 +38,9 @@ def test_no_plan_notice_sent_after_week_16_breaches_reg_10_1_though_decided_in_t
     facts.decision_to_issue = DecisionToIssue(
         decision="not_issue", decided_on=D(2024, 12, 20), notified_on=D(2024, 12, 27)
     )
-    assert limit(case_evaluation.evaluate(facts, D(2025, 1, 5)), "no_plan_notice").status == "breached"
+    assert (
+        limit(case_evaluation.evaluate(facts, D(2025, 1, 5)), "no_plan_notice").status == "breached"
+    )
 
 
 @pytest.mark.parametrize(
