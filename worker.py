@@ -13,7 +13,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
-from activities.projection import CasebookActivities
+from activities.projection import ProjectionActivities
 from ehc.directory import load_or_default
 from ehc.logging import get_logger
 from ehc.notify.base import EmailSender
@@ -60,7 +60,7 @@ def build_worker(
     max_cached_workflows: int | None = None,
 ) -> Worker:
     """The one place that lists what the worker runs."""
-    casebook = CasebookActivities(sessions)
+    projection = ProjectionActivities(sessions)
 
     async def open_postbox(batch: str) -> None:
         await client.start_workflow(
@@ -83,7 +83,7 @@ def build_worker(
         task_queue=settings.temporal_task_queue,
         workflows=[AssessmentWorkflow, AdviceRequestWorkflow, PostboxWorkflow],
         activities=[
-            casebook.project_case,
+            projection.project_case,
             notices.send_notice,
             notices.queue_notice,
             notices.send_batch,

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.projection import CasebookActivities
+    from activities.projection import ProjectionActivities
     from ehc import case_evaluation, corrections
     from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
     from ehc.models import (
@@ -228,7 +228,7 @@ class AssessmentWorkflow:
 
     async def _project(self, view: CaseView) -> None:
         await workflow.execute_activity_method(
-            CasebookActivities.project_case,
+            ProjectionActivities.project_case,
             view,
             start_to_close_timeout=PROJECTION_TIMEOUT,
             retry_policy=PROJECTION_RETRY,
