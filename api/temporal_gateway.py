@@ -35,7 +35,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.errors import ApiError, unavailable
 from ehc import case_evaluation
 from ehc.case_evaluation import CaseFacts
-from ehc.models import AssessmentInput, CaseView
+from ehc.models import AssessmentInput, CaseView, EventKind
 from ehc.statutory import LimitStatus, london_date
 from ehc.store import case_refs, repository
 from workflows.assessment import SYSTEM, AssessmentWorkflow, workflow_id
@@ -136,7 +136,7 @@ def opening_view(case: AssessmentInput, now: datetime) -> CaseView:
     facts = CaseFacts(case=case)
     facts.reading = case_evaluation.CLOSER_READING
     facts.add_event(
-        "request_received",
+        EventKind.REQUEST_RECEIVED,
         case.received_on,
         now,
         case.entered_by,
@@ -149,7 +149,7 @@ def opening_view(case: AssessmentInput, now: datetime) -> CaseView:
             key = case_evaluation.limit_key(limit)
             facts.recorded_statuses[key] = limit.status
             facts.add_event(
-                f"limit_{limit.status.value}",
+                EventKind(f"limit_{limit.status.value}"),
                 limit.due_on + timedelta(days=1),
                 now,
                 SYSTEM,

@@ -25,6 +25,7 @@ from ehc.models import (
     AdviceRequestCommand,
     ClosureDates,
     Correction,
+    EventKind,
     EventView,
     ExceptionCommand,
     ExceptionView,
@@ -43,20 +44,20 @@ class EventLike(Protocol):
     def detail(self) -> Mapping[str, Any]: ...
 
 
-CORRECTED = "corrected"
-REOPENED = "reopened"
+CORRECTED = EventKind.CORRECTED
+REOPENED = EventKind.REOPENED
 # The kinds of event a caseworker entered, and the fact each one recorded.
-_COMMAND_FACTS = {
-    "decision_to_assess": "decision_to_assess",
-    "decision_to_issue": "decision_to_issue",
-    "draft_plan_served": "draft_plan",
-    "final_plan_issued": "final_plan",
-    "withdrawn": "withdrawal",
+_COMMAND_FACTS: dict[str, str] = {
+    EventKind.DECISION_TO_ASSESS: "decision_to_assess",
+    EventKind.DECISION_TO_ISSUE: "decision_to_issue",
+    EventKind.DRAFT_PLAN_SERVED: "draft_plan",
+    EventKind.FINAL_PLAN_ISSUED: "final_plan",
+    EventKind.WITHDRAWN: "withdrawal",
 }
-_ADVICE_OUTCOMES = {
-    "advice_returned_for_quality": AdviceOutcome.RETURNED_FOR_QUALITY,
-    "advice_not_known_to_service": AdviceOutcome.NOT_KNOWN_TO_SERVICE,
-    "advice_withdrawn": AdviceOutcome.WITHDRAWN,
+_ADVICE_OUTCOMES: dict[str, AdviceOutcome] = {
+    EventKind.ADVICE_RETURNED_FOR_QUALITY: AdviceOutcome.RETURNED_FOR_QUALITY,
+    EventKind.ADVICE_NOT_KNOWN_TO_SERVICE: AdviceOutcome.NOT_KNOWN_TO_SERVICE,
+    EventKind.ADVICE_WITHDRAWN: AdviceOutcome.WITHDRAWN,
 }
 
 
@@ -130,7 +131,7 @@ def corrected(
     detail: dict[str, str] = {"corrects": str(event.seq), "event_kind": event.kind}
     kind = event.kind
     old: dict[str, object]
-    if kind == "request_received":
+    if kind == EventKind.REQUEST_RECEIVED:
         _only(changes, {"received_on", "requested_by", "anchor"}, kind)
         old = {k: getattr(new.case, k) for k in changes}
         new.case = _merge(new.case, changes, kind)
@@ -150,7 +151,7 @@ def corrected(
         command = _merge(command, changes, kind)
         setattr(new, name, command)
         on = next(v for k, v in command.model_dump().items() if isinstance(v, date))
-    elif kind == "advice_requested":
+    elif kind == EventKind.ADVICE_REQUESTED:
         request = new.advice(event.detail["advice_id"])
         _only(changes, {"requested_on", "received_on"}, kind)
         old = {
@@ -167,7 +168,7 @@ def corrected(
             request.received_by_adviser_on = _parse_date(changes["received_on"], "received_on")
         request.rechase = request.chasing_started and request.open
         on = request.requested_on
-    elif kind == "advice_received":
+    elif kind == EventKind.ADVICE_RECEIVED:
         request = new.advice(event.detail["advice_id"])
         _only(changes, {"received_on"}, kind)
         if request.outcome is not AdviceOutcome.RECEIVED:
@@ -192,7 +193,7 @@ def corrected(
         request.outcome_on = on
         if request.outcome is AdviceOutcome.NOT_KNOWN_TO_SERVICE:
             request.advice_received_on = on
-    elif kind == "exception_recorded":
+    elif kind == EventKind.EXCEPTION_RECORDED:
         index = next(
             i for i, e in enumerate(new.exceptions) if e.id == event.detail["exception_id"]
         )
@@ -329,12 +330,12 @@ def check_reopen(facts: CaseFacts, today: date) -> None:
 def reopened(facts: CaseFacts, *, in_place: bool = False) -> tuple[CaseFacts, EventView]:
     """The facts with the mistaken withdrawal (or refusal to assess) taken away, and the
     event undone. A refusal is undone whole: record the right decision afterwards."""
-    kind = "withdrawn" if facts.withdrawal is not None else "decision_to_assess"
+    kind = EventKind.WITHDRAWN if facts.withdrawal is not None else EventKind.DECISION_TO_ASSESS
     event = _latest(facts, kind)
     if event is None:
         raise _not_correctable(f"There is no {kind.replace('_', ' ')} event to undo.")
     new = facts if in_place else facts.model_copy(deep=True)
-    if kind == "withdrawn":
+    if kind == EventKind.WITHDRAWN:
         new.withdrawal = None
     else:
         new.decision_to_assess = None

@@ -8,11 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 from ehc.logging import configure_logging
-from ehc.settings import Settings, get_settings
+from ehc.settings import OfficerFlag, Settings, get_settings
 from ehc.statutory import Anchor, NoRuleVersion
 from ehc.timescales_view import TimescalesView, timescales_view
+
+OFFICER_FLAGS = get_args(OfficerFlag)  # the SEN2 header's DMO and DCO answers
 
 
 def _date(text: str) -> date:
@@ -96,10 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--la", metavar="NNN", help="DfE LA number (default EHC_LA_NUMBER)")
     export.add_argument(
-        "--dmo", choices=["Y", "N", "R"], help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)"
+        "--dmo", choices=OFFICER_FLAGS, help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)"
     )
     export.add_argument(
-        "--dco", choices=["Y", "N", "R"], help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)"
+        "--dco", choices=OFFICER_FLAGS, help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)"
     )
     report = sub.add_parser("report", help="timeliness reports").add_subparsers(
         dest="report_command", required=True

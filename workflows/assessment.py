@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionToAssess,
         DecisionToIssue,
         DraftPlan,
+        EventKind,
         ExceptionCommand,
         ExceptionView,
         FinalPlan,
@@ -127,7 +128,7 @@ class AssessmentWorkflow:
         # must say the same (a start without it, or an old history, uses the start's time).
         opened = case.opened_at if opening and case.opened_at is not None else workflow.now()
         self.facts.add_event(
-            "request_received",
+            EventKind.REQUEST_RECEIVED,
             case.received_on,
             opened,
             case.entered_by,
@@ -174,11 +175,14 @@ class AssessmentWorkflow:
             self.facts.recorded_statuses[key] = limit.status
             if limit.status in MISSED:
                 self._system_event(
-                    f"limit_{limit.status.value}", limit.due_on + timedelta(days=1), key, at=now
+                    EventKind(f"limit_{limit.status.value}"),
+                    limit.due_on + timedelta(days=1),
+                    key,
+                    at=now,
                 )
             elif before in MISSED:
                 self._system_event(
-                    "breach_corrected", limit.due_on, key, at=now, to=limit.status.value
+                    EventKind.BREACH_CORRECTED, limit.due_on, key, at=now, to=limit.status.value
                 )
             elif before is not None and workflow.patched(PROJECT_QUIET_CHANGES_PATCH):
                 self.version += 1  # no event of its own, but the store must show it
@@ -379,7 +383,7 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.decision_to_assess = cmd
         return self._applied(
-            "decision_to_assess",
+            EventKind.DECISION_TO_ASSESS,
             cmd.decided_on,
             cmd.entered_by,
             decision=cmd.decision,
@@ -409,7 +413,7 @@ class AssessmentWorkflow:
             )
         )
         return self._applied(
-            "advice_requested",
+            EventKind.ADVICE_REQUESTED,
             cmd.requested_on,
             cmd.entered_by,
             advice_id=advice_id,
@@ -428,7 +432,7 @@ class AssessmentWorkflow:
             return self.case_view()
         case_evaluation.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
         return self._applied(
-            "advice_received", cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
+            EventKind.ADVICE_RECEIVED, cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_received.validator
@@ -443,7 +447,7 @@ class AssessmentWorkflow:
             return self.case_view()
         case_evaluation.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
         return self._applied(
-            f"advice_{cmd.outcome}", cmd.on, cmd.entered_by, advice_id=cmd.advice_id
+            EventKind(f"advice_{cmd.outcome}"), cmd.on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_outcome.validator
@@ -471,7 +475,7 @@ class AssessmentWorkflow:
             )
         )
         return self._applied(
-            "exception_recorded",
+            EventKind.EXCEPTION_RECORDED,
             cmd.starts_on or london_date(workflow.now()),
             cmd.entered_by,
             exception_id=exception_id,
@@ -492,7 +496,7 @@ class AssessmentWorkflow:
         self.facts.decision_to_issue = cmd
         moved_on = self._moved_on(cmd.decided_on) if cmd.decision == "not_issue" else {}
         return self._applied(
-            "decision_to_issue",
+            EventKind.DECISION_TO_ISSUE,
             cmd.decided_on,
             cmd.entered_by,
             decision=cmd.decision,
@@ -511,7 +515,7 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.draft_plan = cmd
-        return self._applied("draft_plan_served", cmd.served_on, cmd.entered_by)
+        return self._applied(EventKind.DRAFT_PLAN_SERVED, cmd.served_on, cmd.entered_by)
 
     @draft_plan.validator
     def _validate_draft_plan(self, cmd: DraftPlan) -> None:
@@ -525,7 +529,7 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.final_plan = cmd
         moved_on = self._moved_on(cmd.issued_on)
-        return self._applied("final_plan_issued", cmd.issued_on, cmd.entered_by, **moved_on)
+        return self._applied(EventKind.FINAL_PLAN_ISSUED, cmd.issued_on, cmd.entered_by, **moved_on)
 
     @final_plan.validator
     def _validate_final_plan(self, cmd: FinalPlan) -> None:
@@ -539,7 +543,7 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.withdrawal = cmd
         moved_on = self._moved_on(cmd.withdrawn_on)
-        return self._applied("withdrawn", cmd.withdrawn_on, cmd.entered_by, **moved_on)
+        return self._applied(EventKind.WITHDRAWN, cmd.withdrawn_on, cmd.entered_by, **moved_on)
 
     @withdraw.validator
     def _validate_withdraw(self, cmd: Withdrawal) -> None:
@@ -612,7 +616,7 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         return self._applied(
-            "child_details_changed",
+            EventKind.CHILD_DETAILS_CHANGED,
             london_date(workflow.now()),
             cmd.entered_by,
             fields=",".join(cmd.fields),

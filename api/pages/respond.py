@@ -28,7 +28,7 @@ from api.routes.advice import SubmissionBody, record_submission
 from api.webauth import CSRF_FIELD, PageError, check_csrf, secure_cookies
 from ehc.advice_templates import Template
 from ehc.directory import Directory, Team
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.notify.base import Email, PermanentSendError, RetryableSendError
 from ehc.notify.factory import make_sender
 from ehc.notify.render import respond_url
@@ -431,7 +431,7 @@ class AccessOut(BaseModel):
     "/access-log", response_model=list[AccessOut], summary="Who viewed a child's record, when"
 )
 async def access_log(
-    user: Annotated[User, Depends(require("manager", "admin"))], session: SessionDep
+    user: Annotated[User, Depends(require(Role.MANAGER, Role.ADMIN))], session: SessionDep
 ) -> list[AccessOut]:
     rows = await team_portal.access_log(session)
     return [AccessOut.model_validate(r, from_attributes=True) for r in rows]

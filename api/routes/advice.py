@@ -19,7 +19,7 @@ from api.errors import ApiError
 from api.schemas import AdviceReceivedBody, Body
 from ehc.advice_templates import problems
 from ehc.directory import Directory
-from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
+from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, Role, User
 from ehc.statutory import Agency
 from ehc.store import advice_requests, repository
 from ehc.store.advice_requests import AdviceListStatus
@@ -28,9 +28,9 @@ from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
 
-Caseworker = Annotated[User, Depends(require("caseworker", "admin"))]
-Anyone = Annotated[User, Depends(require("caseworker", "manager", "admin", "team"))]
-TeamOrCaseworker = Annotated[User, Depends(require("caseworker", "admin", "team"))]
+Caseworker = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN))]
+Anyone = Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN, Role.TEAM))]
+TeamOrCaseworker = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN, Role.TEAM))]
 NOT_FOUND = ApiError(404, "not_found", "No advice request was found with that id.")
 
 
@@ -80,7 +80,7 @@ def _out(row: AdviceRequestRow) -> dict[str, Any]:
 
 async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRow:
     row = await advice_requests.advice_request(session, advice_id=advice_id)
-    if row is None or (user.role == "team" and row.team != user.team):
+    if row is None or (user.role == Role.TEAM and row.team != user.team):
         raise NOT_FOUND
     return row
 
@@ -111,7 +111,7 @@ async def list_requests(
     """A team user lists its own open requests (`?mine=true`). Caseworkers and managers
     list requests across every team, soonest due first, filtered by agency, team, status
     and due window. Requests closed because the case moved on are not listed as open."""
-    if user.role == "team":
+    if user.role == Role.TEAM:
         if not mine:
             raise ApiError(400, "mine_required", "Team users list their requests with ?mine=true.")
         assert user.team is not None
@@ -146,7 +146,7 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
 
 def _for(user: User, view: CaseView, advice_id: str) -> CaseView | dict[str, Any]:
     """What an outcome answers: a team sees only its own request, never the case."""
-    if user.role != "team":
+    if user.role != Role.TEAM:
         return view
     advice = next(a for a in view.advice_requests if a.id == advice_id)
     return {**advice.model_dump(mode="json"), "case_ref": view.case_ref}
@@ -323,7 +323,7 @@ async def nil_return(
     client: ClientDep,
 ) -> CaseView | dict[str, Any]:
     """A team token gets its own request back; a caseworker gets the case."""
-    if user.role == "team":
+    if user.role == Role.TEAM:
         await _visible(session, advice_id, user)
         await session.rollback()  # hold nothing while the case's workflow is asked
     view = await _outcome(
@@ -364,7 +364,7 @@ class NoticeOut(BaseModel):
 )
 async def notices(
     advice_id: str,
-    user: Annotated[User, Depends(require("caseworker", "manager", "admin"))],
+    user: Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN))],
     session: SessionDep,
 ) -> list[NoticeOut]:
     rows = await advice_requests.list_notices(session, advice_id=advice_id)

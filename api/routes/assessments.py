@@ -37,10 +37,12 @@ from ehc.models import (
     DecisionToAssess,
     DecisionToIssue,
     DraftPlan,
+    EventKind,
     ExceptionCommand,
     FinalPlan,
     QueueItem,
     Reopen,
+    Role,
     Stage,
     User,
     Withdrawal,
@@ -555,7 +557,7 @@ async def patch_child(
         await repository.append_event(
             session,
             case_ref=case_ref,
-            kind="child_details_changed",
+            kind=EventKind.CHILD_DETAILS_CHANGED,
             occurred_on=today,
             entered_by=str(user.id),
             detail={"fields": ",".join(fields), "update_id": key},
@@ -586,7 +588,7 @@ async def assign(
     name = None
     if body.user_id is not None:
         row = await repository.get_user(session, user_id=body.user_id)
-        if row is None or row.role not in ("caseworker", "manager", "admin"):
+        if row is None or row.role not in (Role.CASEWORKER, Role.MANAGER, Role.ADMIN):
             raise ApiError(
                 422, "unknown_user", f"There is no caseworker with user id {body.user_id}."
             )

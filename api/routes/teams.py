@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 from api.deps import SessionDep, require
 from api.errors import ApiError
 from ehc.directory import Team
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.store import advice_requests
 
 router = APIRouter(prefix="/teams", tags=["teams"])
-Admin = Annotated[User, Depends(require("admin"))]
-Staff = Annotated[User, Depends(require("caseworker", "manager", "admin"))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]
+Staff = Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN))]
 
 
 @router.get("", response_model=list[Team], summary="Every team and its escalation ladder")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
+from ehc.models import EventKind
 from ehc.statutory import Agency
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -162,7 +163,7 @@ async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
     return list(rows)
 
 
-RETURN_EVENT = "advice_returned_for_quality"
+RETURN_EVENT = EventKind.ADVICE_RETURNED_FOR_QUALITY
 
 
 async def return_reasons(

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.case_evaluation import limit_key
-from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, User
+from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, Role, User
 from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -55,7 +55,7 @@ from ehc.store.tables import (
 
 SaveChildOutcome = Literal["created", "same", "conflict"]
 QueueStatus = Literal["breached", "at_risk", "pending"]
-ROLES: tuple[str, ...] = ("caseworker", "manager", "team", "admin")
+ROLES: tuple[str, ...] = tuple(Role)
 
 _CHILD_FIELDS = frozenset({"given_name", "family_name", "date_of_birth"})
 _PENDING = LimitStatus.PENDING.value
@@ -800,7 +800,7 @@ async def user_problem(session: AsyncSession, *, role: str, team: str | None) ->
     """Why a user with this role and team cannot be created, as a sentence; None if it can."""
     if role not in ROLES:
         return f"There is no role '{role}'; use one of {', '.join(ROLES)}."
-    if role == "team" and not team:
+    if role == Role.TEAM and not team:
         return "A team user needs a team to answer for (--team on the command line)."
     if role != "team" and team:
         return f"Only a team user belongs to a team; a {role} user cannot."
