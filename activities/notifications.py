@@ -29,6 +29,7 @@ from ehc.store import advice_requests, repository
 from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)
+PERMANENT = PermanentSendError.__name__  # the error type the workflows stop retrying on
 
 
 RETURN_SEQ_BASE = 1000  # a return notice's sequence is 1000 + the chasing cycle
@@ -96,7 +97,7 @@ class NotificationActivities:
         if team is None:
             raise ApplicationError(
                 f"no team {notice.team!r} in the directory",
-                type="PermanentSendError",
+                type=PERMANENT,
                 non_retryable=True,
             )
         to, _ = recipients(team, notice.rung)
@@ -166,7 +167,7 @@ class NotificationActivities:
             raise
         except PermanentSendError as exc:
             await self._settle(notice.key, "failed")
-            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=PERMANENT, non_retryable=True) from exc
         await self._settle(notice.key, "sent", provider_id)
         log.info("notice_sent", key=notice.key, kind=notice.kind, rung=notice.rung)
 
@@ -199,7 +200,7 @@ class NotificationActivities:
                 return
             team = await advice_requests.get_team(session, team_id=rows[0].team)
             if team is None:
-                raise ApplicationError("team gone", type="PermanentSendError", non_retryable=True)
+                raise ApplicationError("team gone", type=PERMANENT, non_retryable=True)
             for row in rows:
                 row.attempts += 1
             items = [
@@ -226,7 +227,7 @@ class NotificationActivities:
             raise
         except PermanentSendError as exc:
             await self._settle_batch([r.key for r in rows], "failed", None)
-            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=PERMANENT, non_retryable=True) from exc
         await self._settle_batch([r.key for r in rows], "sent", provider_id)
         log.info("batch_sent", batch=batch, notices=len(rows))
 
