@@ -26,7 +26,6 @@ from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSen
 from ehc.notify.render import ChildIdentifiers, redact, render, render_batch
 from ehc.notify.routing import recipients
 from ehc.store import advice_requests, repository
-from ehc.store.tables import NotificationRow
 
 log = get_logger(__name__)
 PERMANENT = PermanentSendError.__name__  # the error type the workflows stop retrying on
@@ -88,11 +87,8 @@ class NotificationActivities:
                 return None
             await asyncio.sleep(REASONS_POLL_SECONDS)
 
-    async def _attempt(
-        self, session: AsyncSession, notice: NoticeInput, **extra: Any
-    ) -> tuple[Team, NotificationRow]:
-        """The notice's team, and its ledger row with this attempt counted (created on the
-        first); a team missing from the directory is a permanent failure."""
+    async def _team(self, session: AsyncSession, notice: NoticeInput) -> Team:
+        """The notice's team; a team missing from the directory is a permanent failure."""
         team = await advice_requests.get_team(session, team_id=notice.team) if notice.team else None
         if team is None:
             raise ApplicationError(
@@ -100,30 +96,31 @@ class NotificationActivities:
                 type=PERMANENT,
                 non_retryable=True,
             )
+        return team
+
+    def _ledger_values(self, notice: NoticeInput, team: Team, **extra: Any) -> dict[str, Any]:
+        """What the notice's ledger row records about it."""
         to, _ = recipients(team, notice.rung)
-        row = await advice_requests.record_attempt(
-            session,
-            key=notice.key,
-            now=self.clock(),
-            values={
-                "advice_id": notice.advice_id,
-                "agency": notice.agency.value,
-                "team": team.id,
-                "kind": notice.kind,
-                "rung": notice.rung,
-                "recipient": to,
-                "channel": self.sender.channel,
-                **extra,
-            },
-        )
-        return team, row
+        return {
+            "advice_id": notice.advice_id,
+            "agency": notice.agency.value,
+            "team": team.id,
+            "kind": notice.kind,
+            "rung": notice.rung,
+            "recipient": to,
+            "channel": self.sender.channel,
+            **extra,
+        }
 
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
             done = await advice_requests.sent_notice(session, key=notice.key)
             if done is not None and done.status in ("sent", "failed"):
                 return None
-            team, _ = await self._attempt(session, notice)
+            team = await self._team(session, notice)
+            await advice_requests.record_attempt(
+                session, key=notice.key, now=self.clock(), values=self._ledger_values(notice, team)
+            )
         to, cc = recipients(team, notice.rung)
         reasons = await self._reasons(
             key=notice.key,
@@ -148,11 +145,9 @@ class NotificationActivities:
 
     async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
         async with self.sessions() as session, session.begin():
-            row = await advice_requests.sent_notice(session, key=key)
-            if row is not None:
-                row.status = status
-                row.provider_id = provider_id
-                row.sent_at = self.clock() if status == "sent" else None
+            await advice_requests.settle_notice(
+                session, key=key, status=status, provider_id=provider_id, now=self.clock()
+            )
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NoticeInput) -> None:
@@ -178,15 +173,19 @@ class NotificationActivities:
         async with self.sessions() as session, session.begin():
             row = await advice_requests.sent_notice(session, key=notice.key)
             if row is None:
-                _, row = await self._attempt(
+                team = await self._team(session, notice)
+                row = await advice_requests.queue_notice(
                     session,
-                    notice,
-                    batch=batch_of(notice, notice.team or ""),
-                    case_ref=notice.case_ref,
-                    due_on=notice.due_on,
+                    key=notice.key,
+                    now=self.clock(),
+                    values=self._ledger_values(
+                        notice,
+                        team,
+                        batch=batch_of(notice, notice.team or ""),
+                        case_ref=notice.case_ref,
+                        due_on=notice.due_on,
+                    ),
                 )
-                row.status = "queued"
-                row.attempts = 0
             batch, queued = row.batch, row.status == "queued"
         if queued and batch and self.open_postbox is not None:
             await self.open_postbox(batch)
@@ -195,14 +194,12 @@ class NotificationActivities:
     async def send_batch(self, batch: str) -> None:
         """Send what is queued in ``batch``: one notice as it is, several as one digest."""
         async with self.sessions() as session, session.begin():
-            rows = await advice_requests.queued(session, batch=batch)
+            rows = await advice_requests.attempt_batch(session, batch=batch)
             if not rows:
                 return
             team = await advice_requests.get_team(session, team_id=rows[0].team)
             if team is None:
                 raise ApplicationError("team gone", type=PERMANENT, non_retryable=True)
-            for row in rows:
-                row.attempts += 1
             items = [
                 (r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on) for r in rows
             ]

@@ -74,6 +74,28 @@ async def record_attempt(
     return row
 
 
+async def queue_notice(
+    session: AsyncSession, *, key: str, values: dict[str, Any], now: datetime
+) -> NotificationRow:
+    """The ledger row for a notice put in its recipient's postbox: queued, not yet tried
+    (the postbox counts the attempts when it sends)."""
+    row = await record_attempt(session, key=key, values=values, now=now)
+    row.status = "queued"
+    row.attempts = 0
+    return row
+
+
+async def settle_notice(
+    session: AsyncSession, *, key: str, status: str, provider_id: str | None, now: datetime
+) -> None:
+    """Record how a notice's send ended: ``sent`` (with the provider's id) or ``failed``."""
+    row = await session.get(NotificationRow, key)
+    if row is not None:
+        row.status = status
+        row.provider_id = provider_id
+        row.sent_at = now if status == "sent" else None
+
+
 async def list_notices(session: AsyncSession, *, advice_id: str) -> list[NotificationRow]:
     rows = await session.scalars(
         select(NotificationRow)
@@ -145,6 +167,14 @@ async def save_submission(
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def attempt_batch(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
+    """The notices ``queued`` in ``batch``, with this send attempt counted on each."""
+    rows = await queued(session, batch=batch)
+    for row in rows:
+        row.attempts += 1
+    return rows
 
 
 async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
