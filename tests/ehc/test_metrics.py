@@ -109,12 +109,12 @@ async def test_snapshot_of_a_known_caseload(db: Sessions) -> None:
         assert getattr(snapshot, field) == expected, field
 
 
-async def test_at_risk_cases_agree_with_the_queue(db: Sessions) -> None:
+async def test_at_risk_cases_agree_with_the_worklist(db: Sessions) -> None:
     await project_caseload(db, TODAY)
     async with db() as session:
         at_risk = await metrics_queries.assessments_at_risk(session, today=TODAY, at_risk_days=14)
-        items, _ = await repository.list_queue(
-            session, today=TODAY, at_risk_days=14, status="at_risk", limit=500
+        items, _ = await repository.worklist(
+            session, today=TODAY, at_risk_days=14, status="at_risk", page_size=500
         )
     assert at_risk == len(items) == 1
 
