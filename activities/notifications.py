@@ -114,7 +114,7 @@ class NotificationActivities:
 
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
-            done = await advice_requests.sent_notice(session, key=notice.key)
+            done = await advice_requests.ledger_entry(session, key=notice.key)
             if done is not None and done.status in ("sent", "failed"):
                 return None
             team = await self._team(session, notice)
@@ -171,7 +171,7 @@ class NotificationActivities:
         """Put a notice in its recipient's postbox for the day (digests): the postbox sends
         every notice queued for that recipient that day in one message."""
         async with self.sessions() as session, session.begin():
-            row = await advice_requests.sent_notice(session, key=notice.key)
+            row = await advice_requests.ledger_entry(session, key=notice.key)
             if row is None:
                 team = await self._team(session, notice)
                 row = await advice_requests.queue_notice(

@@ -538,6 +538,23 @@ class AdviceState(Frozen):
     on: date
 
 
+class LedgerEntry(Frozen):
+    """One notice's row in the ledger (``notifications``), as the notification activities
+    read it: whether it went, its postbox, and what a digest needs to list it."""
+
+    key: str
+    advice_id: str
+    agency: str
+    team: str
+    kind: str
+    rung: int
+    status: str
+    attempts: int
+    batch: str | None
+    case_ref: str | None
+    due_on: date | None
+
+
 class NoticeInput(Frozen):
     """One notice to send; ``key`` makes it go out once whatever is retried."""
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
-from ehc.models import EventKind
+from ehc.models import EventKind, LedgerEntry
 from ehc.statutory import Agency
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -58,8 +58,14 @@ async def save_team(session: AsyncSession, team: Team) -> None:
             setattr(row, name, value)
 
 
-async def sent_notice(session: AsyncSession, *, key: str) -> NotificationRow | None:
-    return await session.get(NotificationRow, key)
+def _entry(row: NotificationRow) -> LedgerEntry:
+    return LedgerEntry.model_validate(row, from_attributes=True)
+
+
+async def ledger_entry(session: AsyncSession, *, key: str) -> LedgerEntry | None:
+    """The ledger's entry for the notice ``key``, if it was ever tried or queued."""
+    row = await session.get(NotificationRow, key)
+    return None if row is None else _entry(row)
 
 
 async def record_attempt(
@@ -76,13 +82,13 @@ async def record_attempt(
 
 async def queue_notice(
     session: AsyncSession, *, key: str, values: dict[str, Any], now: datetime
-) -> NotificationRow:
+) -> LedgerEntry:
     """The ledger row for a notice put in its recipient's postbox: queued, not yet tried
     (the postbox counts the attempts when it sends)."""
     row = await record_attempt(session, key=key, values=values, now=now)
     row.status = "queued"
     row.attempts = 0
-    return row
+    return _entry(row)
 
 
 async def settle_notice(
@@ -169,12 +175,12 @@ async def save_submission(
     return row.id
 
 
-async def attempt_batch(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
+async def attempt_batch(session: AsyncSession, *, batch: str) -> list[LedgerEntry]:
     """The notices ``queued`` in ``batch``, with this send attempt counted on each."""
     rows = await queued(session, batch=batch)
     for row in rows:
         row.attempts += 1
-    return rows
+    return [_entry(row) for row in rows]
 
 
 async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
