@@ -36,7 +36,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.case_evaluation import limit_key
-from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, Role, User
+from ehc.models import (
+    TERMINAL_STAGES,
+    CaseView,
+    ChildDetails,
+    EventView,
+    QueueItem,
+    Role,
+    User,
+)
 from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -336,19 +344,7 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
     stored_seqs = set(
         (await session.scalars(select(EventRow.seq).where(EventRow.case_ref == ref))).all()
     )
-    new_events = [
-        {
-            "case_ref": ref,
-            "seq": e.seq,
-            "kind": e.kind,
-            "occurred_on": e.occurred_on,
-            "entered_at": e.entered_at,
-            "entered_by": e.entered_by,
-            "detail": dict(e.detail),
-        }
-        for e in view.events
-        if e.seq not in stored_seqs
-    ]
+    new_events = [_event_row(ref, e) for e in view.events if e.seq not in stored_seqs]
     if new_events:
         stmt = _insert(session, EventRow).on_conflict_do_nothing(index_elements=["case_ref", "seq"])
         await session.execute(stmt, new_events)
@@ -356,6 +352,19 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
 
 
 # --- the queue ---------------------------------------------------------------------------
+
+
+def _event_row(case_ref: str, e: EventView) -> dict[str, Any]:
+    """An audit event as its ``events`` row."""
+    return {
+        "case_ref": case_ref,
+        "seq": e.seq,
+        "kind": e.kind,
+        "occurred_on": e.occurred_on,
+        "entered_at": e.entered_at,
+        "entered_by": e.entered_by,
+        "detail": dict(e.detail),
+    }
 
 
 async def append_event(
@@ -743,18 +752,7 @@ async def record_opened_case(
     limits = list(_limit_rows(view).values())
     if limits:
         await session.execute(_insert(session, LimitRow), limits)
-    events = [
-        {
-            "case_ref": view.case_ref,
-            "seq": e.seq,
-            "kind": e.kind,
-            "occurred_on": e.occurred_on,
-            "entered_at": e.entered_at,
-            "entered_by": e.entered_by,
-            "detail": dict(e.detail),
-        }
-        for e in view.events
-    ]
+    events = [_event_row(view.case_ref, e) for e in view.events]
     if events:
         await session.execute(_insert(session, EventRow), events)
     await session.execute(
