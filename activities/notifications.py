@@ -25,11 +25,10 @@ from ehc.models import ChildDetails, NoticeInput
 from ehc.notify.base import Email, EmailSender, PermanentSendError, RetryableSendError
 from ehc.notify.render import ChildIdentifiers, redact, render, render_batch
 from ehc.notify.routing import recipients
-from ehc.store import chasing_repository as ledger
-from ehc.store import repository
-from ehc.store.tables import NotificationRow
+from ehc.store import advice_requests, repository
 
 log = get_logger(__name__)
+PERMANENT = PermanentSendError.__name__  # the error type the workflows stop retrying on
 
 
 RETURN_SEQ_BASE = 1000  # a return notice's sequence is 1000 + the chasing cycle
@@ -77,7 +76,7 @@ class NotificationActivities:
         deadline = loop.time() + self.reasons_wait_seconds
         while True:
             async with self.sessions() as session:
-                text = await ledger.return_reasons(
+                text = await advice_requests.return_reasons(
                     session, case_ref=case_ref, advice_id=advice_id, cycle=cycle
                 )
                 if text is not None:
@@ -88,42 +87,40 @@ class NotificationActivities:
                 return None
             await asyncio.sleep(REASONS_POLL_SECONDS)
 
-    async def _attempt(
-        self, session: AsyncSession, notice: NoticeInput, **extra: Any
-    ) -> tuple[Team, NotificationRow]:
-        """The notice's team, and its ledger row with this attempt counted (created on the
-        first); a team missing from the directory is a permanent failure."""
-        team = await ledger.get_team(session, team_id=notice.team) if notice.team else None
+    async def _team(self, session: AsyncSession, notice: NoticeInput) -> Team:
+        """The notice's team; a team missing from the directory is a permanent failure."""
+        team = await advice_requests.get_team(session, team_id=notice.team) if notice.team else None
         if team is None:
             raise ApplicationError(
                 f"no team {notice.team!r} in the directory",
-                type="PermanentSendError",
+                type=PERMANENT,
                 non_retryable=True,
             )
+        return team
+
+    def _ledger_values(self, notice: NoticeInput, team: Team, **extra: Any) -> dict[str, Any]:
+        """What the notice's ledger row records about it."""
         to, _ = recipients(team, notice.rung)
-        row = await ledger.record_attempt(
-            session,
-            key=notice.key,
-            now=self.clock(),
-            values={
-                "advice_id": notice.advice_id,
-                "agency": notice.agency.value,
-                "team": team.id,
-                "kind": notice.kind,
-                "rung": notice.rung,
-                "recipient": to,
-                "channel": self.sender.channel,
-                **extra,
-            },
-        )
-        return team, row
+        return {
+            "advice_id": notice.advice_id,
+            "agency": notice.agency.value,
+            "team": team.id,
+            "kind": notice.kind,
+            "rung": notice.rung,
+            "recipient": to,
+            "channel": self.sender.channel,
+            **extra,
+        }
 
     async def _prepare(self, notice: NoticeInput) -> Email | None:
         async with self.sessions() as session, session.begin():
-            done = await ledger.sent_notice(session, key=notice.key)
+            done = await advice_requests.ledger_entry(session, key=notice.key)
             if done is not None and done.status in ("sent", "failed"):
                 return None
-            team, _ = await self._attempt(session, notice)
+            team = await self._team(session, notice)
+            await advice_requests.record_attempt(
+                session, key=notice.key, now=self.clock(), values=self._ledger_values(notice, team)
+            )
         to, cc = recipients(team, notice.rung)
         reasons = await self._reasons(
             key=notice.key,
@@ -148,11 +145,9 @@ class NotificationActivities:
 
     async def _settle(self, key: str, status: str, provider_id: str | None = None) -> None:
         async with self.sessions() as session, session.begin():
-            row = await ledger.sent_notice(session, key=key)
-            if row is not None:
-                row.status = status
-                row.provider_id = provider_id
-                row.sent_at = self.clock() if status == "sent" else None
+            await advice_requests.settle_notice(
+                session, key=key, status=status, provider_id=provider_id, now=self.clock()
+            )
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NoticeInput) -> None:
@@ -167,7 +162,7 @@ class NotificationActivities:
             raise
         except PermanentSendError as exc:
             await self._settle(notice.key, "failed")
-            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=PERMANENT, non_retryable=True) from exc
         await self._settle(notice.key, "sent", provider_id)
         log.info("notice_sent", key=notice.key, kind=notice.kind, rung=notice.rung)
 
@@ -176,17 +171,21 @@ class NotificationActivities:
         """Put a notice in its recipient's postbox for the day (digests): the postbox sends
         every notice queued for that recipient that day in one message."""
         async with self.sessions() as session, session.begin():
-            row = await ledger.sent_notice(session, key=notice.key)
+            row = await advice_requests.ledger_entry(session, key=notice.key)
             if row is None:
-                _, row = await self._attempt(
+                team = await self._team(session, notice)
+                row = await advice_requests.queue_notice(
                     session,
-                    notice,
-                    batch=batch_of(notice, notice.team or ""),
-                    case_ref=notice.case_ref,
-                    due_on=notice.due_on,
+                    key=notice.key,
+                    now=self.clock(),
+                    values=self._ledger_values(
+                        notice,
+                        team,
+                        batch=batch_of(notice, notice.team or ""),
+                        case_ref=notice.case_ref,
+                        due_on=notice.due_on,
+                    ),
                 )
-                row.status = "queued"
-                row.attempts = 0
             batch, queued = row.batch, row.status == "queued"
         if queued and batch and self.open_postbox is not None:
             await self.open_postbox(batch)
@@ -195,14 +194,12 @@ class NotificationActivities:
     async def send_batch(self, batch: str) -> None:
         """Send what is queued in ``batch``: one notice as it is, several as one digest."""
         async with self.sessions() as session, session.begin():
-            rows = await ledger.queued(session, batch=batch)
+            rows = await advice_requests.attempt_batch(session, batch=batch)
             if not rows:
                 return
-            team = await ledger.get_team(session, team_id=rows[0].team)
+            team = await advice_requests.get_team(session, team_id=rows[0].team)
             if team is None:
-                raise ApplicationError("team gone", type="PermanentSendError", non_retryable=True)
-            for row in rows:
-                row.attempts += 1
+                raise ApplicationError("team gone", type=PERMANENT, non_retryable=True)
             items = [
                 (r.key, r.kind, r.case_ref or "", r.advice_id, r.agency, r.due_on) for r in rows
             ]
@@ -227,7 +224,7 @@ class NotificationActivities:
             raise
         except PermanentSendError as exc:
             await self._settle_batch([r.key for r in rows], "failed", None)
-            raise ApplicationError(str(exc), type="PermanentSendError", non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=PERMANENT, non_retryable=True) from exc
         await self._settle_batch([r.key for r in rows], "sent", provider_id)
         log.info("batch_sent", batch=batch, notices=len(rows))
 

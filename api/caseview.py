@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.schemas import CaseResponse, SubmissionOut
 from ehc.corrections import CORRECTED, REOPENED
 from ehc.models import CaseView, ChildDetails
-from ehc.store import chasing_repository, repository
+from ehc.store import advice_requests, repository
 from ehc.store.case_reads import Projection
 
 
@@ -46,7 +46,7 @@ async def case_response(
 ) -> CaseResponse:
     """``view`` with notes, submissions, names and supersession filled in from the store."""
     notes = await repository.case_notes(session, case_ref=view.case_ref)
-    rows = await chasing_repository.submissions_for(
+    rows = await advice_requests.submissions_for(
         session, advice_ids=[a.id for a in view.advice_requests]
     )
     submissions = [

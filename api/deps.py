@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import ApiError
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.settings import Settings
 from ehc.statutory import london_date
 from ehc.store import repository
@@ -157,5 +157,5 @@ def require(*roles: str) -> Callable[..., Awaitable[User]]:
     return dependency
 
 
-Reader = Annotated[User, Depends(require("caseworker", "manager", "admin"))]
-Writer = Annotated[User, Depends(require("caseworker", "admin"))]
+Reader = Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN))]
+Writer = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN))]

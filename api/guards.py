@@ -5,7 +5,7 @@
 - An ``Idempotency-Key`` sent again with a different body for the same case and command
   (the same method and path) is refused with 422 ``idempotency_key_reused``: a retry must
   repeat its request exactly, so a 2xx always means the data sent was recorded.
-- Each request gets one budget for its calls to Temporal (``api.casework``).
+- Each request gets one budget for its calls to Temporal (``api.temporal_gateway``).
 - Every response carries security headers, and ``Cache-Control: no-store`` unless the
   route chose its own caching: responses hold children's personal data.
 
@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import casework
+from api import temporal_gateway
 from api.errors import RETRY_AFTER_SECONDS
 from ehc.logging import get_logger
 from ehc.settings import Settings
@@ -123,7 +123,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        casework.start_budget(self.settings.temporal_deadline_seconds)
+        temporal_gateway.start_budget(self.settings.temporal_deadline_seconds)
         send = self._with_headers(scope, send)
         scope = await _case_insensitive(scope)
         if scope["method"] not in WITH_BODY:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.casework import NoWorkflow
+from api.temporal_gateway import NoWorkflow
 from ehc.store import case_reads
 
 ARCHIVED = (

@@ -19,15 +19,15 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.deps import Clock, SessionDep
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.settings import Settings
 from ehc.store import accounts
 
 COOKIE = "ehc_session"
 SIGN_IN_CSRF_COOKIE = "ehc_sign_in_csrf"
 CSRF_FIELD = "csrf_token"
-READERS = frozenset({"caseworker", "manager", "admin"})
-WRITERS = frozenset({"caseworker", "admin"})
+READERS = frozenset({Role.CASEWORKER, Role.MANAGER, Role.ADMIN})
+WRITERS = frozenset({Role.CASEWORKER, Role.ADMIN})
 
 
 class SignInRequired(Exception):

@@ -209,7 +209,7 @@ async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
     """`ehc import cases` of ``n`` synthetic cases with ``ehc worker`` in its own process;
     the worker's memory per open case and the dev server's per workflow, afterwards."""
     from bench.caseload import scripts, write_import_csv
-    from bulkimport import import_cases
+    from ehc_cli.bulk_import import import_cases
 
     env, address = await dev_server(folder)
     await upgrade(store_url)

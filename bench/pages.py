@@ -2,7 +2,7 @@
 the store. Prints p50/p95 per page; asserts nothing.
 
 The store is seeded directly with 10,000 projected case views (made by the same pure
-rules the workflows use, ``ehc.casefile.evaluate``) and the children's details; a few real
+rules the workflows use, ``ehc.case_evaluation.evaluate``) and the children's details; a few real
 cases run as workflows on the Temporal dev server, because the case page reads the case
 view from its workflow. Pages are requested in-process over ASGI as a signed-in
 caseworker, so the figures are the server's time to answer, without a network.
@@ -25,8 +25,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from ehc import casefile
-from ehc.casefile import AdviceRequestFacts, CaseFacts
+from ehc import case_evaluation
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts
 from ehc.models import (
     AssessmentInput,
     ChildDetails,
@@ -99,7 +99,7 @@ async def seed(url: str, n: int, today: date) -> None:
         for start in range(0, n, batch):
             async with sessions() as session, session.begin():
                 for i in range(start, min(n, start + batch)):
-                    view = casefile.evaluate(synthetic_facts(i, today, rng), today)
+                    view = case_evaluation.evaluate(synthetic_facts(i, today, rng), today)
                     await repository.project_case(session, view)
                     child = ChildDetails(
                         given_name=rng.choice(["Sam", "Alex", "Jo", "Ravi", "Amara", "Noah"]),

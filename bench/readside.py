@@ -2,7 +2,7 @@
 synthetic generator (no workflows), then time the reads caseworkers and managers make.
 
 Each case's rows are what the projection would write: the case view is computed by the
-pure ``ehc.casefile`` from the case's facts after its events (checked by ``ehc.importer``
+pure ``ehc.case_evaluation`` from the case's facts after its events (checked by ``ehc.importer``
 with the workflow's validators). Re-run after merging other read-side changes: it measures
 whatever queries the branch has.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.caseload import import_row, scripts
-from ehc import casefile
+from ehc import case_evaluation
 from ehc.importer import RowProblem, parse_row
 from ehc.statutory import london_date
 from ehc.store import repository
@@ -38,7 +38,7 @@ def rows_of(raw: dict[str, str], today: date) -> dict[str, list[dict[str, Any]]]
     except RowProblem:
         return None
     assert row.facts is not None
-    view = casefile.evaluate(row.facts, today)
+    view = case_evaluation.evaluate(row.facts, today)
     ref = view.case_ref
     at = datetime.combine(view.received_on, datetime.min.time(), UTC)
     return {

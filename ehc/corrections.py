@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from ehc import casefile, statutory
-from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
+from ehc import case_evaluation, statutory
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
 from ehc.models import (
     TERMINAL_STAGES,
     AdviceOutcome,
@@ -25,6 +25,7 @@ from ehc.models import (
     AdviceRequestCommand,
     ClosureDates,
     Correction,
+    EventKind,
     EventView,
     ExceptionCommand,
     ExceptionView,
@@ -43,20 +44,20 @@ class EventLike(Protocol):
     def detail(self) -> Mapping[str, Any]: ...
 
 
-CORRECTED = "corrected"
-REOPENED = "reopened"
+CORRECTED = EventKind.CORRECTED
+REOPENED = EventKind.REOPENED
 # The kinds of event a caseworker entered, and the fact each one recorded.
-_COMMAND_FACTS = {
-    "decision_to_assess": "decision_to_assess",
-    "decision_to_issue": "decision_to_issue",
-    "draft_plan_served": "draft_plan",
-    "final_plan_issued": "final_plan",
-    "withdrawn": "withdrawal",
+_COMMAND_FACTS: dict[str, str] = {
+    EventKind.DECISION_TO_ASSESS: "decision_to_assess",
+    EventKind.DECISION_TO_ISSUE: "decision_to_issue",
+    EventKind.DRAFT_PLAN_SERVED: "draft_plan",
+    EventKind.FINAL_PLAN_ISSUED: "final_plan",
+    EventKind.WITHDRAWN: "withdrawal",
 }
-_ADVICE_OUTCOMES = {
-    "advice_returned_for_quality": AdviceOutcome.RETURNED_FOR_QUALITY,
-    "advice_not_known_to_service": AdviceOutcome.NOT_KNOWN_TO_SERVICE,
-    "advice_withdrawn": AdviceOutcome.WITHDRAWN,
+_ADVICE_OUTCOMES: dict[str, AdviceOutcome] = {
+    EventKind.ADVICE_RETURNED_FOR_QUALITY: AdviceOutcome.RETURNED_FOR_QUALITY,
+    EventKind.ADVICE_NOT_KNOWN_TO_SERVICE: AdviceOutcome.NOT_KNOWN_TO_SERVICE,
+    EventKind.ADVICE_WITHDRAWN: AdviceOutcome.WITHDRAWN,
 }
 
 
@@ -130,7 +131,7 @@ def corrected(
     detail: dict[str, str] = {"corrects": str(event.seq), "event_kind": event.kind}
     kind = event.kind
     old: dict[str, object]
-    if kind == "request_received":
+    if kind == EventKind.REQUEST_RECEIVED:
         _only(changes, {"received_on", "requested_by", "anchor"}, kind)
         old = {k: getattr(new.case, k) for k in changes}
         new.case = _merge(new.case, changes, kind)
@@ -150,7 +151,7 @@ def corrected(
         command = _merge(command, changes, kind)
         setattr(new, name, command)
         on = next(v for k, v in command.model_dump().items() if isinstance(v, date))
-    elif kind == "advice_requested":
+    elif kind == EventKind.ADVICE_REQUESTED:
         request = new.advice(event.detail["advice_id"])
         _only(changes, {"requested_on", "received_on"}, kind)
         old = {
@@ -167,7 +168,7 @@ def corrected(
             request.received_by_adviser_on = _parse_date(changes["received_on"], "received_on")
         request.rechase = request.chasing_started and request.open
         on = request.requested_on
-    elif kind == "advice_received":
+    elif kind == EventKind.ADVICE_RECEIVED:
         request = new.advice(event.detail["advice_id"])
         _only(changes, {"received_on"}, kind)
         if request.outcome is not AdviceOutcome.RECEIVED:
@@ -192,7 +193,7 @@ def corrected(
         request.outcome_on = on
         if request.outcome is AdviceOutcome.NOT_KNOWN_TO_SERVICE:
             request.advice_received_on = on
-    elif kind == "exception_recorded":
+    elif kind == EventKind.EXCEPTION_RECORDED:
         index = next(
             i for i, e in enumerate(new.exceptions) if e.id == event.detail["exception_id"]
         )
@@ -242,10 +243,10 @@ def check_history(facts: CaseFacts, today: date) -> None:
         )
     built = CaseFacts(case=facts.case)
     if facts.decision_to_assess is not None:
-        casefile.check_decision_to_assess(built, facts.decision_to_assess, today)
+        case_evaluation.check_decision_to_assess(built, facts.decision_to_assess, today)
         built.decision_to_assess = facts.decision_to_assess
     for request in facts.advice_requests:
-        casefile.check_advice_request(
+        case_evaluation.check_advice_request(
             built,
             AdviceRequestCommand(
                 agency=request.agency,
@@ -262,12 +263,12 @@ def check_history(facts: CaseFacts, today: date) -> None:
         )
         built.advice_requests.append(copy)
         if request.outcome is AdviceOutcome.RECEIVED and request.advice_received_on is not None:
-            casefile.check_advice_received(
+            case_evaluation.check_advice_received(
                 built,
                 AdviceReceived(advice_id=request.id, received_on=request.advice_received_on),
                 today,
             )
-            casefile.apply_advice_received(copy, request.advice_received_on)
+            case_evaluation.apply_advice_received(copy, request.advice_received_on)
         elif request.outcome in (AdviceOutcome.NOT_KNOWN_TO_SERVICE, AdviceOutcome.WITHDRAWN):
             assert request.outcome_on is not None
             outcome = AdviceOutcomeCommand.model_validate(
@@ -277,16 +278,16 @@ def check_history(facts: CaseFacts, today: date) -> None:
                     "on": request.outcome_on,
                 }
             )
-            casefile.check_advice_outcome(built, outcome, today)
-            casefile.apply_advice_outcome(copy, outcome)
+            case_evaluation.check_advice_outcome(built, outcome, today)
+            case_evaluation.apply_advice_outcome(copy, outcome)
     for exception in facts.exceptions:
-        casefile.check_exception(built, _exception_command(exception), today)
+        case_evaluation.check_exception(built, _exception_command(exception), today)
         built.exceptions.append(exception)
     for name, check in (
-        ("decision_to_issue", casefile.check_decision_to_issue),
-        ("draft_plan", casefile.check_draft_plan),
-        ("final_plan", casefile.check_final_plan),
-        ("withdrawal", casefile.check_withdrawal),
+        ("decision_to_issue", case_evaluation.check_decision_to_issue),
+        ("draft_plan", case_evaluation.check_draft_plan),
+        ("final_plan", case_evaluation.check_final_plan),
+        ("withdrawal", case_evaluation.check_withdrawal),
     ):
         command = getattr(facts, name)
         if command is not None:
@@ -316,7 +317,7 @@ def _latest(facts: CaseFacts, kind: str) -> EventView | None:
 def check_reopen(facts: CaseFacts, today: date) -> None:
     """Only a withdrawal or a decision not to assess can be undone, and only on a case
     still inside its grace period (the workflow refuses once it has finished)."""
-    current = casefile.stage(facts)
+    current = case_evaluation.stage(facts)
     if current not in (Stage.WITHDRAWN, Stage.CLOSED_NOT_ASSESSED):
         raise CommandRefused(
             "not_reopenable",
@@ -329,12 +330,12 @@ def check_reopen(facts: CaseFacts, today: date) -> None:
 def reopened(facts: CaseFacts, *, in_place: bool = False) -> tuple[CaseFacts, EventView]:
     """The facts with the mistaken withdrawal (or refusal to assess) taken away, and the
     event undone. A refusal is undone whole: record the right decision afterwards."""
-    kind = "withdrawn" if facts.withdrawal is not None else "decision_to_assess"
+    kind = EventKind.WITHDRAWN if facts.withdrawal is not None else EventKind.DECISION_TO_ASSESS
     event = _latest(facts, kind)
     if event is None:
         raise _not_correctable(f"There is no {kind.replace('_', ' ')} event to undo.")
     new = facts if in_place else facts.model_copy(deep=True)
-    if kind == "withdrawn":
+    if kind == EventKind.WITHDRAWN:
         new.withdrawal = None
     else:
         new.decision_to_assess = None
@@ -343,7 +344,7 @@ def reopened(facts: CaseFacts, *, in_place: bool = False) -> tuple[CaseFacts, Ev
         if request.outcome is AdviceOutcome.CASE_MOVED_ON:
             request.outcome = AdviceOutcome.OUTSTANDING
             request.outcome_on = None
-    if casefile.stage(new) not in TERMINAL_STAGES:
+    if case_evaluation.stage(new) not in TERMINAL_STAGES:
         new.closed_at = None
     return new, event
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from ehc.advice_templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, Template
 from ehc.chasing import ChasingPolicy
 from ehc.statutory import Agency
-from ehc.templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, Template
 
 TEMPLATES = {"health": HEALTH_TEMPLATE, "general": GENERAL_TEMPLATE}
 TEAM_ID = r"^[a-z0-9][a-z0-9_-]{0,79}$"

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ehc import casefile
-from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
+from ehc import case_evaluation as casefile
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
 from ehc.models import (
     AdviceReceived,
     AdviceRequestCommand,

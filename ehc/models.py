@@ -112,6 +112,41 @@ TERMINAL_STAGES = frozenset(
 )
 
 
+class EventKind(StrEnum):
+    """What one line of a case's audit trail records (``EventView.kind``, ``events.kind``).
+
+    The values are the strings stored and kept in Temporal histories: never change one."""
+
+    REQUEST_RECEIVED = "request_received"
+    DECISION_TO_ASSESS = "decision_to_assess"
+    ADVICE_REQUESTED = "advice_requested"
+    ADVICE_RECEIVED = "advice_received"
+    ADVICE_RETURNED_FOR_QUALITY = "advice_returned_for_quality"
+    ADVICE_NOT_KNOWN_TO_SERVICE = "advice_not_known_to_service"
+    ADVICE_WITHDRAWN = "advice_withdrawn"
+    EXCEPTION_RECORDED = "exception_recorded"
+    DECISION_TO_ISSUE = "decision_to_issue"
+    DRAFT_PLAN_SERVED = "draft_plan_served"
+    FINAL_PLAN_ISSUED = "final_plan_issued"
+    WITHDRAWN = "withdrawn"
+    CHILD_DETAILS_CHANGED = "child_details_changed"
+    CORRECTED = "corrected"
+    REOPENED = "reopened"
+    # The system's own: a limit missed (breached, or excused by an exception) or put right.
+    LIMIT_BREACHED = "limit_breached"
+    LIMIT_EXCEPTION = "limit_exception"
+    BREACH_CORRECTED = "breach_corrected"
+
+
+class Role(StrEnum):
+    """Who a user is: what they may read and record."""
+
+    CASEWORKER = "caseworker"
+    MANAGER = "manager"
+    TEAM = "team"
+    ADMIN = "admin"
+
+
 class AdviceOutcome(StrEnum):
     """Where an advice request stands (rules.md section 5)."""
 
@@ -474,7 +509,7 @@ class QueueItem(BaseModel):
 class User(BaseModel):
     id: int
     name: str
-    role: Literal["caseworker", "manager", "team", "admin"]
+    role: Role
     team: str | None = None
 
 
@@ -501,6 +536,23 @@ class AdviceState(Frozen):
 
     outcome: AdviceOutcome | Literal["case_closed"]
     on: date
+
+
+class LedgerEntry(Frozen):
+    """One notice's row in the ledger (``notifications``), as the notification activities
+    read it: whether it went, its postbox, and what a digest needs to list it."""
+
+    key: str
+    advice_id: str
+    agency: str
+    team: str
+    kind: str
+    rung: int
+    status: str
+    attempts: int
+    batch: str | None
+    case_ref: str | None
+    due_on: date | None
 
 
 class NoticeInput(Frozen):

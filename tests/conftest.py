@@ -37,7 +37,7 @@ from api.app import create_app
 from ehc.directory import load as load_directory_file
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import chasing_repository, repository
+from ehc.store import advice_requests, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from ehc.temporal import (
@@ -222,7 +222,7 @@ async def store_engine(store_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(store_url)
     async with sessionmaker(engine)() as session:
         for team in load_directory_file(TEAMS_FILE).teams:
-            await chasing_repository.save_team(session, team)
+            await advice_requests.save_team(session, team)
         await session.commit()
     yield engine
     await engine.dispose()

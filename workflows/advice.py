@@ -14,8 +14,7 @@ import contextlib
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -24,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from ehc.models import CLOSED_ADVICE, AdviceInput, AdviceOutcome, AdviceState, NoticeInput
     from ehc.statutory import end_of_london_day, london_date
     from ehc.workdays import ENGLAND_BANK_HOLIDAYS
+    from workflows.notice_retry import FIRST_BACKOFF, SEND_RETRY, failed_for_good, next_backoff
 
 # Rules.md 8.5: notices on working days in England. Chasers started before keep the
 # calendar schedule so that their histories replay.
@@ -31,23 +31,6 @@ WORKING_DAYS_PATCH = "notices-on-working-days"
 
 NOTICE_HOUR = timedelta(hours=9)
 BACKDATED_PATCH = "advice-backdated-request-first"
-# A send is tried twice at once; after that the workflow waits on a durable timer with
-# backoff (5 minutes, doubling to an hour) and tries again until it is sent, it fails for
-# good, or the request closes. The waits are in the history, where anyone can see them.
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_attempts=2,
-    non_retryable_error_types=["PermanentSendError"],
-)
-FIRST_BACKOFF = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
-
-
-def _permanent(err: ActivityError) -> bool:
-    cause = err.cause
-    return isinstance(cause, ApplicationError) and (
-        cause.non_retryable or cause.type == "PermanentSendError"
-    )
 
 
 def advice_workflow_id(advice_id: str) -> str:
@@ -160,11 +143,11 @@ class AdviceRequestWorkflow:
                     retry_policy=SEND_RETRY,
                 )
             except ActivityError as err:
-                if _permanent(err) or self._closed():
+                if failed_for_good(err) or self._closed():
                     workflow.logger.warning("notice_not_sent", extra={"seq": notice.seq})
                     return
                 await self._wait_for(workflow.now() + backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                backoff = next_backoff(backoff)
                 continue
             self.sent.append(notice.seq)
             return

@@ -1,7 +1,7 @@
 """One durable workflow per EHC needs assessment, id ``assessment-{case_ref}``.
 
 The workflow holds the case's facts, evaluates every statutory limit with the pure rules in
-``ehc.casefile`` and sleeps on a durable timer until the next due date ends in England.
+``ehc.case_evaluation`` and sleeps on a durable timer until the next due date ends in England.
 Caseworkers' events arrive as updates whose validators refuse what the law or the order of
 the process does not allow. Every change is projected into the case store by an activity.
 No personal data enters the workflow: only the pseudonymous case reference, dates, codes.
@@ -21,9 +21,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.casebook import CasebookActivities
-    from ehc import casefile, corrections
-    from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
+    from activities.projection import ProjectionActivities
+    from ehc import case_evaluation, corrections
+    from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
     from ehc.models import (
         CLOSED_ADVICE,
         TERMINAL_STAGES,
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionToAssess,
         DecisionToIssue,
         DraftPlan,
+        EventKind,
         ExceptionCommand,
         ExceptionView,
         FinalPlan,
@@ -102,7 +103,7 @@ def workflow_id(case_ref: str) -> str:
 
 def _notified(cmd: DecisionToAssess | DecisionToIssue) -> dict[str, str]:
     """The audit event carries the notice date (rules.md 8.2) for the store and reports."""
-    return {"notified_on": casefile.notice_on(cmd).isoformat()}
+    return {"notified_on": case_evaluation.notice_on(cmd).isoformat()}
 
 
 def _refused(exc: CommandRefused) -> ApplicationError:
@@ -115,9 +116,9 @@ class AssessmentWorkflow:
     def __init__(self, case: AssessmentInput) -> None:
         self.facts = CaseFacts(case=case)
         self.facts.reading = (
-            casefile.CLOSER_READING
+            case_evaluation.CLOSER_READING
             if workflow.patched(LAW_READING_PATCH)
-            else casefile.ORIGINAL_READING
+            else case_evaluation.ORIGINAL_READING
         )
         self.version = 0
         self.projected_version = -1  # the version the store holds
@@ -127,7 +128,7 @@ class AssessmentWorkflow:
         # must say the same (a start without it, or an old history, uses the start's time).
         opened = case.opened_at if opening and case.opened_at is not None else workflow.now()
         self.facts.add_event(
-            "request_received",
+            EventKind.REQUEST_RECEIVED,
             case.received_on,
             opened,
             case.entered_by,
@@ -165,27 +166,30 @@ class AssessmentWorkflow:
     def _refresh(self, at: datetime | None = None) -> CaseView:
         """Evaluate every limit now; record each breach and each correction in the audit."""
         now = workflow.now() if at is None else at
-        view = casefile.evaluate(self.facts, london_date(now))
+        view = case_evaluation.evaluate(self.facts, london_date(now))
         for limit in view.limits:
-            key = casefile.limit_key(limit)
+            key = case_evaluation.limit_key(limit)
             before = self.facts.recorded_statuses.get(key)
             if before == limit.status:
                 continue
             self.facts.recorded_statuses[key] = limit.status
             if limit.status in MISSED:
                 self._system_event(
-                    f"limit_{limit.status.value}", limit.due_on + timedelta(days=1), key, at=now
+                    EventKind(f"limit_{limit.status.value}"),
+                    limit.due_on + timedelta(days=1),
+                    key,
+                    at=now,
                 )
             elif before in MISSED:
                 self._system_event(
-                    "breach_corrected", limit.due_on, key, at=now, to=limit.status.value
+                    EventKind.BREACH_CORRECTED, limit.due_on, key, at=now, to=limit.status.value
                 )
             elif before is not None and workflow.patched(PROJECT_QUIET_CHANGES_PATCH):
                 self.version += 1  # no event of its own, but the store must show it
         if view.stage in TERMINAL_STAGES and self.facts.closed_at is None:
             self.facts.closed_at = now
             self.version += 1
-        return casefile.evaluate(self.facts, london_date(now))
+        return case_evaluation.evaluate(self.facts, london_date(now))
 
     def _system_event(self, kind: str, on: date, key: str, *, at: datetime, **detail: str) -> None:
         self.facts.add_event(kind, on, at, SYSTEM, limit=key, **detail)
@@ -228,7 +232,7 @@ class AssessmentWorkflow:
 
     async def _project(self, view: CaseView) -> None:
         await workflow.execute_activity_method(
-            CasebookActivities.project_case,
+            ProjectionActivities.project_case,
             view,
             start_to_close_timeout=PROJECTION_TIMEOUT,
             retry_policy=PROJECTION_RETRY,
@@ -298,7 +302,7 @@ class AssessmentWorkflow:
                 agency=request.agency,
                 team=request.team,
                 requested_on=request.received_by_adviser_on,
-                due_on=casefile.advice_period(self.facts, request)[1],
+                due_on=case_evaluation.advice_period(self.facts, request)[1],
                 policy=request.policy,
                 ladder_rungs=request.ladder_rungs,
                 cycle=request.chasing_cycle,
@@ -328,7 +332,7 @@ class AssessmentWorkflow:
 
     @workflow.query
     def case_view(self) -> CaseView:
-        return casefile.evaluate(self.facts, london_date(workflow.now()))
+        return case_evaluation.evaluate(self.facts, london_date(workflow.now()))
 
     @workflow.update
     @_reply_once_projected
@@ -347,7 +351,7 @@ class AssessmentWorkflow:
             return
         info = workflow.current_update_info()
         if info is not None and workflow.patched(f"{LAW_READING_PATCH}@{info.id}"):
-            self.facts.reading = casefile.CLOSER_READING
+            self.facts.reading = case_evaluation.CLOSER_READING
             self.version += 1
 
     def _duplicate(self) -> bool:
@@ -379,7 +383,7 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.decision_to_assess = cmd
         return self._applied(
-            "decision_to_assess",
+            EventKind.DECISION_TO_ASSESS,
             cmd.decided_on,
             cmd.entered_by,
             decision=cmd.decision,
@@ -388,7 +392,7 @@ class AssessmentWorkflow:
 
     @decision_to_assess.validator
     def _validate_decision_to_assess(self, cmd: DecisionToAssess) -> None:
-        self._check(casefile.check_decision_to_assess, cmd)
+        self._check(case_evaluation.check_decision_to_assess, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -398,7 +402,7 @@ class AssessmentWorkflow:
             return self.case_view()
         advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
         self.facts.advice_requests.append(
-            casefile.AdviceRequestFacts(
+            case_evaluation.AdviceRequestFacts(
                 id=advice_id,
                 agency=cmd.agency,
                 team=cmd.team,
@@ -409,7 +413,7 @@ class AssessmentWorkflow:
             )
         )
         return self._applied(
-            "advice_requested",
+            EventKind.ADVICE_REQUESTED,
             cmd.requested_on,
             cmd.entered_by,
             advice_id=advice_id,
@@ -418,7 +422,7 @@ class AssessmentWorkflow:
 
     @request_advice.validator
     def _validate_request_advice(self, cmd: AdviceRequestCommand) -> None:
-        self._check(casefile.check_advice_request, cmd)
+        self._check(case_evaluation.check_advice_request, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -426,14 +430,14 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
-        casefile.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
+        case_evaluation.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
         return self._applied(
-            "advice_received", cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
+            EventKind.ADVICE_RECEIVED, cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_received.validator
     def _validate_advice_received(self, cmd: AdviceReceived) -> None:
-        self._check(casefile.check_advice_received, cmd)
+        self._check(case_evaluation.check_advice_received, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -441,14 +445,14 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
-        casefile.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
+        case_evaluation.apply_advice_outcome(self.facts.advice(cmd.advice_id), cmd)
         return self._applied(
-            f"advice_{cmd.outcome}", cmd.on, cmd.entered_by, advice_id=cmd.advice_id
+            EventKind(f"advice_{cmd.outcome}"), cmd.on, cmd.entered_by, advice_id=cmd.advice_id
         )
 
     @advice_outcome.validator
     def _validate_advice_outcome(self, cmd: AdviceOutcomeCommand) -> None:
-        self._check(casefile.check_advice_outcome, cmd)
+        self._check(case_evaluation.check_advice_outcome, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -471,7 +475,7 @@ class AssessmentWorkflow:
             )
         )
         return self._applied(
-            "exception_recorded",
+            EventKind.EXCEPTION_RECORDED,
             cmd.starts_on or london_date(workflow.now()),
             cmd.entered_by,
             exception_id=exception_id,
@@ -481,7 +485,7 @@ class AssessmentWorkflow:
 
     @record_exception.validator
     def _validate_record_exception(self, cmd: ExceptionCommand) -> None:
-        self._check(casefile.check_exception, cmd)
+        self._check(case_evaluation.check_exception, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -492,7 +496,7 @@ class AssessmentWorkflow:
         self.facts.decision_to_issue = cmd
         moved_on = self._moved_on(cmd.decided_on) if cmd.decision == "not_issue" else {}
         return self._applied(
-            "decision_to_issue",
+            EventKind.DECISION_TO_ISSUE,
             cmd.decided_on,
             cmd.entered_by,
             decision=cmd.decision,
@@ -502,7 +506,7 @@ class AssessmentWorkflow:
 
     @decision_to_issue.validator
     def _validate_decision_to_issue(self, cmd: DecisionToIssue) -> None:
-        self._check(casefile.check_decision_to_issue, cmd)
+        self._check(case_evaluation.check_decision_to_issue, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -511,11 +515,11 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         self.facts.draft_plan = cmd
-        return self._applied("draft_plan_served", cmd.served_on, cmd.entered_by)
+        return self._applied(EventKind.DRAFT_PLAN_SERVED, cmd.served_on, cmd.entered_by)
 
     @draft_plan.validator
     def _validate_draft_plan(self, cmd: DraftPlan) -> None:
-        self._check(casefile.check_draft_plan, cmd)
+        self._check(case_evaluation.check_draft_plan, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -525,11 +529,11 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.final_plan = cmd
         moved_on = self._moved_on(cmd.issued_on)
-        return self._applied("final_plan_issued", cmd.issued_on, cmd.entered_by, **moved_on)
+        return self._applied(EventKind.FINAL_PLAN_ISSUED, cmd.issued_on, cmd.entered_by, **moved_on)
 
     @final_plan.validator
     def _validate_final_plan(self, cmd: FinalPlan) -> None:
-        self._check(casefile.check_final_plan, cmd)
+        self._check(case_evaluation.check_final_plan, cmd)
 
     @workflow.update
     @_reply_once_projected
@@ -539,11 +543,11 @@ class AssessmentWorkflow:
             return self.case_view()
         self.facts.withdrawal = cmd
         moved_on = self._moved_on(cmd.withdrawn_on)
-        return self._applied("withdrawn", cmd.withdrawn_on, cmd.entered_by, **moved_on)
+        return self._applied(EventKind.WITHDRAWN, cmd.withdrawn_on, cmd.entered_by, **moved_on)
 
     @withdraw.validator
     def _validate_withdraw(self, cmd: Withdrawal) -> None:
-        self._check(casefile.check_withdrawal, cmd)
+        self._check(case_evaluation.check_withdrawal, cmd)
 
     def _moved_on(self, on: date) -> dict[str, str]:
         """The case moved on (final plan issued, or closed) while advice was outstanding:
@@ -600,7 +604,7 @@ class AssessmentWorkflow:
         self._check(lambda facts, _cmd, today: corrections.check_reopen(facts, today), cmd)
 
     def _reopened_if_open(self) -> None:
-        if casefile.stage(self.facts) not in TERMINAL_STAGES:
+        if case_evaluation.stage(self.facts) not in TERMINAL_STAGES:
             self.facts.closed_at = None
 
     @workflow.update
@@ -612,7 +616,7 @@ class AssessmentWorkflow:
         if self._duplicate():
             return self.case_view()
         return self._applied(
-            "child_details_changed",
+            EventKind.CHILD_DETAILS_CHANGED,
             london_date(workflow.now()),
             cmd.entered_by,
             fields=",".join(cmd.fields),

@@ -11,20 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
+    from workflows.notice_retry import FIRST_BACKOFF, SEND_RETRY, failed_for_good, next_backoff
 
 COLLECT_WINDOW = timedelta(minutes=10)
-FIRST_BACKOFF = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_attempts=2,
-    non_retryable_error_types=["PermanentSendError"],
-)
 
 
 def postbox_id(batch: str) -> str:
@@ -47,9 +40,8 @@ class PostboxWorkflow:
                 )
                 return
             except ActivityError as err:
-                cause = err.cause
-                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                if failed_for_good(err):
                     workflow.logger.warning("batch_not_sent")
                     return
                 await workflow.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                backoff = next_backoff(backoff)

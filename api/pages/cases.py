@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
-from api import casework
+from api import temporal_gateway as casework
 from api.deps import ClientDep, NowDep, SessionDep, SettingsDep, TodayDep
 from api.errors import ApiError
 from api.pages import forms
@@ -38,7 +38,8 @@ from api.webauth import PageError, WebUserDep, check_csrf, require_writer
 from ehc.models import LimitView, QueueItem, Stage
 from ehc.settings import Settings
 from ehc.statutory import LimitStatus
-from ehc.store import chasing_repository, page_queries, repository
+from ehc.store import advice_requests as chasing_repository
+from ehc.store import page_queries, repository
 from ehc.timeline import LIMIT_NAMES, timeline
 
 router = APIRouter(include_in_schema=False)

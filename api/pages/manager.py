@@ -18,12 +18,13 @@ from api.deps import SessionDep, SettingsDep, TodayDep
 from api.pages.render import render
 from api.webauth import PageError, WebUser, WebUserDep
 from ehc import published
+from ehc.models import Role
 from ehc.store import metrics_queries as mq
 from ehc.store import page_queries
 
 router = APIRouter(include_in_schema=False)
 DUE_SOON_DAYS = 14
-MANAGERS = frozenset({"manager", "admin"})
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 def _manager(user: WebUser) -> None:

@@ -7,7 +7,7 @@ address, so it tells no one which addresses are registered. Signed in, a browser
 is scoped to that team: ``/respond`` lists its open requests, and each request shows the
 child (every view is written to the access log), what is asked, the due date, and a form
 generated from the agency's agreed template, the same ``Template`` that
-``ehc.templates.problems`` checks, submitted through the API's own submission path.
+``ehc.advice_templates.problems`` checks, submitted through the API's own submission path.
 """
 
 from __future__ import annotations
@@ -26,17 +26,16 @@ from api.errors import ApiError
 from api.pages.render import render
 from api.routes.advice import SubmissionBody, record_submission
 from api.webauth import CSRF_FIELD, PageError, check_csrf, secure_cookies
+from ehc.advice_templates import Template
 from ehc.directory import Directory, Team
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.notify.base import Email, PermanentSendError, RetryableSendError
 from ehc.notify.factory import make_sender
 from ehc.notify.render import respond_url
 from ehc.settings import Settings
 from ehc.statutory import Agency
-from ehc.store import chasing_repository as chasing
-from ehc.store import page_queries, repository, team_portal
+from ehc.store import advice_requests, page_queries, repository, team_portal
 from ehc.store.tables import AdviceRequestRow
-from ehc.templates import Template
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["teams"])
@@ -121,10 +120,10 @@ async def send_link(request: Request, session: SessionDep, settings: SettingsDep
         return _ask_page(
             request, settings, advice_id=advice_id, errors=[{"field": "email", "text": text}]
         )
-    row = await chasing.advice_request(session, advice_id=advice_id) if advice_id else None
+    row = await advice_requests.advice_request(session, advice_id=advice_id) if advice_id else None
     team = None
     if advice_id is None or row is not None:
-        team = _teams_for(await chasing.list_teams(session), email, row)
+        team = _teams_for(await advice_requests.list_teams(session), email, row)
     now = _clock(request)()
     if team is not None and await team_portal.may_send_link(session, email=email, now=now):
         token = await team_portal.create_link(
@@ -195,8 +194,8 @@ async def requests_page(
 ) -> HTMLResponse:
     if member is None:
         return _ask_page(request, settings, advice_id=None, errors=[])
-    rows = await chasing.team_requests(session, team=member.team)
-    team = await chasing.get_team(session, team_id=member.team)
+    rows = await advice_requests.team_requests(session, team=member.team)
+    team = await advice_requests.get_team(session, team_id=member.team)
     children = await page_queries.child_identities(session, case_refs=[r.case_ref for r in rows])
     for row in rows:
         if row.case_ref in children:
@@ -230,7 +229,7 @@ def _directory(request: Request) -> Directory:
 
 
 async def _own(session: SessionDep, member: team_portal.TeamMember, advice_id: str) -> Any:
-    row = await chasing.advice_request(session, advice_id=advice_id)
+    row = await advice_requests.advice_request(session, advice_id=advice_id)
     if row is None or row.team != member.team:
         raise NOT_FOUND
     return row
@@ -302,7 +301,7 @@ async def _request_page(
     reasons = None
     if row.outcome == "returned_for_quality":
         for cycle in range(1, 20):
-            found = await chasing.return_reasons(
+            found = await advice_requests.return_reasons(
                 session, case_ref=row.case_ref, advice_id=row.id, cycle=cycle
             )
             if found is None:
@@ -432,7 +431,7 @@ class AccessOut(BaseModel):
     "/access-log", response_model=list[AccessOut], summary="Who viewed a child's record, when"
 )
 async def access_log(
-    user: Annotated[User, Depends(require("manager", "admin"))], session: SessionDep
+    user: Annotated[User, Depends(require(Role.MANAGER, Role.ADMIN))], session: SessionDep
 ) -> list[AccessOut]:
     rows = await team_portal.access_log(session)
     return [AccessOut.model_validate(r, from_attributes=True) for r in rows]

@@ -13,25 +13,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api import casework
+from api import temporal_gateway
 from api.deps import ClientDep, SessionDep, TodayDep, require
 from api.errors import ApiError
 from api.schemas import AdviceReceivedBody, Body
+from ehc.advice_templates import problems
 from ehc.directory import Directory
-from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, User
+from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, Role, User
 from ehc.statutory import Agency
-from ehc.store import chasing_repository as chasing
-from ehc.store import repository
-from ehc.store.chasing_repository import AdviceListStatus
+from ehc.store import advice_requests, repository
+from ehc.store.advice_requests import AdviceListStatus
 from ehc.store.tables import AdviceRequestRow
-from ehc.templates import problems
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
 
-Caseworker = Annotated[User, Depends(require("caseworker", "admin"))]
-Anyone = Annotated[User, Depends(require("caseworker", "manager", "admin", "team"))]
-TeamOrCaseworker = Annotated[User, Depends(require("caseworker", "admin", "team"))]
+Caseworker = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN))]
+Anyone = Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN, Role.TEAM))]
+TeamOrCaseworker = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN, Role.TEAM))]
 NOT_FOUND = ApiError(404, "not_found", "No advice request was found with that id.")
 
 
@@ -80,8 +79,8 @@ def _out(row: AdviceRequestRow) -> dict[str, Any]:
 
 
 async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRow:
-    row = await chasing.advice_request(session, advice_id=advice_id)
-    if row is None or (user.role == "team" and row.team != user.team):
+    row = await advice_requests.advice_request(session, advice_id=advice_id)
+    if row is None or (user.role == Role.TEAM and row.team != user.team):
         raise NOT_FOUND
     return row
 
@@ -112,12 +111,12 @@ async def list_requests(
     """A team user lists its own open requests (`?mine=true`). Caseworkers and managers
     list requests across every team, soonest due first, filtered by agency, team, status
     and due window. Requests closed because the case moved on are not listed as open."""
-    if user.role == "team":
+    if user.role == Role.TEAM:
         if not mine:
             raise ApiError(400, "mine_required", "Team users list their requests with ?mine=true.")
         assert user.team is not None
-        return [_out(r) for r in await chasing.team_requests(session, team=user.team)]
-    rows = await chasing.staff_requests(
+        return [_out(r) for r in await advice_requests.team_requests(session, team=user.team)]
+    rows = await advice_requests.staff_requests(
         session,
         today=today,
         agency=agency.value if agency else None,
@@ -147,7 +146,7 @@ async def get_request(advice_id: str, user: Anyone, session: SessionDep) -> dict
 
 def _for(user: User, view: CaseView, advice_id: str) -> CaseView | dict[str, Any]:
     """What an outcome answers: a team sees only its own request, never the case."""
-    if user.role != "team":
+    if user.role != Role.TEAM:
         return view
     advice = next(a for a in view.advice_requests if a.id == advice_id)
     return {**advice.model_dump(mode="json"), "case_ref": view.case_ref}
@@ -201,7 +200,7 @@ async def record_submission(
     found = problems(_directory(request).template(agency), body.sections)
     if body.submitted_on > today:
         raise ApiError(422, "date_in_future", "submitted_on is in the future.")
-    submission_id = await chasing.save_submission(
+    submission_id = await advice_requests.save_submission(
         session,
         advice_id=advice_id,
         agency=agency.value,
@@ -212,7 +211,7 @@ async def record_submission(
         sections=body.sections,
         entered_by=entered_by,
         entered_at=request.app.state.clock(),
-        key=casework.update_id(f"submission-{advice_id}", body, None),
+        key=temporal_gateway.update_id(f"submission-{advice_id}", body, None),
     )
     await session.commit()
     if found:
@@ -221,19 +220,21 @@ async def record_submission(
         advice_id=advice_id, received_on=body.submitted_on, entered_by=entered_by
     )
     try:
-        view = await casework.update(
+        view = await temporal_gateway.update(
             client,
             row.case_ref,
             AssessmentWorkflow.advice_received,
             command,
-            update_key=casework.update_id(f"submission-{advice_id}", body, None),
+            update_key=temporal_gateway.update_id(f"submission-{advice_id}", body, None),
         )
         return view, submission_id
     except ApiError as refused:
         if refused.status >= 500:
             raise  # not refused: the case may still record it (a retry is stored once)
         # The contribution is kept either way; the record says the case did not take it.
-        await chasing.refuse_submission(session, submission_id=submission_id, reason=refused.detail)
+        await advice_requests.refuse_submission(
+            session, submission_id=submission_id, reason=refused.detail
+        )
         await session.commit()
         raise
 
@@ -250,17 +251,17 @@ async def advice_received(
     command = AdviceReceived(
         advice_id=advice_id, received_on=body.received_on, entered_by=str(user.id)
     )
-    return await casework.update(
+    return await temporal_gateway.update(
         client,
         case_ref,
         AssessmentWorkflow.advice_received,
         command,
-        update_key=casework.update_id(f"advice-received-{advice_id}", body, None),
+        update_key=temporal_gateway.update_id(f"advice-received-{advice_id}", body, None),
     )
 
 
 def _case_ref(advice_id: str) -> str:
-    case_ref = casework.case_ref_of_advice(advice_id)
+    case_ref = temporal_gateway.case_ref_of_advice(advice_id)
     if case_ref is None:
         raise NOT_FOUND
     return case_ref
@@ -280,8 +281,8 @@ async def _outcome(
     command = AdviceOutcomeCommand.model_validate(
         {"advice_id": advice_id, "outcome": outcome, "on": on, "entered_by": str(user.id)}
     )
-    key = casework.update_id(f"{outcome}-{advice_id}", body, None)
-    view = await casework.update(
+    key = temporal_gateway.update_id(f"{outcome}-{advice_id}", body, None)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.advice_outcome, command, update_key=key
     )
     await repository.save_note(session, key=key, case_ref=case_ref, text=text)
@@ -322,7 +323,7 @@ async def nil_return(
     client: ClientDep,
 ) -> CaseView | dict[str, Any]:
     """A team token gets its own request back; a caseworker gets the case."""
-    if user.role == "team":
+    if user.role == Role.TEAM:
         await _visible(session, advice_id, user)
         await session.rollback()  # hold nothing while the case's workflow is asked
     view = await _outcome(
@@ -363,8 +364,8 @@ class NoticeOut(BaseModel):
 )
 async def notices(
     advice_id: str,
-    user: Annotated[User, Depends(require("caseworker", "manager", "admin"))],
+    user: Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN))],
     session: SessionDep,
 ) -> list[NoticeOut]:
-    rows = await chasing.list_notices(session, advice_id=advice_id)
+    rows = await advice_requests.list_notices(session, advice_id=advice_id)
     return [NoticeOut.model_validate(r, from_attributes=True) for r in rows]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
-from api import casework
+from api import temporal_gateway
 from api.caseview import case_response
 from api.deps import ClientDep, NowDep, Reader, SessionDep, SettingsDep, TodayDep, Writer
 from api.errors import ApiError
@@ -37,17 +37,18 @@ from ehc.models import (
     DecisionToAssess,
     DecisionToIssue,
     DraftPlan,
+    EventKind,
     ExceptionCommand,
     FinalPlan,
     QueueItem,
     Reopen,
+    Role,
     Stage,
     User,
     Withdrawal,
 )
 from ehc.statutory import NoRuleVersion, rule_version
-from ehc.store import case_reads, repository
-from ehc.store import chasing_repository as chasing
+from ehc.store import advice_requests, case_reads, repository
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
@@ -79,9 +80,12 @@ async def create_assessment(
     response: Response,
 ) -> CaseResponse:
     _check_day0(body, today)
-    await casework.refuse_case_ref_variant(session, body.case_ref)
+    await temporal_gateway.refuse_case_ref_variant(session, body.case_ref)
     outcome = await repository.save_child(
-        session, case_ref=body.case_ref, child=body.child, fingerprint=casework.fingerprint(body)
+        session,
+        case_ref=body.case_ref,
+        child=body.child,
+        fingerprint=temporal_gateway.fingerprint(body),
     )
     if outcome == "conflict":
         raise ApiError(
@@ -109,7 +113,7 @@ async def create_assessment(
         opened_at=now,
     )
     # open_case commits the child with the case's first rows, then starts the workflow.
-    view = await casework.open_case(
+    view = await temporal_gateway.open_case(
         client,
         session,
         case,
@@ -213,7 +217,7 @@ async def get_assessment(
     if stored is not None:
         return await case_response(session, stored.view, child=child, projection=stored.projection)
     await session.rollback()  # hold nothing while Temporal is asked
-    view = await casework.view(client, case_ref)
+    view = await temporal_gateway.view(client, case_ref)
     return await case_response(
         session, view, child=child, projection=case_reads.Projection(source="workflow")
     )
@@ -228,12 +232,12 @@ async def decision_to_assess(
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = DecisionToAssess(**body.model_dump(), entered_by=str(user.id))
-    return await casework.update(
+    return await temporal_gateway.update(
         client,
         case_ref,
         AssessmentWorkflow.decision_to_assess,
         command,
-        update_key=casework.update_id("decision-to-assess", body, idempotency_key),
+        update_key=temporal_gateway.update_id("decision-to-assess", body, idempotency_key),
     )
 
 
@@ -261,8 +265,8 @@ async def request_advice(
         ladder_rungs=rungs,
         entered_by=str(user.id),
     )
-    key = casework.update_id("advice-request", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("advice-request", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.request_advice, command, update_key=key
     )
     advice = _advice_for(view, key)
@@ -278,7 +282,7 @@ async def _chasing_for(
     team_id = body.team or config.default_team
     if team_id is None:
         return None, config.policy, 0
-    team = await chasing.get_team(session, team_id=team_id)
+    team = await advice_requests.get_team(session, team_id=team_id)
     await session.rollback()  # hold nothing while the update waits on Temporal
     if team is None or team.agency is not body.agency:
         raise ApiError(
@@ -326,8 +330,8 @@ async def record_exception(
         else None,
         entered_by=str(user.id),
     )
-    key = casework.update_id("exception", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("exception", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.record_exception, command, update_key=key
     )
     text = body.reason if institution is None else f"{body.reason}\nInstitution: {institution.name}"
@@ -348,8 +352,8 @@ async def decision_to_issue(
     """A decision not to issue closes the case: outstanding advice is closed as
     ``case_moved_on`` and listed in ``warnings``."""
     command = DecisionToIssue(**body.model_dump(), entered_by=str(user.id))
-    key = casework.update_id("decision-to-issue", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("decision-to-issue", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.decision_to_issue, command, update_key=key
     )
     return await case_response(session, view, warnings=_moved_on_warnings(view, key))
@@ -364,12 +368,12 @@ async def draft_plan(
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
     command = DraftPlan(**body.model_dump(), entered_by=str(user.id))
-    return await casework.update(
+    return await temporal_gateway.update(
         client,
         case_ref,
         AssessmentWorkflow.draft_plan,
         command,
-        update_key=casework.update_id("draft-plan", body, idempotency_key),
+        update_key=temporal_gateway.update_id("draft-plan", body, idempotency_key),
     )
 
 
@@ -385,8 +389,8 @@ async def final_plan(
     """Issuing the final plan while advice is outstanding closes those requests as
     ``case_moved_on`` (chasing stops) and says so in ``warnings``."""
     command = FinalPlan(**body.model_dump(), entered_by=str(user.id))
-    key = casework.update_id("final-plan", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("final-plan", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.final_plan, command, update_key=key
     )
     return await case_response(session, view, warnings=_moved_on_warnings(view, key))
@@ -416,8 +420,8 @@ async def withdrawal(
     """Closes the case; outstanding advice is closed as ``case_moved_on`` (see
     ``warnings``). A withdrawal entered by mistake is undone with ``/reopen``."""
     command = Withdrawal(withdrawn_on=body.withdrawn_on, entered_by=str(user.id))
-    key = casework.update_id("withdrawal", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("withdrawal", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.withdraw, command, update_key=key
     )
     await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
@@ -448,9 +452,9 @@ async def correct(
     changes = body.changes.model_dump(mode="json", exclude_none=True)
     if not changes:
         raise ApiError(422, "nothing_to_correct", "Send at least one field to change.")
-    key = casework.update_id("correction", body, idempotency_key)
+    key = temporal_gateway.update_id("correction", body, idempotency_key)
     command = Correction(event_id=body.event_id, changes=changes, entered_by=str(user.id))
-    view = await casework.update(
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.correct, command, update_key=key
     )
     await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
@@ -474,8 +478,8 @@ async def reopen(
 ) -> CaseResponse:
     """Only inside the case's grace period after closing. Advice requests the closing
     stopped are chased again."""
-    key = casework.update_id("reopen", body, idempotency_key)
-    view = await casework.update(
+    key = temporal_gateway.update_id("reopen", body, idempotency_key)
+    view = await temporal_gateway.update(
         client, case_ref, AssessmentWorkflow.reopen, Reopen(entered_by=str(user.id)), update_key=key
     )
     await repository.save_note(session, key=key, case_ref=case_ref, text=body.reason)
@@ -532,13 +536,13 @@ async def patch_child(
         problems = [f"child.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ApiError(422, "invalid_child", " ".join(problems), problems=problems) from None
     if result is None:
-        raise casework.NO_CASE
+        raise temporal_gateway.NO_CASE
     child, changed = result
     await session.commit()
     fields = sorted({f if f in KNOWN_CHILD_FIELDS else "other" for f in changed})
-    key = casework.update_id("child", BodyFingerprint(changes=changes), None)
+    key = temporal_gateway.update_id("child", BodyFingerprint(changes=changes), None)
     try:
-        view = await casework.update(
+        view = await temporal_gateway.update(
             client,
             case_ref,
             AssessmentWorkflow.child_changed,
@@ -553,13 +557,13 @@ async def patch_child(
         await repository.append_event(
             session,
             case_ref=case_ref,
-            kind="child_details_changed",
+            kind=EventKind.CHILD_DETAILS_CHANGED,
             occurred_on=today,
             entered_by=str(user.id),
             detail={"fields": ",".join(fields), "update_id": key},
         )
         await session.commit()
-        view = await casework.view(client, case_ref)
+        view = await temporal_gateway.view(client, case_ref)
     return await case_response(session, view, child=child)
 
 
@@ -584,13 +588,13 @@ async def assign(
     name = None
     if body.user_id is not None:
         row = await repository.get_user(session, user_id=body.user_id)
-        if row is None or row.role not in ("caseworker", "manager", "admin"):
+        if row is None or row.role not in (Role.CASEWORKER, Role.MANAGER, Role.ADMIN):
             raise ApiError(
                 422, "unknown_user", f"There is no caseworker with user id {body.user_id}."
             )
         name = row.name
     if not await repository.assign(session, case_ref=case_ref, assignee_id=body.user_id):
-        raise casework.NO_CASE
+        raise temporal_gateway.NO_CASE
     await session.commit()
     return AssigneeOut(case_ref=case_ref, assignee_id=body.user_id, assignee=name)
 

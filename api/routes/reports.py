@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, SettingsDep, require
 from api.errors import ApiError
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.reports.sen2 import Sen2Summary
 from ehc.reports.service import (
     Sen2HeaderMissing,
@@ -27,7 +27,7 @@ from ehc.reports.timeliness import Section, TimelinessReport, to_csv
 from ehc.settings import OfficerFlag
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-Manager = Annotated[User, Depends(require("manager", "admin"))]
+Manager = Annotated[User, Depends(require(Role.MANAGER, Role.ADMIN))]
 LaParam = Annotated[
     str | None,
     Query(pattern=r"^\d{3}$", description="DfE's 3-digit LA number (default EHC_LA_NUMBER)"),

@@ -9,22 +9,22 @@ from fastapi import APIRouter, Depends
 from api.deps import SessionDep, require
 from api.errors import ApiError
 from ehc.directory import Team
-from ehc.models import User
-from ehc.store import chasing_repository as chasing
+from ehc.models import Role, User
+from ehc.store import advice_requests
 
 router = APIRouter(prefix="/teams", tags=["teams"])
-Admin = Annotated[User, Depends(require("admin"))]
-Staff = Annotated[User, Depends(require("caseworker", "manager", "admin"))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]
+Staff = Annotated[User, Depends(require(Role.CASEWORKER, Role.MANAGER, Role.ADMIN))]
 
 
 @router.get("", response_model=list[Team], summary="Every team and its escalation ladder")
 async def list_teams(user: Staff, session: SessionDep) -> list[Team]:
-    return await chasing.list_teams(session)
+    return await advice_requests.list_teams(session)
 
 
 @router.get("/{team_id}", response_model=Team)
 async def get_team(team_id: str, user: Staff, session: SessionDep) -> Team:
-    team = await chasing.get_team(session, team_id=team_id)
+    team = await advice_requests.get_team(session, team_id=team_id)
     if team is None:
         raise ApiError(404, "not_found", "No team was found with that id.")
     return team
@@ -34,6 +34,6 @@ async def get_team(team_id: str, user: Staff, session: SessionDep) -> Team:
 async def put_team(team_id: str, team: Team, user: Admin, session: SessionDep) -> Team:
     if team.id != team_id:
         raise ApiError(422, "id_mismatch", "The team id in the body must match the address.")
-    await chasing.save_team(session, team)
+    await advice_requests.save_team(session, team)
     await session.commit()
     return team

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from api.deps import SessionDep, require
 from api.errors import ApiError
 from api.schemas import Body
-from ehc.models import User
+from ehc.models import Role, User
 from ehc.store import repository
 from ehc.store.tables import UserRow
 
 router = APIRouter(prefix="/users", tags=["users"])
-Admin = Annotated[User, Depends(require("admin"))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]
 
 
 class UserOut(BaseModel):
@@ -32,7 +32,7 @@ class UserOut(BaseModel):
 
 class NewUser(Body):
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["caseworker", "manager", "team", "admin"]
+    role: Role
     team: str | None = Field(default=None, max_length=80)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 

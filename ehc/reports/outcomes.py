@@ -16,6 +16,7 @@ from typing import Literal
 
 from ehc import measures, statutory
 from ehc.corrections import CORRECTED, REOPENED, amended
+from ehc.models import EventKind
 from ehc.store.report_queries import CaseRecord, EventRecord
 
 RequestOutcome = Literal["Y", "N", "W", "A"]
@@ -145,7 +146,9 @@ def notice_date(event: EventRecord) -> date:
     docs/reports.md). Events recorded before ``notified_on`` existed carry only the
     decision date; other events are dated as they happened."""
     notified = event.detail.get("notified_on")
-    if event.kind in ("decision_to_assess", "decision_to_issue") and isinstance(notified, str):
+    if event.kind in (EventKind.DECISION_TO_ASSESS, EventKind.DECISION_TO_ISSUE) and isinstance(
+        notified, str
+    ):
         try:
             return date.fromisoformat(notified)
         except ValueError:
@@ -179,13 +182,13 @@ def outcome_as_at(case: CaseRecord, as_at: date) -> CaseOutcome:
         on = notice_date(event)
         if on > as_at:
             continue
-        if event.kind == "decision_to_assess" and assess_on is None:
+        if event.kind == EventKind.DECISION_TO_ASSESS and assess_on is None:
             assess_on, assess_decision = on, str(event.detail.get("decision"))
-        elif event.kind == "decision_to_issue" and issue_on is None:
+        elif event.kind == EventKind.DECISION_TO_ISSUE and issue_on is None:
             issue_on, issue_decision = on, str(event.detail.get("decision"))
-        elif event.kind == "final_plan_issued" and final_plan_on is None:
+        elif event.kind == EventKind.FINAL_PLAN_ISSUED and final_plan_on is None:
             final_plan_on = event.occurred_on
-        elif event.kind == "withdrawn" and withdrawn_on is None:
+        elif event.kind == EventKind.WITHDRAWN and withdrawn_on is None:
             withdrawn_on = event.occurred_on
     return CaseOutcome(
         case_ref=case.case_ref,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc.casefile import FINALISED_EARLY, rule_version_for
+from ehc.case_evaluation import FINALISED_EARLY, rule_version_for
 from ehc.models import (
     AdviceRequestView,
     CaseView,
@@ -35,7 +35,7 @@ from ehc.models import (
 from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import AdviceRequestRow, CaseRow, EventRow, ExceptionRow, LimitRow
 
-# The order in which ``casefile.limits`` lists a case's limits (used for rows projected
+# The order in which ``case_evaluation.limits`` lists a case's limits (used for rows projected
 # before ``limits.position`` existed).
 _LIMIT_ORDER = {
     Limit.DECISION_TO_ASSESS.value: 0,
@@ -95,7 +95,7 @@ def _limit_view(row: Any, *, today: date, at_risk_days: int) -> LimitView:
         advice_id=row.advice_id,
         exceptions=list(row.exception_ids),
         blocked_by=row.blocked_by,
-        # As casefile._limit works it out for the reading day.
+        # As case_evaluation._limit works it out for the reading day.
         at_risk=status is LimitStatus.PENDING
         and row.blocked_by is not None
         and (row.due_on - today).days <= at_risk_days,
@@ -103,7 +103,7 @@ def _limit_view(row: Any, *, today: date, at_risk_days: int) -> LimitView:
 
 
 def _flags(limits: list[LimitView]) -> list[str]:
-    """As ``casefile.evaluate`` flags a case (Reg 13(1): finalised inside the period)."""
+    """As ``case_evaluation.evaluate`` flags a case (Reg 13(1): finalised inside the period)."""
     early = any(
         v.limit is Limit.DRAFT_REPRESENTATIONS and v.status is LimitStatus.BREACHED for v in limits
     )

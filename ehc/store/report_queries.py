@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.measures import IssuedPlan, RecordedException
+from ehc.models import EventKind
 from ehc.statutory import london_date
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -33,15 +34,15 @@ FINAL_PLAN = "final_plan"
 # The audit events that carry a case's outcome; system events (limit_breached,
 # limit_exception, breach_corrected) and advice events are not needed for the returns.
 OUTCOME_EVENT_KINDS: tuple[str, ...] = (
-    "request_received",
-    "decision_to_assess",
-    "decision_to_issue",
-    "draft_plan_served",
-    "final_plan_issued",
-    "withdrawn",
-    "exception_recorded",
-    "corrected",  # a correction amends an event above (ehc.reports.outcomes reads it)
-    "reopened",  # a reopening undoes a withdrawal or a refusal to assess
+    EventKind.REQUEST_RECEIVED,
+    EventKind.DECISION_TO_ASSESS,
+    EventKind.DECISION_TO_ISSUE,
+    EventKind.DRAFT_PLAN_SERVED,
+    EventKind.FINAL_PLAN_ISSUED,
+    EventKind.WITHDRAWN,
+    EventKind.EXCEPTION_RECORDED,
+    EventKind.CORRECTED,  # a correction amends an event above (ehc.reports.outcomes reads it)
+    EventKind.REOPENED,  # a reopening undoes a withdrawal or a refusal to assess
 )
 
 
@@ -186,7 +187,7 @@ async def final_plans_issued(session: AsyncSession, *, start: date, end: date) -
         await session.execute(
             select(CaseRow.case_ref, CaseRow.received_on, issued_on)
             .join(EventRow, EventRow.case_ref == CaseRow.case_ref)
-            .where(EventRow.kind == "final_plan_issued", EventRow.occurred_on <= end)
+            .where(EventRow.kind == EventKind.FINAL_PLAN_ISSUED, EventRow.occurred_on <= end)
             .group_by(CaseRow.case_ref, CaseRow.received_on)
             .having(issued_on >= start)
         )
@@ -195,7 +196,7 @@ async def final_plans_issued(session: AsyncSession, *, start: date, end: date) -
         return []
     in_window = (
         select(EventRow.case_ref)
-        .where(EventRow.kind == "final_plan_issued", EventRow.occurred_on <= end)
+        .where(EventRow.kind == EventKind.FINAL_PLAN_ISSUED, EventRow.occurred_on <= end)
         .group_by(EventRow.case_ref)
         .having(func.min(EventRow.occurred_on) >= start)
     )

@@ -21,7 +21,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     delete,
     exists,
     func,
@@ -36,8 +35,16 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ehc.casefile import limit_key
-from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, User
+from ehc.case_evaluation import limit_key
+from ehc.models import (
+    TERMINAL_STAGES,
+    CaseView,
+    ChildDetails,
+    EventView,
+    QueueItem,
+    Role,
+    User,
+)
 from ehc.statutory import Limit, LimitStatus
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -55,7 +62,7 @@ from ehc.store.tables import (
 
 SaveChildOutcome = Literal["created", "same", "conflict"]
 QueueStatus = Literal["breached", "at_risk", "pending"]
-ROLES: tuple[str, ...] = ("caseworker", "manager", "team", "admin")
+ROLES: tuple[str, ...] = tuple(Role)
 
 _CHILD_FIELDS = frozenset({"given_name", "family_name", "date_of_birth"})
 _PENDING = LimitStatus.PENDING.value
@@ -337,19 +344,7 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
     stored_seqs = set(
         (await session.scalars(select(EventRow.seq).where(EventRow.case_ref == ref))).all()
     )
-    new_events = [
-        {
-            "case_ref": ref,
-            "seq": e.seq,
-            "kind": e.kind,
-            "occurred_on": e.occurred_on,
-            "entered_at": e.entered_at,
-            "entered_by": e.entered_by,
-            "detail": dict(e.detail),
-        }
-        for e in view.events
-        if e.seq not in stored_seqs
-    ]
+    new_events = [_event_row(ref, e) for e in view.events if e.seq not in stored_seqs]
     if new_events:
         stmt = _insert(session, EventRow).on_conflict_do_nothing(index_elements=["case_ref", "seq"])
         await session.execute(stmt, new_events)
@@ -359,137 +354,17 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
 # --- the queue ---------------------------------------------------------------------------
 
 
-def _encode_cursor(due_on: date | None, case_ref: str) -> str:
-    raw = f"{due_on.isoformat() if due_on else ''}|{case_ref}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[date | None, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        due, case_ref = raw.split("|", 1)
-        due_on = date.fromisoformat(due) if due else None
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor("invalid queue cursor") from exc
-    if not case_ref:
-        raise InvalidCursor("invalid queue cursor")
-    return due_on, case_ref
-
-
-async def list_queue(
-    session: AsyncSession,
-    *,
-    today: date,
-    at_risk_days: int,
-    stage: str | None = None,
-    status: QueueStatus | None = None,
-    due_within_days: int | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[QueueItem], str | None]:
-    """One page of the caseworkers' queue, soonest due first, and the next page's cursor.
-
-    Each case shows its soonest *pending statutory* limit (None when nothing is pending);
-    ``status="pending"`` and ``due_within_days`` look at those limits. A case is at risk
-    when any pending limit is blocked and due within ``at_risk_days`` (as the case view
-    computes ``LimitView.at_risk``); ``status="breached"`` means ``cases.breached``.
-    Cases with nothing pending come last; ties are broken by case_ref. ``cursor`` is the
-    opaque string returned with the previous page (``InvalidCursor`` if it is not one).
-    """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-
-    soonest = (
-        select(LimitRow.case_ref, func.min(LimitRow.due_on).label("due_on"))
-        .where(LimitRow.status == _PENDING, LimitRow.statutory == true())
-        .group_by(LimitRow.case_ref)
-        .subquery("soonest")
-    )
-    due_on = soonest.c.due_on
-    at_risk = (
-        exists()
-        .where(
-            LimitRow.case_ref == CaseRow.case_ref,
-            LimitRow.status == _PENDING,
-            LimitRow.blocked_by.is_not(None),
-            LimitRow.due_on <= today + timedelta(days=at_risk_days),
-        )
-        .correlate(CaseRow)
-    )
-    nothing_pending = case((due_on.is_(None), 1), else_=0)
-
-    query = select(
-        CaseRow.case_ref,
-        CaseRow.stage,
-        CaseRow.received_on,
-        CaseRow.breached,
-        due_on,
-        at_risk.label("at_risk"),
-    ).outerjoin(soonest, soonest.c.case_ref == CaseRow.case_ref)
-
-    if stage is not None:
-        query = query.where(CaseRow.stage == stage)
-    if status == "breached":
-        query = query.where(CaseRow.breached == true())
-    elif status == "pending":
-        query = query.where(due_on.is_not(None))
-    elif status == "at_risk":
-        query = query.where(at_risk)
-    elif status is not None:
-        raise ValueError(f"unknown queue status {status!r}")
-    if due_within_days is not None:
-        query = query.where(due_on <= today + timedelta(days=due_within_days))
-
-    if cursor is not None:
-        after_due, after_ref = _decode_cursor(cursor)
-        if after_due is None:
-            query = query.where(due_on.is_(None), CaseRow.case_ref > after_ref)
-        else:
-            query = query.where(
-                or_(
-                    due_on > after_due,
-                    and_(due_on == after_due, CaseRow.case_ref > after_ref),
-                    due_on.is_(None),
-                )
-            )
-
-    query = query.order_by(nothing_pending, due_on, CaseRow.case_ref).limit(limit + 1)
-    rows = (await session.execute(query)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-
-    first_limit: dict[str, tuple[str, str]] = {}
-    refs = [r.case_ref for r in rows if r.due_on is not None]
-    if refs:
-        pending = await session.execute(
-            select(LimitRow.case_ref, LimitRow.limit, LimitRow.status)
-            .where(
-                LimitRow.case_ref.in_(refs),
-                LimitRow.status == _PENDING,
-                LimitRow.statutory == true(),
-            )
-            .order_by(LimitRow.case_ref, LimitRow.due_on, LimitRow.limit_key)
-        )
-        for ref, lim, lim_status in pending:
-            first_limit.setdefault(ref, (lim, lim_status))
-
-    items = [
-        QueueItem.model_validate(
-            {
-                "case_ref": r.case_ref,
-                "stage": r.stage,
-                "received_on": r.received_on,
-                "limit": first_limit[r.case_ref][0] if r.case_ref in first_limit else None,
-                "due_on": r.due_on if r.case_ref in first_limit else None,
-                "status": first_limit[r.case_ref][1] if r.case_ref in first_limit else None,
-                "at_risk": bool(r.at_risk),
-                "breached": bool(r.breached),
-            }
-        )
-        for r in rows
-    ]
-    next_cursor = _encode_cursor(rows[-1].due_on, rows[-1].case_ref) if more else None
-    return items, next_cursor
+def _event_row(case_ref: str, e: EventView) -> dict[str, Any]:
+    """An audit event as its ``events`` row."""
+    return {
+        "case_ref": case_ref,
+        "seq": e.seq,
+        "kind": e.kind,
+        "occurred_on": e.occurred_on,
+        "entered_at": e.entered_at,
+        "entered_by": e.entered_by,
+        "detail": dict(e.detail),
+    }
 
 
 async def append_event(
@@ -800,7 +675,7 @@ async def user_problem(session: AsyncSession, *, role: str, team: str | None) ->
     """Why a user with this role and team cannot be created, as a sentence; None if it can."""
     if role not in ROLES:
         return f"There is no role '{role}'; use one of {', '.join(ROLES)}."
-    if role == "team" and not team:
+    if role == Role.TEAM and not team:
         return "A team user needs a team to answer for (--team on the command line)."
     if role != "team" and team:
         return f"Only a team user belongs to a team; a {role} user cannot."
@@ -877,18 +752,7 @@ async def record_opened_case(
     limits = list(_limit_rows(view).values())
     if limits:
         await session.execute(_insert(session, LimitRow), limits)
-    events = [
-        {
-            "case_ref": view.case_ref,
-            "seq": e.seq,
-            "kind": e.kind,
-            "occurred_on": e.occurred_on,
-            "entered_at": e.entered_at,
-            "entered_by": e.entered_by,
-            "detail": dict(e.detail),
-        }
-        for e in view.events
-    ]
+    events = [_event_row(view.case_ref, e) for e in view.events]
     if events:
         await session.execute(_insert(session, EventRow), events)
     await session.execute(

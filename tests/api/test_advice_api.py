@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ehc.store import chasing_repository, repository
+from ehc.store import advice_requests, repository
 from ehc.store.tables import SubmissionRow
 from tests.api.scenarios import create_case, limit, weeks
 from tests.conftest import Stack
@@ -218,7 +218,7 @@ async def test_managers_see_chasing_and_missing_inputs_in_metrics(ts_stack: Stac
 
     async def notices() -> list[object]:  # the request notice is sent a moment after
         async with s.sessions() as session:
-            return list(await chasing_repository.list_notices(session, advice_id=advice_id))
+            return list(await advice_requests.list_notices(session, advice_id=advice_id))
 
     await eventually(notices, what="the request notice")
     text = (await s.http.get("/metrics")).text

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from temporalio.service import RPCError
 
-from api import casework
+from api import temporal_gateway
 from ehc.store import repository, tables
 from tests.api.scenarios import new_case_body, weeks
 from tests.conftest import Stack
@@ -53,7 +53,7 @@ async def _workflow_exists(s: Stack, ref: str) -> bool:
 @pytest.fixture
 def crash_before_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first workflow start after the store's commit never happens."""
-    real = casework.start_assessment
+    real = temporal_gateway.start_assessment
     calls = {"n": 0}
 
     async def crash_once(*args: Any, **kwargs: Any) -> None:
@@ -62,7 +62,7 @@ def crash_before_start(monkeypatch: pytest.MonkeyPatch) -> None:
             raise SimulatedCrash
         await real(*args, **kwargs)
 
-    monkeypatch.setattr(casework, "start_assessment", crash_once)
+    monkeypatch.setattr(temporal_gateway, "start_assessment", crash_once)
 
 
 async def test_crash_after_store_write_leaves_a_pending_case_the_sweep_starts(
@@ -88,10 +88,15 @@ async def test_crash_after_store_write_leaves_a_pending_case_the_sweep_starts(
         )
     # A sweep leaves a start that may still be in flight alone ...
     now = await s.env.get_current_time()
-    assert await casework.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=now) == 0
+    assert (
+        await temporal_gateway.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=now)
+        == 0
+    )
     # ... and starts it once it is older than the sweep's delay.
-    later = now + casework.SWEEP_AFTER + timedelta(seconds=1)
-    started = await casework.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=later)
+    later = now + temporal_gateway.SWEEP_AFTER + timedelta(seconds=1)
+    started = await temporal_gateway.sweep_pending_starts(
+        s.env.client, s.sessions, s.task_queue, now=later
+    )
     assert started == 1
     assert await _workflow_exists(s, ref)
 
@@ -113,7 +118,10 @@ async def test_crash_after_store_write_leaves_a_pending_case_the_sweep_starts(
     assert r.json()["stage"] == "gathering_advice"
     # A second sweep finds nothing left to do.
     assert (
-        await casework.sweep_pending_starts(s.env.client, s.sessions, s.task_queue, now=later) == 0
+        await temporal_gateway.sweep_pending_starts(
+            s.env.client, s.sessions, s.task_queue, now=later
+        )
+        == 0
     )
 
 

@@ -15,11 +15,11 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import casework
-from casestore import rebuild
+from api import temporal_gateway
 from ehc.models import CaseView
 from ehc.settings import Settings
 from ehc.store.tables import NoteRow
+from ehc_cli.store_admin import rebuild
 from tests.api.scenarios import create_case, event_kinds, limit, new_case_body, statuses, weeks
 from tests.conftest import Stack, StackMaker
 
@@ -40,7 +40,7 @@ async def assert_store_matches_workflow(s: Stack, ref: str) -> dict[str, Any]:
     body: dict[str, Any] = got.json()
     assert body["projection"]["source"] == "store"
     assert body["projection"]["current"] is True, body["projection"]
-    from_workflow = (await casework.view(s.env.client, ref)).model_dump(mode="json")
+    from_workflow = (await temporal_gateway.view(s.env.client, ref)).model_dump(mode="json")
     assert _case_view(body) == from_workflow
     return body
 

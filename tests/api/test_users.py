@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import cli
 from ehc.settings import get_settings
 from ehc.store import repository
+from ehc_cli import main as cli
 from tests.conftest import Stack
 
 

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from ehc.directory import load as load_directory_file
 from ehc.settings import Settings
-from ehc.store import chasing_repository
+from ehc.store import advice_requests
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.conftest import TEAMS_FILE, MailServer, Stack, free_port, make_tokens, open_stack
@@ -57,7 +57,7 @@ async def live(
     sessions = sessionmaker(engine)
     async with sessions() as session:
         for team in load_directory_file(TEAMS_FILE).teams:
-            await chasing_repository.save_team(session, team)
+            await advice_requests.save_team(session, team)
         await session.commit()
     tokens = await make_tokens(sessions)
     stack_cm = contextlib.asynccontextmanager(open_stack)(

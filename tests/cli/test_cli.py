@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from casestore import rebuild
 from ehc.settings import Settings
 from ehc.store import tables
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
+from ehc_cli.store_admin import rebuild
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import Stack
 
@@ -23,7 +23,11 @@ pytestmark = pytest.mark.slow  # seconds each: skip with -m 'not slow' for a qui
 
 def ehc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "ehc_cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -129,7 +133,7 @@ def test_users_create_with_an_email_prints_a_web_password_that_signs_in(tmp_path
 def test_make_dev_prepares_a_caseworker_who_can_sign_in_and_keeps_the_password(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import cli
+    from ehc_cli import main as cli
 
     settings = Settings(data_dir=tmp_path, teams_file=Path("config/teams.yaml"))
     cli._prepare_dev(settings)

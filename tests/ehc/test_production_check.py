@@ -66,7 +66,7 @@ def test_the_worker_and_the_api_refuse_to_start_and_say_why(command: str) -> Non
     }
     env["EHC_ENVIRONMENT"] = "production"
     done = subprocess.run(
-        [sys.executable, "-m", "cli", command],
+        [sys.executable, "-m", "ehc_cli.main", command],
         cwd=REPO,
         env=env,
         capture_output=True,

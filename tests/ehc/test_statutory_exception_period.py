@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ehc import casefile
+from ehc import case_evaluation
 from ehc.models import DecisionToAssess, DecisionToIssue, DraftPlan, ExceptionView, FinalPlan
 from ehc.statutory import (
     Closure,
@@ -146,8 +146,8 @@ def test_an_exception_recorded_before_this_rule_outside_its_period_no_longer_exc
             entered_at=datetime(2025, 6, 1, tzinfo=UTC),
         )
     )
-    view = casefile.evaluate(facts, D(2025, 6, 2))
+    view = case_evaluation.evaluate(facts, D(2025, 6, 2))
     assert limit(view, "final_plan").status == "breached"
     assert limit(view, "final_plan").exceptions == []
-    facts.reading = casefile.ORIGINAL_READING  # as the case was evaluated before
-    assert limit(casefile.evaluate(facts, D(2025, 6, 2)), "final_plan").status == "exception"
+    facts.reading = case_evaluation.ORIGINAL_READING  # as the case was evaluated before
+    assert limit(case_evaluation.evaluate(facts, D(2025, 6, 2)), "final_plan").status == "exception"

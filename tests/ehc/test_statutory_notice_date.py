@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from ehc import casefile
-from ehc.casefile import CommandRefused
+from ehc import case_evaluation
+from ehc.case_evaluation import CommandRefused
 from ehc.models import DecisionToAssess, DecisionToIssue
 from tests.ehc.casefacts import case, limit
 
@@ -20,7 +20,7 @@ def test_panel_on_day_42_with_letter_on_day_45_breaches_reg_5_1() -> None:
     facts.decision_to_assess = DecisionToAssess(
         decision="assess", decided_on=D(2024, 10, 14), notified_on=D(2024, 10, 17)
     )
-    d2a = limit(casefile.evaluate(facts, D(2024, 11, 1)), "decision_to_assess")
+    d2a = limit(case_evaluation.evaluate(facts, D(2024, 11, 1)), "decision_to_assess")
     assert d2a.status.value == "breached"
     assert d2a.met_on == D(2024, 10, 17)
 
@@ -28,7 +28,7 @@ def test_panel_on_day_42_with_letter_on_day_45_breaches_reg_5_1() -> None:
 def test_notice_defaults_to_the_decision_date_when_sent_the_same_day() -> None:
     facts = case()
     facts.decision_to_assess = DecisionToAssess(decision="assess", decided_on=D(2024, 10, 14))
-    d2a = limit(casefile.evaluate(facts, D(2024, 11, 1)), "decision_to_assess")
+    d2a = limit(case_evaluation.evaluate(facts, D(2024, 11, 1)), "decision_to_assess")
     assert (d2a.status.value, d2a.met_on) == ("met", D(2024, 10, 14))
 
 
@@ -38,7 +38,9 @@ def test_no_plan_notice_sent_after_week_16_breaches_reg_10_1_though_decided_in_t
     facts.decision_to_issue = DecisionToIssue(
         decision="not_issue", decided_on=D(2024, 12, 20), notified_on=D(2024, 12, 27)
     )
-    assert limit(casefile.evaluate(facts, D(2025, 1, 5)), "no_plan_notice").status == "breached"
+    assert (
+        limit(case_evaluation.evaluate(facts, D(2025, 1, 5)), "no_plan_notice").status == "breached"
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,5 +53,5 @@ def test_a_notice_before_its_decision_or_in_the_future_is_refused(
 ) -> None:
     cmd = DecisionToAssess(decision="assess", decided_on=D(2024, 10, 14), notified_on=notified_on)
     with pytest.raises(CommandRefused) as info:
-        casefile.check_decision_to_assess(case(), cmd, D(2024, 11, 1))
+        case_evaluation.check_decision_to_assess(case(), cmd, D(2024, 11, 1))
     assert info.value.code == code

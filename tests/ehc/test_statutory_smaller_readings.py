@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from ehc import casefile
-from ehc.casefile import CommandRefused
+from ehc import case_evaluation
+from ehc.case_evaluation import CommandRefused
 from ehc.models import (
     AdviceOutcomeCommand,
     AdviceReceived,
@@ -25,7 +25,7 @@ D = date
 
 def test_each_limit_shows_the_rule_version_in_force_on_its_own_due_date() -> None:
     # W10: Day 0 Mon 2 Mar 2020: 6 weeks 13 Apr (before SI 2020/471), 20 weeks 20 Jul (in it).
-    view = casefile.evaluate(case(D(2020, 3, 2)), D(2020, 3, 3))
+    view = case_evaluation.evaluate(case(D(2020, 3, 2)), D(2020, 3, 3))
     assert limit(view, "decision_to_assess").rule_version == "v2014"
     assert limit(view, "final_plan").rule_version == "v2020cv"
 
@@ -35,7 +35,7 @@ def test_the_familys_representation_deadline_is_never_the_councils_next_due_date
     facts.decision_to_assess = DecisionToAssess(decision="assess", decided_on=D(2024, 10, 1))
     facts.decision_to_issue = DecisionToIssue(decision="issue", decided_on=D(2024, 11, 1))
     facts.draft_plan = DraftPlan(served_on=D(2024, 11, 4))
-    view = casefile.evaluate(facts, D(2024, 11, 5))
+    view = case_evaluation.evaluate(facts, D(2024, 11, 5))
     reps = limit(view, "draft_representations")
     assert reps.family
     assert reps.due_on == D(2024, 11, 18)
@@ -53,7 +53,7 @@ def test_advice_cannot_be_recorded_as_received_on_a_withdrawn_case() -> None:
     request = advice(facts, Agency.HEALTH, D(2024, 10, 2))
     facts.withdrawal = Withdrawal(withdrawn_on=D(2024, 10, 20))
     with pytest.raises(CommandRefused) as info:
-        casefile.check_advice_received(
+        case_evaluation.check_advice_received(
             facts, AdviceReceived(advice_id=request.id, received_on=D(2024, 10, 21)), D(2024, 11, 1)
         )
     assert info.value.code == "case_withdrawn"
@@ -61,5 +61,5 @@ def test_advice_cannot_be_recorded_as_received_on_a_withdrawn_case() -> None:
         advice_id=request.id, outcome="not_known_to_service", on=D(2024, 10, 21)
     )
     with pytest.raises(CommandRefused) as info:
-        casefile.check_advice_outcome(facts, nil, D(2024, 11, 1))
+        case_evaluation.check_advice_outcome(facts, nil, D(2024, 11, 1))
     assert info.value.code == "case_withdrawn"

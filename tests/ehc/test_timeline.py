@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from ehc import casefile
-from ehc.casefile import AdviceRequestFacts, CaseFacts
+from ehc import case_evaluation
+from ehc.case_evaluation import AdviceRequestFacts, CaseFacts
 from ehc.models import (
     AssessmentInput,
     CaseView,
@@ -31,7 +31,7 @@ def facts() -> CaseFacts:
 
 
 def view(f: CaseFacts, today: date) -> CaseView:
-    return casefile.evaluate(f, today)
+    return case_evaluation.evaluate(f, today)
 
 
 def test_a_new_case_runs_from_day_0_to_week_20_with_today_marked() -> None:

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from api import casework
+from api import temporal_gateway
 from ehc.directory import load as load_directory_file
-from ehc.store import chasing_repository, report_queries, repository
+from ehc.store import advice_requests, report_queries, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from ehc.synthetic.generator import Cohort, generate_cohort
@@ -64,7 +64,7 @@ async def report_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     sessions = sessionmaker(engine)
     async with sessions() as session:
         for team in load_directory_file(TEAMS_FILE).teams:
-            await chasing_repository.save_team(session, team)
+            await advice_requests.save_team(session, team)
         await session.commit()
     yield ReportStore(url, sessions)
     await engine.dispose()
@@ -113,7 +113,7 @@ async def wait_for_projection(
         await asyncio.sleep(0.2)
         behind = await stale_cases(sessions, played)
     for ref in behind:
-        view = await casework.view(stack.env.client, ref)
+        view = await temporal_gateway.view(stack.env.client, ref)
         async with sessions() as session, session.begin():
             await repository.project_case(session, view)
     still = await stale_cases(sessions, played)

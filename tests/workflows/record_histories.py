@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ehc.directory import load as load_directory_file
-from ehc.store import chasing_repository
+from ehc.store import advice_requests
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.api.scenarios import create_case, weeks
@@ -362,7 +362,7 @@ async def main() -> None:
         sessions = sessionmaker(engine)
         async with sessions() as session:
             for team in load_directory_file(TEAMS_FILE).teams:
-                await chasing_repository.save_team(session, team)
+                await advice_requests.save_team(session, team)
             await session.commit()
         await record(sessions, await make_tokens(sessions))
         await engine.dispose()

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from devstack import temporal_dev_server_command, wait_for_port
 from ehc.settings import Settings
 from ehc.statutory import london_date
 from ehc.store import tables
 from ehc.temporal import data_converter
+from ehc_cli.devstack import temporal_dev_server_command, wait_for_port
 from tests.api.scenarios import new_case_body
 from tests.conftest import MailServer, free_port, unique_ref
 
@@ -127,7 +127,7 @@ async def test_killing_the_worker_then_temporal_under_load_loses_and_doubles_not
     )
     temporal = Process(temporal_dev_server_command(settings), dict(os.environ))
     worker = Process(
-        [sys.executable, "-m", "cli", "worker"],
+        [sys.executable, "-m", "ehc_cli.main", "worker"],
         {
             **os.environ,
             "EHC_TEMPORAL_ADDRESS": settings.temporal_address,

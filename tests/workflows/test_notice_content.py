@@ -11,8 +11,8 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.notifications import NotificationActivities
+from ehc.advice_templates import HEALTH_TEMPLATE
 from ehc.notify.base import Email
-from ehc.templates import HEALTH_TEMPLATE
 from tests.api.scenarios import create_case, weeks
 from tests.conftest import MailServer, Received, Stack
 from tests.waiting import eventually

@@ -49,7 +49,9 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=self.environ)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ehc_cli.main", "worker"], env=self.environ
+        )
 
     def kill(self) -> None:
         assert self.proc is not None

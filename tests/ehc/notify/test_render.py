@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ehc.advice_templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE
 from ehc.directory import Rung, Team
 from ehc.notify.render import (
     OPENINGS,
@@ -19,7 +20,6 @@ from ehc.notify.render import (
     render_batch,
     respond_url,
 )
-from ehc.templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE
 
 TEAM = Team(
     id="community-paediatrics",

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ehc.casefile import rule_version_for
+from ehc.case_evaluation import rule_version_for
 from ehc.models import (
     AdviceRequestView,
     CaseView,

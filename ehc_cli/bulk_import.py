@@ -2,7 +2,7 @@
 
 Every row is checked first (``ehc.importer``); a bad row is listed with its reason and
 skipped, nothing of it written. Each good case goes through the API's own path: the store
-and a start (``casework.open_case``), then one update per event, each with an update id
+and a start (``temporal_gateway.open_case``), then one update per event, each with an update id
 fixed by the case and the event's position, so sending it again records nothing twice.
 A case is written to the journal (``FILE.csv.done``) once all its events are in: a run
 that was interrupted is resumed by running the same command again; it skips the journal's
@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api import casework
+from api import temporal_gateway
 from api.errors import ApiError
 from ehc.importer import ImportRow, RowProblem, parse_row
 from ehc.statutory import london_date
@@ -141,11 +141,11 @@ async def _import_one(
         )
         if outcome == "conflict":
             raise ApiError(409, "case_ref_taken", "the case_ref is already used for another child")
-        await casework.open_case(
+        await temporal_gateway.open_case(
             client, session, row.case, task_queue, now=clock(), new=outcome == "created"
         )
     for position, step in enumerate(row.steps, start=1):
-        await casework.update(
+        await temporal_gateway.update(
             client,
             ref,
             getattr(AssessmentWorkflow, step.update),

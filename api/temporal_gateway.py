@@ -33,9 +33,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ApiError, unavailable
-from ehc import casefile
-from ehc.casefile import CaseFacts
-from ehc.models import AssessmentInput, CaseView
+from ehc import case_evaluation
+from ehc.case_evaluation import CaseFacts
+from ehc.models import AssessmentInput, CaseView, EventKind
 from ehc.statutory import LimitStatus, london_date
 from ehc.store import case_refs, repository
 from workflows.assessment import SYSTEM, AssessmentWorkflow, workflow_id
@@ -113,7 +113,7 @@ def update_id(kind: str, body: BaseModel, idempotency_key: str | None) -> str:
 # The order is the guarantee. 1) One store transaction writes the child, the case's first
 # view and a ``pending_starts`` row (the workflow's input). 2) A plain ``start_workflow``
 # (no wait for the worker). 3) The answer is the view computed by the same pure
-# ``ehc.casefile`` the workflow runs, so the caller does not wait for the worker's first
+# ``ehc.case_evaluation`` the workflow runs, so the caller does not wait for the worker's first
 # task. A workflow without its child is impossible (the store commits first); a store row
 # without its workflow (a crash between 1 and 2) is completed by the caller's retry (the
 # same body starts it) or by ``sweep_pending_starts``, which the worker runs. The
@@ -134,9 +134,9 @@ def opening_view(case: AssessmentInput, now: datetime) -> CaseView:
     received event, then a system event for each limit already missed (a backdated Day 0).
     """
     facts = CaseFacts(case=case)
-    facts.reading = casefile.CLOSER_READING
+    facts.reading = case_evaluation.CLOSER_READING
     facts.add_event(
-        "request_received",
+        EventKind.REQUEST_RECEIVED,
         case.received_on,
         now,
         case.entered_by,
@@ -144,20 +144,20 @@ def opening_view(case: AssessmentInput, now: datetime) -> CaseView:
         requested_by=case.requested_by.value,
     )
     today = london_date(now)
-    for limit in casefile.evaluate(facts, today).limits:
+    for limit in case_evaluation.evaluate(facts, today).limits:
         if limit.status in (LimitStatus.BREACHED, LimitStatus.EXCEPTION):
-            key = casefile.limit_key(limit)
+            key = case_evaluation.limit_key(limit)
             facts.recorded_statuses[key] = limit.status
             facts.add_event(
-                f"limit_{limit.status.value}",
+                EventKind(f"limit_{limit.status.value}"),
                 limit.due_on + timedelta(days=1),
                 now,
                 SYSTEM,
                 limit=key,
             )
         else:
-            facts.recorded_statuses[casefile.limit_key(limit)] = limit.status
-    return casefile.evaluate(facts, today)
+            facts.recorded_statuses[case_evaluation.limit_key(limit)] = limit.status
+    return case_evaluation.evaluate(facts, today)
 
 
 async def start_assessment(client: Client, case: AssessmentInput, task_queue: str) -> None:

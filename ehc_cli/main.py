@@ -8,11 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 from ehc.logging import configure_logging
-from ehc.settings import Settings, get_settings
+from ehc.settings import OfficerFlag, Settings, get_settings
 from ehc.statutory import Anchor, NoRuleVersion
 from ehc.timescales_view import TimescalesView, timescales_view
+
+OFFICER_FLAGS = get_args(OfficerFlag)  # the SEN2 header's DMO and DCO answers
 
 
 def _date(text: str) -> date:
@@ -96,10 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--la", metavar="NNN", help="DfE LA number (default EHC_LA_NUMBER)")
     export.add_argument(
-        "--dmo", choices=["Y", "N", "R"], help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)"
+        "--dmo", choices=OFFICER_FLAGS, help="the SEN2 header's DMO answer (default EHC_SEN2_DMO)"
     )
     export.add_argument(
-        "--dco", choices=["Y", "N", "R"], help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)"
+        "--dco", choices=OFFICER_FLAGS, help="the SEN2 header's DCO answer (default EHC_SEN2_DCO)"
     )
     report = sub.add_parser("report", help="timeliness reports").add_subparsers(
         dest="report_command", required=True
@@ -180,7 +183,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(worker.run(settings))
         return 0
     if args.command == "dev":
-        import devstack
+        from ehc_cli import devstack
 
         return devstack.run_dev(settings, prepare=lambda: _prepare_dev(settings))
     if args.command == "users":
@@ -188,12 +191,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "store":
         return _store(args, settings)
     if args.command == "import":
-        import bulkimport
+        from ehc_cli import bulk_import
 
         if not args.file.exists():
             print(f"ehc: {args.file} does not exist", file=sys.stderr)
             return 2
-        return asyncio.run(bulkimport.run(settings, args.file, args.concurrency))
+        return asyncio.run(bulk_import.run(settings, args.file, args.concurrency))
     if args.command == "teams":
         return _teams(args, settings)
     if args.command in ("sen2", "report"):
@@ -205,30 +208,30 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _prepare_dev(settings: Settings) -> None:
     """Migrate the store and make sure a development caseworker exists."""
-    import casestore
     from ehc.temporal import payload_codec
+    from ehc_cli import store_admin
 
     payload_codec(settings)  # the development key ring, made before the worker and API read it
-    asyncio.run(casestore.migrate(settings))
-    asyncio.run(casestore.load_teams(settings, only_if_empty=True))
-    token = asyncio.run(casestore.dev_caseworker_token(settings))
+    asyncio.run(store_admin.migrate(settings))
+    asyncio.run(store_admin.load_teams(settings, only_if_empty=True))
+    token = asyncio.run(store_admin.dev_caseworker_token(settings))
     print(f"Development caseworker token: {token}", flush=True)
-    email, password = asyncio.run(casestore.dev_caseworker_sign_in(settings, token))
+    email, password = asyncio.run(store_admin.dev_caseworker_sign_in(settings, token))
     url = f"http://{settings.api_host}:{settings.api_port}/sign-in"
     print(f"Sign in at {url} as {email} with password {password}", flush=True)
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
-    import casestore
+    from ehc_cli import store_admin
 
-    asyncio.run(casestore.migrate(settings))
+    asyncio.run(store_admin.migrate(settings))
     return asyncio.run(_users_command(args, settings))
 
 
 async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
-    import casestore
     from ehc.store import repository
     from ehc.store.db import store_session
+    from ehc_cli import store_admin
 
     now = datetime.now(UTC)
     async with store_session(settings.effective_database_url) as session:
@@ -264,7 +267,7 @@ async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.email:
         try:
-            password = await casestore.set_web_password(settings, user.id, args.email)
+            password = await store_admin.set_web_password(settings, user.id, args.email)
         except ValueError as exc:
             print(f"ehc: {exc}", file=sys.stderr)
             return 2
@@ -276,11 +279,11 @@ async def _users_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _teams(args: argparse.Namespace, settings: Settings) -> int:
-    import casestore
+    from ehc_cli import store_admin
 
-    asyncio.run(casestore.migrate(settings))
+    asyncio.run(store_admin.migrate(settings))
     try:
-        count = asyncio.run(casestore.load_teams(settings, args.file, only_if_empty=False))
+        count = asyncio.run(store_admin.load_teams(settings, args.file, only_if_empty=False))
     except ValueError as exc:
         print(f"ehc: {exc}", file=sys.stderr)
         return 2
@@ -289,13 +292,13 @@ def _teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(args: argparse.Namespace, settings: Settings) -> int:
-    import casestore
+    from ehc_cli import store_admin
 
     if args.store_command == "migrate":
-        asyncio.run(casestore.migrate(settings))
+        asyncio.run(store_admin.migrate(settings))
         print("The case store is up to date.")
         return 0
-    report = asyncio.run(casestore.rebuild(settings))
+    report = asyncio.run(store_admin.rebuild(settings))
     print("\n".join(report.lines()), file=sys.stderr if report.unreadable else sys.stdout)
     return 1 if report.unreadable else 0
 

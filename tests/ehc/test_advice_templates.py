@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ehc.templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, problems
+from ehc.advice_templates import GENERAL_TEMPLATE, HEALTH_TEMPLATE, problems
 
 WHOLE_HEALTH: dict[str, Any] = {
     "professional": "Dr A Paediatrician",

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
+from ehc.models import EventKind, LedgerEntry
 from ehc.statutory import Agency
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -57,8 +58,14 @@ async def save_team(session: AsyncSession, team: Team) -> None:
             setattr(row, name, value)
 
 
-async def sent_notice(session: AsyncSession, *, key: str) -> NotificationRow | None:
-    return await session.get(NotificationRow, key)
+def _entry(row: NotificationRow) -> LedgerEntry:
+    return LedgerEntry.model_validate(row, from_attributes=True)
+
+
+async def ledger_entry(session: AsyncSession, *, key: str) -> LedgerEntry | None:
+    """The ledger's entry for the notice ``key``, if it was ever tried or queued."""
+    row = await session.get(NotificationRow, key)
+    return None if row is None else _entry(row)
 
 
 async def record_attempt(
@@ -71,6 +78,28 @@ async def record_attempt(
         session.add(row)
     row.attempts += 1
     return row
+
+
+async def queue_notice(
+    session: AsyncSession, *, key: str, values: dict[str, Any], now: datetime
+) -> LedgerEntry:
+    """The ledger row for a notice put in its recipient's postbox: queued, not yet tried
+    (the postbox counts the attempts when it sends)."""
+    row = await record_attempt(session, key=key, values=values, now=now)
+    row.status = "queued"
+    row.attempts = 0
+    return _entry(row)
+
+
+async def settle_notice(
+    session: AsyncSession, *, key: str, status: str, provider_id: str | None, now: datetime
+) -> None:
+    """Record how a notice's send ended: ``sent`` (with the provider's id) or ``failed``."""
+    row = await session.get(NotificationRow, key)
+    if row is not None:
+        row.status = status
+        row.provider_id = provider_id
+        row.sent_at = now if status == "sent" else None
 
 
 async def list_notices(session: AsyncSession, *, advice_id: str) -> list[NotificationRow]:
@@ -146,6 +175,14 @@ async def save_submission(
     return row.id
 
 
+async def attempt_batch(session: AsyncSession, *, batch: str) -> list[LedgerEntry]:
+    """The notices ``queued`` in ``batch``, with this send attempt counted on each."""
+    rows = await queued(session, batch=batch)
+    for row in rows:
+        row.attempts += 1
+    return [_entry(row) for row in rows]
+
+
 async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
     """Notices queued in ``batch`` and any earlier day's batch for the same recipient that
     is still unsent (after a mail outage they go together, in order, not out of order)."""
@@ -162,7 +199,7 @@ async def queued(session: AsyncSession, *, batch: str) -> list[NotificationRow]:
     return list(rows)
 
 
-RETURN_EVENT = "advice_returned_for_quality"
+RETURN_EVENT = EventKind.ADVICE_RETURNED_FOR_QUALITY
 
 
 async def return_reasons(

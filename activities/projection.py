@@ -9,7 +9,7 @@ from ehc.models import CaseView
 from ehc.store import repository
 
 
-class CasebookActivities:
+class ProjectionActivities:
     """Holds the store's session factory; every method is idempotent."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:

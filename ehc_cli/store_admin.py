@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from ehc.directory import load as load_directory
 from ehc.models import CaseView, User
 from ehc.settings import Settings
-from ehc.store import accounts, chasing_repository, repository
+from ehc.store import accounts, advice_requests, repository
 from ehc.store.db import make_engine, sessionmaker, store_session
 from ehc.store.migrate import upgrade
 from ehc.temporal import connect
@@ -92,10 +92,10 @@ async def load_teams(settings: Settings, path: Path | None = None, *, only_if_em
     """Put the directory file's teams in the store; ``only_if_empty`` keeps admins' edits."""
     directory = load_directory(path or settings.teams_file)
     async with store_session(settings.effective_database_url) as session:
-        if only_if_empty and await chasing_repository.list_teams(session):
+        if only_if_empty and await advice_requests.list_teams(session):
             return 0
         for team in directory.teams:
-            await chasing_repository.save_team(session, team)
+            await advice_requests.save_team(session, team)
         await session.commit()
     return len(directory.teams)
 

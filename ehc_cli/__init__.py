@@ -1,0 +1,1 @@
+"""The `ehc` command and its development and store chores."""
