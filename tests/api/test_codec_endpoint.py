@@ -18,7 +18,9 @@ import httpx
 from temporalio.api.common.v1 import Payload
 
 from api.webauth import COOKIE
+from devstack import temporal_dev_server_command
 from ehc.codec import EncryptionCodec
+from ehc.settings import Settings
 from ehc.store import accounts, repository
 from tests.conftest import Stack
 
@@ -154,3 +156,13 @@ async def test_a_bearer_token_still_decodes_from_the_ui_origin_or_none(ts_stack:
     r = await ts_stack.http.post("/codec/decode", json=body, headers=ts_stack.headers("manager"))
     assert r.status_code == 403
     _no_decoded_data(r)
+
+
+def test_make_dev_points_the_ui_at_the_codec_endpoint_and_allows_the_ui_origin() -> None:
+    settings = Settings(environment="dev", api_port=8123, temporal_ui_port=9233)
+    command = temporal_dev_server_command(settings)
+    assert command[command.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8123/codec"
+    # The UI's origin follows its port unless set, so a moved UI is still let in.
+    assert settings.temporal_ui_url == "http://127.0.0.1:9233"
+    moved = Settings(temporal_ui_port=9233, temporal_ui_url="https://temporal.council.example")
+    assert moved.temporal_ui_url == "https://temporal.council.example"
