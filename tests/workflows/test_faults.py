@@ -46,7 +46,7 @@ from tests.api.scenarios import new_case_body
 from tests.conftest import MailServer, free_port, unique_ref
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.devserver
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
 DEADLINE = 3.0  # the API's budget for Temporal per request (short, so faults show fast)
 MARGIN = 5.0  # beyond the budget: the store's work and a loaded machine's event loop
