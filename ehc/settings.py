@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OfficerFlag = Literal["Y", "N", "R"]
@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     )
     temporal_ui_url: str = Field(
         default="http://127.0.0.1:8233",
-        description="The Temporal Web UI allowed to call the codec endpoint (CORS origin).",
+        description="The Temporal Web UI allowed to call the codec endpoint (its origin, as "
+        "the browser shows it). Unset, the embedded UI: http://127.0.0.1:<temporal_ui_port>.",
     )
 
     max_body_bytes: int = Field(
@@ -137,6 +138,13 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: float = Field(
         default=60, gt=0, description="The window over which failed sign-ins are counted."
     )
+
+    @model_validator(mode="after")
+    def _ui_origin_follows_its_port(self) -> Self:
+        """The embedded UI's origin moves with ``EHC_TEMPORAL_UI_PORT`` unless set."""
+        if "temporal_ui_url" not in self.model_fields_set:
+            self.temporal_ui_url = f"http://127.0.0.1:{self.temporal_ui_port}"
+        return self
 
     @property
     def sqlite_path(self) -> Path:

@@ -49,6 +49,11 @@ def _temporal_cli_installed() -> bool:
     return True
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """The API's codec endpoint, as the Temporal Web UI calls it from the browser."""
+    return f"http://{settings.api_host}:{settings.api_port}/codec"
+
+
 def temporal_dev_server_command(settings: Settings) -> list[str]:
     host, _, port = settings.temporal_address.rpartition(":")
     cmd = [
@@ -69,9 +74,12 @@ def temporal_dev_server_command(settings: Settings) -> list[str]:
         "synchronous=1",
         "--log-level",
         "warn",
-        # The Web UI shows payloads decoded through the API's codec endpoint (admins only).
+        # The Web UI shows payloads decoded through the API's codec endpoint, to an admin
+        # signed in to the pages in the same browser. The UI sends that browser's cookies
+        # only with its "Include cross-origin credentials" setting, which start-dev has no
+        # flag for (the banner says where to tick it).
         "--ui-codec-endpoint",
-        f"http://{settings.api_host}:{settings.api_port}/codec",
+        codec_endpoint(settings),
     ]
     if settings.temporal_namespace != "default":
         cmd += ["--namespace", settings.temporal_namespace]
@@ -196,7 +204,11 @@ def _print_banner(settings: Settings) -> None:
         f"  Caseworkers     {api}/sign-in (the password is printed above)",
         f"  API docs        {api}/docs",
         f"  Metrics         {api}/metrics",
-        f"  Temporal Web UI http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Temporal Web UI {settings.temporal_ui_url}",
+        "                  To see payloads decoded: sign in to the pages above as an admin,",
+        "                  then in the UI's 'Configure Codec Server' choose 'Use my browser",
+        f"                  setting', endpoint {codec_endpoint(settings)}, and tick",
+        "                  'Include cross-origin credentials' (the browser remembers it).",
         f"  Mail sink       {Path(settings.data_dir, 'mail').resolve()}/ (SMTP "
         f"{settings.smtp_host}:{settings.smtp_port})",
         f"  Worker metrics  http://{settings.worker_metrics_host}:{settings.worker_metrics_port}"
