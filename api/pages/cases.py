@@ -37,8 +37,7 @@ from ehc.timeline import LIMIT_NAMES, timeline
 router = APIRouter(include_in_schema=False)
 DONE = {
     "started": "Case started",
-    "child": "The child's details were changed",
-    "child-unchanged": "Nothing was changed in the child's details",
+    "child": "The child's details are saved",
 }
 PAGE_SIZE = 25
 STATUSES = [("breached", "Breached"), ("at_risk", "At risk"), ("pending", "Something due")]
@@ -671,8 +670,8 @@ async def change_child(
         return _child_page(request, user, case_ref, parsed.values, parsed.errors, 422)
     current = await _stored_child(session, case_ref)
     changes = forms.child_changes(parsed.body, current.model_dump(mode="json"))
-    if not changes:  # nothing new, or the same form sent twice: nothing to record
-        return RedirectResponse(f"/cases/{case_ref}?done=child-unchanged", status_code=303)
+    if not changes:  # nothing new, or the same form sent twice: nothing more to record
+        return RedirectResponse(f"/cases/{case_ref}?done=child", status_code=303)
     try:
         await assessments.patch_child(
             case_ref=case_ref,
