@@ -214,10 +214,7 @@ async def run(n: int, rounds: int, postgres: str | None) -> None:
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         settings = Settings(temporal_task_queue=queue, environment="test", data_dir=Path(folder))
         async with sessions() as session:
-            user, token = await repository.create_user(session, name="Bench", role="caseworker")
-            await accounts.set_password(
-                session, user_id=user.id, email="bench@council.example", password=PASSWORD
-            )
+            _, token = await repository.create_user(session, name="Bench", role="caseworker")
         app = create_app(settings, temporal=env.client, sessions=sessions)
         async with (
             build_worker(env.client, settings, sessions),
