@@ -609,3 +609,21 @@ def test_every_step_form_has_exactly_one_recorder() -> None:
     from api.pages import cases, forms
 
     assert set(cases.RECORDERS) == set(forms.STEPS)
+
+
+def test_reopen_is_offered_only_on_a_mistaken_closing_inside_its_grace_period() -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from api.pages import forms
+    from ehc.models import CaseView, Stage
+
+    def offered(stage: Stage, in_grace: bool) -> list[str]:
+        view = cast(CaseView, SimpleNamespace(stage=stage, advice_requests=[]))
+        return [s.slug for s in forms.next_steps(view, in_grace=in_grace)]
+
+    assert offered(Stage.WITHDRAWN, True) == ["reopen", "correction"]
+    assert offered(Stage.CLOSED_NOT_ASSESSED, True) == ["reopen", "correction"]
+    assert offered(Stage.WITHDRAWN, False) == ["correction"]
+    assert offered(Stage.PLAN_ISSUED, True) == ["correction"]
+    assert "reopen" not in offered(Stage.GATHERING_ADVICE, True)
