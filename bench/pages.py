@@ -19,8 +19,10 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import update
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,9 +39,10 @@ from ehc.models import (
 )
 from ehc.settings import Settings
 from ehc.statutory import Agency, london_date
-from ehc.store import accounts, repository
+from ehc.store import accounts, repository, team_portal
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
+from ehc.store.tables import AdviceRequestRow
 from ehc.temporal import SEARCH_ATTRIBUTE_FLAGS, temporal_cli
 from worker import build_worker
 
@@ -113,6 +116,55 @@ async def seed(url: str, n: int, today: date) -> None:
         await engine.dispose()
 
 
+PORTAL_TEAM = "community-paediatrics"  # every seeded health request goes to this team
+PORTAL_EMAIL = "paediatrics.send@nhs.example"
+
+
+async def give_health_requests_a_team(url: str) -> int:
+    """The seeded health advice requests, as if each was sent to the one paediatrics team
+    (the team portal's worst case: one team holding a whole council's requests)."""
+    engine = make_engine(url)
+    try:
+        async with sessionmaker(engine)() as session, session.begin():
+            done = await session.execute(
+                update(AdviceRequestRow)
+                .where(AdviceRequestRow.agency == "health")
+                .values(team=PORTAL_TEAM)
+            )
+            return int(getattr(done, "rowcount", 0) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def signed_in_staff(
+    http: httpx.AsyncClient, sessions: Any, role: str, email: str
+) -> httpx.AsyncClient:
+    async with sessions() as session:
+        user, _ = await repository.create_user(session, name=f"Bench {role}", role=role)
+        await accounts.set_password(session, user_id=user.id, email=email, password=PASSWORD)
+    page = await http.get("/sign-in")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    signed = await http.post(
+        "/sign-in", data={"csrf_token": csrf, "email": email, "password": PASSWORD}
+    )
+    assert signed.status_code == 303, signed.text
+    return http
+
+
+async def signed_in_team(http: httpx.AsyncClient, sessions: Any) -> httpx.AsyncClient:
+    async with sessions() as session:
+        token = await team_portal.create_link(
+            session, team=PORTAL_TEAM, email=PORTAL_EMAIL, advice_id=None, now=datetime.now(UTC)
+        )
+    used = await http.post("/respond/link", data={"token": token})
+    assert used.status_code == 303, used.text
+    return http
+
+
+def report(name: str, took: list[float]) -> None:
+    print(f"{name:<34} {statistics.median(took):7.1f} {percentile(took, 95):7.1f} {max(took):7.1f}")
+
+
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -158,13 +210,11 @@ async def run(n: int, rounds: int, postgres: str | None) -> None:
         started = time.perf_counter()
         await seed(url, n, today)
         print(f"seeded {n} cases in {time.perf_counter() - started:.1f} s")
+        portal = await give_health_requests_a_team(url)
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         settings = Settings(temporal_task_queue=queue, environment="test", data_dir=Path(folder))
         async with sessions() as session:
-            user, token = await repository.create_user(session, name="Bench", role="caseworker")
-            await accounts.set_password(
-                session, user_id=user.id, email="bench@council.example", password=PASSWORD
-            )
+            _, token = await repository.create_user(session, name="Bench", role="caseworker")
         app = create_app(settings, temporal=env.client, sessions=sessions)
         async with (
             build_worker(env.client, settings, sessions),
@@ -188,13 +238,7 @@ async def run(n: int, rounds: int, postgres: str | None) -> None:
                 r = await http.post("/assessments", json=body, headers=api)
                 assert r.status_code == 201, r.text
                 real.append(body["case_ref"])
-            page = await http.get("/sign-in")
-            csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-            signed = await http.post(
-                "/sign-in",
-                data={"csrf_token": csrf, "email": "bench@council.example", "password": PASSWORD},
-            )
-            assert signed.status_code == 303
+            await signed_in_staff(http, sessions, "caseworker", "bench@council.example")
             pages = {
                 "worklist /cases": "/cases",
                 "worklist, breached filter": "/cases?status=breached",
@@ -206,25 +250,38 @@ async def run(n: int, rounds: int, postgres: str | None) -> None:
             print(f"{'page':<34} {'p50':>7} {'p95':>7} {'max':>7}")
             for name, path in pages.items():
                 await timed(http, path, 3)  # warm up
-                took = await timed(http, path, rounds)
-                print(
-                    f"{name:<34} {statistics.median(took):7.1f} {percentile(took, 95):7.1f} "
-                    f"{max(took):7.1f}"
-                )
+                report(name, await timed(http, path, rounds))
             await timed(http, "/assessments", 3, api)
-            took = await timed(http, "/assessments", rounds, api)
-            print(
-                f"{'(JSON GET /assessments, same query)':<34} {statistics.median(took):7.1f} "
-                f"{percentile(took, 95):7.1f} {max(took):7.1f}"
+            report(
+                "(JSON GET /assessments, same query)",
+                await timed(http, "/assessments", rounds, api),
             )
             took = []
             for ref in real:
                 await timed(http, f"/cases/{ref}", 2)
                 took += await timed(http, f"/cases/{ref}", max(1, rounds // len(real)))
-            print(
-                f"{'case page /cases/{ref}':<34} {statistics.median(took):7.1f} "
-                f"{percentile(took, 95):7.1f} {max(took):7.1f}"
-            )
+            report("case page /cases/{ref}", took)
+            took = []
+            for i in range(0, n, max(1, n // 20)):  # seeded cases: read from the store
+                ref = f"BENCH-{i:05d}"
+                await timed(http, f"/cases/{ref}", 1)
+                took += await timed(http, f"/cases/{ref}", max(1, rounds // 20))
+            report("case page, seeded cases", took)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench"
+            ) as manager:
+                await signed_in_staff(manager, sessions, "manager", "manager@council.example")
+                await timed(manager, "/manager", 3)
+                report("manager page /manager", await timed(manager, "/manager", rounds))
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench"
+            ) as team:
+                await signed_in_team(team, sessions)
+                await timed(team, "/respond", 3)
+                report(
+                    f"team portal /respond ({portal} requests)",
+                    await timed(team, "/respond", rounds),
+                )
     finally:
         await engine.dispose()
         await env.shutdown()

@@ -7,8 +7,11 @@ idempotency key exactly as the API records it. Forms post, redirect, then get (P
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from datetime import date
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,33 +19,26 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
-from api import temporal_gateway as casework
+from api import temporal_gateway
 from api.deps import ClientDep, NowDep, SessionDep, SettingsDep, TodayDep
 from api.errors import ApiError
 from api.pages import forms
-from api.pages.render import render
+from api.pages.render import long_date, render, words
 from api.routes import advice, assessments
-from api.schemas import (
-    AdviceReceivedBody,
-    AdviceRequestBody,
-    CaseResponse,
-    CreateAssessment,
-    DecisionToAssessBody,
-    DecisionToIssueBody,
-    DraftPlanBody,
-    ExceptionBody,
-    FinalPlanBody,
-    WithdrawalBody,
-)
+from api.schemas import AdviceReceivedBody, CaseResponse, CreateAssessment, EventOut
 from api.webauth import PageError, WebUserDep, check_csrf, require_writer
-from ehc.models import LimitView, QueueItem, Stage
+from ehc.corrections import amended
+from ehc.models import ChildDetails, LimitView, QueueItem, Stage
 from ehc.settings import Settings
 from ehc.statutory import LimitStatus
-from ehc.store import advice_requests as chasing_repository
-from ehc.store import page_queries, repository
+from ehc.store import advice_requests, page_queries, repository
 from ehc.timeline import LIMIT_NAMES, timeline
 
 router = APIRouter(include_in_schema=False)
+DONE = {
+    "started": "Case started",
+    "child": "The child's details are saved",
+}
 PAGE_SIZE = 25
 STATUSES = [("breached", "Breached"), ("at_risk", "At risk"), ("pending", "Something due")]
 
@@ -278,6 +274,7 @@ async def _case_page(
     session: SessionDep,
     settings: Settings,
     today: date,
+    now: datetime,
     case_ref: str,
     *,
     open_step: str | None = None,
@@ -304,31 +301,23 @@ async def _case_page(
     notices = {  # plain values: the rows expire at the rollback below
         a: [
             {"kind": n.kind, "recipient": n.recipient, "status": n.status, "sent_at": n.sent_at}
-            for n in await chasing_repository.list_notices(session, advice_id=a)
+            for n in await advice_requests.list_notices(session, advice_id=a)
         ]
         for a in advice_ids
     }
     await session.rollback()
-    trail = [
-        {
-            "event": e,
-            "by": e.entered_by_name or e.entered_by,
-            "note": e.note,
-        }
-        for e in sorted(case.events, key=lambda e: (e.occurred_on, e.seq))
-    ]
-    steps = forms.next_steps(case) if user.can_write else []
-    primary = [s for s in steps if s.slug not in forms.ALWAYS_OPEN]
-    others = [s for s in steps if s.slug in forms.ALWAYS_OPEN]
-    advice_choices = [
-        (a.id, f"{a.id} ({a.agency.value.replace('_', ' ')})") for a in case.advice_requests
-    ]
+    in_grace = _in_grace(case, now, settings.case_close_grace_days)
+    steps = forms.next_steps(case, in_grace=in_grace) if user.can_write else []
+    primary = [s for s in steps if s.slug in forms.NEXT.get(case.stage, [])]
+    others = [s for s in steps if s not in primary]
+    choices = {
+        "advice_id": [
+            (a.id, f"{a.id} ({a.agency.value.replace('_', ' ')})") for a in case.advice_requests
+        ],
+        "entry": correctable_entries(case.events),
+    }
     done = request.query_params.get("done")
-    done_text = (
-        "Case started"
-        if done == "started"
-        else (forms.STEPS[done].done if done in forms.STEPS else None)
-    )
+    done_text = DONE.get(done or "") or (forms.STEPS[done].done if done in forms.STEPS else None)
     return render(
         request,
         "case.html",
@@ -340,7 +329,7 @@ async def _case_page(
             "picture": timeline(case, today),
             "limits": [_limit_row(lim, today) for lim in case.limits],
             "limit_names": LIMIT_NAMES,
-            "trail": trail,
+            "trail": audit_trail(case.events),
             "notices": notices,
             "submitted": submitted,
             "primary": primary,
@@ -349,11 +338,95 @@ async def _case_page(
             "errors": errors or [],
             "error_for": {e["field"]: e["text"] for e in errors or []},
             "values": {"idempotency_key": uuid.uuid4().hex, **(values or {})},
-            "advice_choices": advice_choices,
+            "choices": choices,
             "done": done_text,
         },
         status_code=status_code,
     )
+
+
+# --- the audit trail and what can be corrected -----------------------------------------
+
+_FOLLOW_UPS = {"corrected": "corrects", "reopened": "undoes"}
+
+
+def audit_trail(events: list[EventOut]) -> list[dict[str, Any]]:
+    """The trail in date order, each correction or reopening placed just after the entry
+    it amends (the correction's own date is the corrected one, so date order alone would
+    put it elsewhere)."""
+    follow: dict[int, list[EventOut]] = {}
+    main: list[EventOut] = []
+    for e in events:
+        link = _FOLLOW_UPS.get(e.kind)
+        if link and e.detail.get(link, "").isdigit():
+            follow.setdefault(int(e.detail[link]), []).append(e)
+        else:
+            main.append(e)
+    rows: list[dict[str, Any]] = []
+    for e in sorted(main, key=lambda e: (e.occurred_on, e.seq)):
+        rows.append(_trail_row(e, amends=None))
+        rows += [_trail_row(f, amends=e) for f in sorted(follow.get(e.seq, []), key=_seq)]
+    return rows
+
+
+def _seq(event: EventOut) -> int:
+    return event.seq
+
+
+def _trail_row(event: EventOut, *, amends: EventOut | None) -> dict[str, Any]:
+    hidden = {"update_id", "corrects", "event_kind", "undoes"}
+    changes = []
+    if event.kind == "corrected":
+        changes = [
+            (name, _shown(event.detail.get(f"{name}_was", "")), _shown(value))
+            for name, value in event.detail.items()
+            if name not in hidden and not name.endswith("_was")
+        ]
+    details = [
+        (k, v) for k, v in event.detail.items() if k not in hidden and event.kind != "corrected"
+    ]
+    return {
+        "event": event,
+        "by": event.entered_by_name or event.entered_by,
+        "note": event.note,
+        "amends": amends,
+        "changes": changes,
+        "details": details,
+    }
+
+
+def _shown(value: str) -> str:
+    """A recorded value as the trail shows it: a date in words, a code as words."""
+    try:
+        return long_date(date.fromisoformat(value))
+    except ValueError:
+        return words(value) or "nothing"
+
+
+def correctable_entries(events: list[EventOut]) -> list[tuple[str, str]]:
+    """The dates a caseworker may correct, as ``("{seq}:{field}", label)``, each labelled
+    with its entry and its date as it stands now (after earlier corrections)."""
+    latest, undone = amended(events)
+    entries = []
+    for e in sorted(events, key=lambda e: e.seq):
+        if e.seq in undone:
+            continue
+        on = latest.get(e.seq, (e.occurred_on, {}))[0]
+        for name, label in forms.CORRECTABLE_DATES.get(e.kind, []):
+            what = e.kind.replace("_", " ")
+            advice = f" {e.detail['advice_id']}" if "advice_id" in e.detail else ""
+            entries.append(
+                (f"{e.seq}:{name}", f"{what.capitalize()}{advice} of {long_date(on)}: {label}")
+            )
+    return entries
+
+
+def _in_grace(case: CaseResponse, now: datetime, grace_days: int) -> bool:
+    """Whether a closed case is still inside its grace period (a reopening is lawful)."""
+    closing = {Stage.WITHDRAWN: "withdrawn", Stage.CLOSED_NOT_ASSESSED: "decision_to_assess"}
+    kind = closing.get(case.stage)
+    closed = [e.entered_at for e in case.events if e.kind == kind]
+    return bool(closed) and now < max(closed) + timedelta(days=grace_days)
 
 
 @router.get("/cases/{case_ref}")
@@ -365,86 +438,84 @@ async def case_page(
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    now: NowDep,
 ) -> HTMLResponse:
-    return await _case_page(request, user, client, session, settings, today, case_ref)
+    return await _case_page(request, user, client, session, settings, today, now, case_ref)
 
 
-async def _apply(
-    step: str,
-    case_ref: str,
-    body: BaseModel,
+# --- recording a step: one line per step ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a route function may ask for; each is given the arguments it names."""
+
+    request: Request
+    user: WebUserDep
+    client: ClientDep
+    session: SessionDep
+    key: str | None
+
+    def arguments(self, route: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
+        offered = {
+            "request": self.request,
+            "user": self.user.user,
+            "client": self.client,
+            "session": self.session,
+            "idempotency_key": self.key,
+        }
+        wanted = inspect.signature(route).parameters
+        return {name: value for name, value in offered.items() if name in wanted}
+
+
+async def _advice_received(
+    *, case_ref: str, body: forms.AdviceReceivedForm, user: Any, client: ClientDep
+) -> None:
+    if temporal_gateway.case_ref_of_advice(body.advice_id) != case_ref:
+        raise ApiError(422, "not_this_case", "Choose one of this case's advice requests.")
+    received = AdviceReceivedBody(received_on=body.received_on)
+    await advice.advice_received(advice_id=body.advice_id, body=received, user=user, client=client)
+
+
+async def _correction(
     *,
-    request: Request,
-    user: WebUserDep,
+    case_ref: str,
+    body: forms.CorrectionForm,
+    user: Any,
     client: ClientDep,
     session: SessionDep,
-    key: str | None,
+    idempotency_key: str | None,
 ) -> None:
+    await assessments.correct(
+        case_ref=case_ref,
+        body=body.body(),
+        user=user,
+        client=client,
+        session=session,
+        idempotency_key=idempotency_key,
+    )
+
+
+# Each step's slug and the function that records it (the JSON API's own route, or a thin
+# adapter from the page's form to it).
+RECORDERS: dict[str, Callable[..., Awaitable[Any]]] = {
+    "decision-to-assess": assessments.decision_to_assess,
+    "advice-request": assessments.request_advice,
+    "decision-to-issue": assessments.decision_to_issue,
+    "draft-plan": assessments.draft_plan,
+    "final-plan": assessments.final_plan,
+    "exception": assessments.record_exception,
+    "withdrawal": assessments.withdrawal,
+    "advice-received": _advice_received,
+    "correction": _correction,
+    "reopen": assessments.reopen,
+}
+
+
+async def _apply(step: str, case_ref: str, body: BaseModel, context: StepContext) -> None:
     """Record the step through the JSON API's own route function."""
-    who = user.user
-    if isinstance(body, DecisionToAssessBody):
-        await assessments.decision_to_assess(
-            case_ref=case_ref, body=body, user=who, client=client, idempotency_key=key
-        )
-    elif isinstance(body, AdviceRequestBody):
-        await assessments.request_advice(
-            case_ref=case_ref,
-            body=body,
-            user=who,
-            client=client,
-            session=session,
-            request=request,
-            idempotency_key=key,
-        )
-    elif isinstance(body, DecisionToIssueBody):
-        await assessments.decision_to_issue(
-            case_ref=case_ref,
-            body=body,
-            user=who,
-            client=client,
-            session=session,
-            idempotency_key=key,
-        )
-    elif isinstance(body, DraftPlanBody):
-        await assessments.draft_plan(
-            case_ref=case_ref, body=body, user=who, client=client, idempotency_key=key
-        )
-    elif isinstance(body, FinalPlanBody):
-        await assessments.final_plan(
-            case_ref=case_ref,
-            body=body,
-            user=who,
-            client=client,
-            session=session,
-            idempotency_key=key,
-        )
-    elif isinstance(body, ExceptionBody):
-        await assessments.record_exception(
-            case_ref=case_ref,
-            body=body,
-            user=who,
-            client=client,
-            session=session,
-            idempotency_key=key,
-        )
-    elif isinstance(body, WithdrawalBody):
-        await assessments.withdrawal(
-            case_ref=case_ref,
-            body=body,
-            user=who,
-            client=client,
-            session=session,
-            idempotency_key=key,
-        )
-    elif isinstance(body, forms.AdviceReceivedForm):
-        if casework.case_ref_of_advice(body.advice_id) != case_ref:
-            raise ApiError(422, "not_this_case", "Choose one of this case's advice requests.")
-        received = AdviceReceivedBody(received_on=body.received_on)
-        await advice.advice_received(
-            advice_id=body.advice_id, body=received, user=who, client=client
-        )
-    else:  # pragma: no cover - every step's body is listed above
-        raise PageError(404, "Page not found", f"There is no step '{step}'.")
+    route = RECORDERS[step]
+    await route(case_ref=case_ref, body=body, **context.arguments(route))
 
 
 @router.post("/cases/{case_ref}/steps/{step}")
@@ -457,6 +528,7 @@ async def record_step(
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    now: NowDep,
 ) -> Response:
     require_writer(user)
     form = await request.form()
@@ -473,6 +545,7 @@ async def record_step(
             session,
             settings,
             today,
+            now,
             case_ref,
             open_step=step,
             errors=[{**e, "field": f"{step}-{e['field']}"} for e in parsed.errors],
@@ -480,19 +553,11 @@ async def record_step(
             status_code=422,
         )
     key = str(form.get("idempotency_key", "")) or None
+    context = StepContext(request, user, client, session, key)
     try:
-        await _apply(
-            step,
-            case_ref,
-            parsed.body,
-            request=request,
-            user=user,
-            client=client,
-            session=session,
-            key=key,
-        )
+        await _apply(step, case_ref, parsed.body, context)
     except ApiError as exc:
-        if exc.status == 404:
+        if exc.status == 404 and exc.detail == temporal_gateway.NO_CASE.detail:
             raise PageError(404, "Case not found", exc.detail) from None
         errors = [{"field": f"{step}-{_refusal_field(spec, exc)}", "text": exc.detail}]
         return await _case_page(
@@ -502,6 +567,7 @@ async def record_step(
             session,
             settings,
             today,
+            now,
             case_ref,
             open_step=step,
             errors=errors,
@@ -512,12 +578,113 @@ async def record_step(
 
 
 def _refusal_field(step: forms.Step, exc: ApiError) -> str:
-    """The field a refusal is about: the kind of exception, the team, or the date."""
+    """The field a refusal is about: the kind of exception, the team, the entry, the
+    reason, or the date."""
     if step.slug == "exception":
         return "kind"
+    if step.slug == "reopen":
+        return "reason"
+    if exc.error in ("not_found", "not_correctable", "invalid_correction"):
+        return "entry"
     if exc.error == "not_this_case":
         return "advice_id"
     if exc.error == "unknown_team":
         return "team"
     dates = [f for f in step.fields if f.kind == "date"]
     return (dates[0] if dates else step.fields[0]).anchor
+
+
+# --- the child's details ---------------------------------------------------------------
+
+
+def _child_values(child: ChildDetails | None) -> dict[str, str]:
+    """The form's values for the child as stored (dates as the three GOV.UK boxes)."""
+    if child is None:
+        return {}
+    data = child.model_dump(mode="json")
+    values = {f.name: str(data.get(f.name) or "") for f in forms.CHILD_FIELDS if f.kind != "date"}
+    born = child.date_of_birth
+    values |= {
+        "date_of_birth-day": str(born.day),
+        "date_of_birth-month": str(born.month),
+        "date_of_birth-year": str(born.year),
+    }
+    return values
+
+
+def _child_page(
+    request: Request,
+    user: WebUserDep,
+    case_ref: str,
+    values: dict[str, str],
+    errors: list[dict[str, str]],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "child.html",
+        {
+            "title": f"Change the child's details: case {case_ref}",
+            "user": user,
+            "case_ref": case_ref,
+            "fields": forms.CHILD_FIELDS,
+            "values": {"idempotency_key": uuid.uuid4().hex, **values},
+            "errors": errors,
+            "error_for": {e["field"]: e["text"] for e in errors},
+        },
+        status_code=status_code,
+    )
+
+
+async def _stored_child(session: SessionDep, case_ref: str) -> ChildDetails:
+    child = await repository.get_child(session, case_ref=case_ref)
+    await session.rollback()
+    if child is None:
+        raise PageError(404, "Case not found", temporal_gateway.NO_CASE.detail)
+    return child
+
+
+@router.get("/cases/{case_ref}/child")
+async def child_form(
+    request: Request, case_ref: str, user: WebUserDep, session: SessionDep
+) -> HTMLResponse:
+    require_writer(user)
+    child = await _stored_child(session, case_ref)
+    return _child_page(request, user, case_ref, _child_values(child), [])
+
+
+@router.post("/cases/{case_ref}/child")
+async def change_child(
+    request: Request,
+    case_ref: str,
+    user: WebUserDep,
+    client: ClientDep,
+    session: SessionDep,
+    today: TodayDep,
+) -> Response:
+    require_writer(user)
+    form = await request.form()
+    check_csrf(form, user.csrf_token)
+    parsed = forms.parse_child(form)
+    if parsed.body is None:
+        return _child_page(request, user, case_ref, parsed.values, parsed.errors, 422)
+    current = await _stored_child(session, case_ref)
+    changes = forms.child_changes(parsed.body, current.model_dump(mode="json"))
+    if not changes:  # nothing new, or the same form sent twice: nothing more to record
+        return RedirectResponse(f"/cases/{case_ref}?done=child", status_code=303)
+    try:
+        await assessments.patch_child(
+            case_ref=case_ref,
+            user=user.user,
+            client=client,
+            session=session,
+            today=today,
+            changes=changes,
+            idempotency_key=str(form.get("idempotency_key", "")) or None,
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            raise PageError(404, "Case not found", exc.detail) from None
+        errors = [{"field": forms.CHILD_FIELDS[0].anchor, "text": exc.detail}]
+        return _child_page(request, user, case_ref, parsed.values, errors, exc.status)
+    return RedirectResponse(f"/cases/{case_ref}?done=child", status_code=303)

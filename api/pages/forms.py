@@ -10,20 +10,23 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import Field as ModelField
 from starlette.datastructures import FormData
 
 from api.schemas import (
     AdviceRequestBody,
+    CorrectionBody,
     CreateAssessment,
     DecisionToAssessBody,
     DecisionToIssueBody,
     DraftPlanBody,
     ExceptionBody,
     FinalPlanBody,
+    ReopenBody,
     WithdrawalBody,
 )
-from ehc.models import CLOSED_ADVICE, CaseView, RequestedBy, Stage
+from ehc.models import CLOSED_ADVICE, CaseView, ChildDetails, RequestedBy, Stage
 from ehc.statutory import Agency, ExceptionKind, Limit
 
 Choices = list[tuple[str, str]]
@@ -35,6 +38,54 @@ class AdviceReceivedForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     advice_id: str
     received_on: date
+
+
+# The dates of each kind of recorded event a caseworker may correct from the case page
+# (rules.md s.8: a correction changes dates and codes, never text; the API corrects codes).
+CORRECTABLE_DATES: dict[str, list[tuple[str, str]]] = {
+    "request_received": [("received_on", "date the request was received (Day 0)")],
+    "decision_to_assess": [
+        ("decided_on", "date of the decision"),
+        ("notified_on", "date the decision notice was sent"),
+    ],
+    "advice_requested": [("requested_on", "date the advice was requested")],
+    "advice_received": [("received_on", "date the advice arrived")],
+    "advice_returned_for_quality": [("on", "date the advice was returned")],
+    "advice_not_known_to_service": [("on", "date of the answer")],
+    "advice_withdrawn": [("on", "date the advice request was withdrawn")],
+    "exception_recorded": [("starts_on", "date it started"), ("ends_on", "date it ended")],
+    "decision_to_issue": [
+        ("decided_on", "date of the decision"),
+        ("notified_on", "date the decision notice was sent"),
+    ],
+    "draft_plan_served": [("served_on", "date the draft plan was served")],
+    "final_plan_issued": [("issued_on", "date the final plan was issued")],
+    "withdrawn": [("withdrawn_on", "date of the withdrawal")],
+}
+_DATE_NAMES = {name for dates in CORRECTABLE_DATES.values() for name, _ in dates}
+
+
+class CorrectionForm(BaseModel):
+    """The page's form for ``POST /assessments/{ref}/corrections``: one date of one entry.
+    ``entry`` is ``"{seq}:{field}"``, e.g. ``"3:decided_on"``."""
+
+    model_config = ConfigDict(extra="forbid")
+    entry: str = ModelField(pattern=r"^[0-9]{1,9}:[a-z_]{1,40}$")
+    on: date
+    reason: str = ModelField(min_length=1, max_length=2000)
+
+    @field_validator("entry")
+    @classmethod
+    def _a_date_of_an_entry(cls, value: str) -> str:
+        if value.split(":")[1] not in _DATE_NAMES:
+            raise ValueError("choose one of the entries listed")
+        return value
+
+    def body(self) -> CorrectionBody:
+        seq, name = self.entry.split(":")
+        return CorrectionBody.model_validate(
+            {"event_id": int(seq), "changes": {name: self.on.isoformat()}, "reason": self.reason}
+        )
 
 
 @dataclass(frozen=True)
@@ -194,6 +245,38 @@ STEPS: dict[str, Step] = {
             ],
             "Withdrawal recorded",
         ),
+        Step(
+            "correction",
+            "Correct a date entered wrongly",
+            "Correct the date",
+            CorrectionForm,
+            [
+                Field("entry", "Which date is wrong?", "select", hint="From the audit trail"),
+                Field("on", "The right date", "date"),
+                Field(
+                    "reason",
+                    "Why it is being corrected",
+                    "textarea",
+                    hint="Shown beside the entry in the audit trail",
+                ),
+            ],
+            "Date corrected",
+        ),
+        Step(
+            "reopen",
+            "Reopen the case (undo a mistaken closing)",
+            "Reopen the case",
+            ReopenBody,
+            [
+                Field(
+                    "reason",
+                    "Why the closing was a mistake",
+                    "textarea",
+                    hint="Shown beside the closing in the audit trail",
+                ),
+            ],
+            "Case reopened",
+        ),
     ]
 }
 
@@ -204,14 +287,18 @@ NEXT: dict[Stage, list[str]] = {
     Stage.DRAFTING: ["draft-plan"],
     Stage.DRAFT_ISSUED: ["final-plan"],
 }
-ALWAYS_OPEN = ["advice-received", "exception", "withdrawal"]
+ALWAYS_OPEN = ["advice-received", "exception", "withdrawal", "correction"]
+REOPENABLE = (Stage.WITHDRAWN, Stage.CLOSED_NOT_ASSESSED)
 
 
-def next_steps(view: CaseView) -> list[Step]:
-    """The lawful next steps for the case's stage (none once it is closed)."""
+def next_steps(view: CaseView, *, in_grace: bool = True) -> list[Step]:
+    """The lawful next steps for the case's stage. A closed case takes only a correction,
+    and a reopening if it was withdrawn or not assessed and is ``in_grace`` (its grace
+    period after closing has not ended)."""
     slugs = NEXT.get(view.stage)
     if slugs is None:
-        return []
+        reopen = ["reopen"] if view.stage in REOPENABLE and in_grace else []
+        return [STEPS[s] for s in [*reopen, "correction"]]
     waiting = any(a.outcome not in CLOSED_ADVICE for a in view.advice_requests)
     others = [s for s in ALWAYS_OPEN if s != "advice-received" or waiting]
     return [STEPS[s] for s in slugs + others]
@@ -293,7 +380,8 @@ def _sentence(label: str, err: Any) -> str:
         return f"{label} must be {ctx.get('max_length')} characters or fewer"
     if kind in ("enum", "literal_error"):
         return f"Select {label.lower().rstrip('?')}"
-    return f"{label}: {err.get('msg', 'is not valid')}"
+    message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{label}: {message}"
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -322,3 +410,29 @@ NEW_CASE_FIELDS = [
 
 def parse_new_case(form: FormData) -> Parsed:
     return parse(NEW_CASE_FIELDS, CreateAssessment, form)
+
+
+# The child's details a caseworker edits on ``/cases/{ref}/child`` (``PATCH .../child``);
+# other SEN2 fields keep their values. An optional field left blank is removed.
+CHILD_FIELDS = [
+    Field("given_name", "Child's first name", "text"),
+    Field("family_name", "Child's last name", "text"),
+    Field("date_of_birth", "Child's date of birth", "date"),
+    Field("postcode", "Postcode", "text", optional=True),
+    Field("upn", "Unique pupil number (UPN)", "text", optional=True),
+]
+
+
+def parse_child(form: FormData) -> Parsed:
+    return parse(CHILD_FIELDS, ChildDetails, form)
+
+
+def child_changes(body: BaseModel, current: dict[str, Any]) -> dict[str, Any]:
+    """The fields the form changes, as ``PATCH .../child`` takes them (None removes one)."""
+    new = body.model_dump(mode="json")
+    changes: dict[str, Any] = {}
+    for f in CHILD_FIELDS:
+        value = new.get(f.name)
+        if value != current.get(f.name):
+            changes[f.name] = value
+    return changes

@@ -17,6 +17,7 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from markupsafe import Markup
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SERVICE_NAME = "EHC needs assessments"
@@ -50,11 +51,32 @@ def error_list(errors: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"text": e["text"], "href": f"#{e['field']}"} for e in errors]
 
 
+_BLANK: dict[tuple[int, str, tuple[tuple[str, str], ...]], Markup] = {}
+_BLANK_MAX = 4096
+
+
+def blank_field(f: Any, prefix: str, choices: list[tuple[str, str]] | None = None) -> Markup:
+    """A form field with nothing typed and no error. The GOV.UK macros are the slow part of
+    a page (a case page has a form for each lawful step), and a blank field is the same
+    every time for the same choices, so each is rendered once per process. ``f`` is one of
+    the module-level ``Field`` constants of ``api.pages.forms`` (kept by its id)."""
+    key = (id(f), prefix, tuple((v, t) for v, t in choices or []))
+    html = _BLANK.get(key)
+    if html is None:
+        macro = env.get_template("_fields.html").module.field  # type: ignore[attr-defined]
+        html = macro(f, {}, {}, choices=choices, prefix=prefix)
+        if len(_BLANK) >= _BLANK_MAX:
+            _BLANK.clear()
+        _BLANK[key] = html
+    return html
+
+
 env.filters["long_date"] = long_date
 env.filters["error_list"] = error_list
 env.filters["words"] = words
 env.globals["service_name"] = SERVICE_NAME
 env.globals["uuid_key"] = lambda: uuid.uuid4().hex
+env.globals["blank_field"] = blank_field
 
 
 def render(

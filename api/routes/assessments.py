@@ -524,9 +524,11 @@ async def patch_child(
     session: SessionDep,
     today: TodayDep,
     changes: Annotated[dict[str, Any], Body(examples=[{"setting": "OLA"}])],
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseResponse:
     """Validated as on ``POST /assessments``. The trail records who changed which fields
-    and when; the values stay in the store."""
+    and when; the values stay in the store. The same changes sent again (or the same
+    Idempotency-Key) add no second line to the trail."""
     if not changes:
         raise ApiError(422, "nothing_to_change", "Send at least one field of the child.")
     try:
@@ -540,7 +542,7 @@ async def patch_child(
     child, changed = result
     await session.commit()
     fields = sorted({f if f in KNOWN_CHILD_FIELDS else "other" for f in changed})
-    key = temporal_gateway.update_id("child", BodyFingerprint(changes=changes), None)
+    key = temporal_gateway.update_id("child", BodyFingerprint(changes=changes), idempotency_key)
     try:
         view = await temporal_gateway.update(
             client,

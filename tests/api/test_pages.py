@@ -17,7 +17,7 @@ import pytest
 
 from api.webauth import COOKIE
 from ehc.store import accounts, repository
-from tests.api.scenarios import create_case, weeks
+from tests.api.scenarios import create_case, eventually, weeks
 from tests.conftest import Stack, unique_ref
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
@@ -399,3 +399,231 @@ def test_the_access_log_keeps_no_query_string_so_no_searched_name(
         root.handlers[:], root.level = handlers, level
     assert "/cases" in err
     assert "Jordan" not in err
+
+
+# --- correcting a date, reopening, the child's details (issue 11) ----------------------
+
+
+async def page_once(
+    http: httpx.AsyncClient, path: str, *, shows: str, seconds: float = 10.0
+) -> httpx.Response:
+    """The page once it shows ``shows`` (the store's projection lands just after a reply)."""
+    found: list[httpx.Response] = []
+
+    async def shown() -> bool:
+        found[:] = [await http.get(path)]
+        return shows in found[0].text
+
+    await eventually(shown, seconds=seconds, what=f"{path} to show {shows!r}")
+    return found[0]
+
+
+def entry_value(html: str, kind_words: str, field_label: str) -> str:
+    """The value of the correction form's option for ``kind_words``' ``field_label``."""
+    for value, label in re.findall(r'<option value="([0-9]+:[a-z_]+)"[^>]*>([^<]+)</option>', html):
+        if label.startswith(kind_words) and label.endswith(field_label):
+            return str(value)
+    raise AssertionError(f"no entry {kind_words} ... {field_label} to correct")
+
+
+async def test_a_caseworker_corrects_a_decision_date_and_sees_the_limit_and_trail_change(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(10)
+    ref = (await create_case(s, day0))["case_ref"]
+    late = {"decision": "assess", "decided_on": (day0 + weeks(7)).isoformat()}
+    assert (await s.post(f"/assessments/{ref}/decision-to-assess", late)).status_code == 200
+    page = await page_once(browser, f"/cases/{ref}", shows="Correct a date entered wrongly")
+    form = {
+        "csrf_token": form_token(page.text),
+        "idempotency_key": uuid.uuid4().hex,
+        "entry": entry_value(page.text, "Decision to assess", "date of the decision"),
+        **date_fields("on", day0 + weeks(5)),
+        "reason": "Typed the panel's date, not the letter's",
+    }
+    for _ in range(2):  # a double submit records once
+        done = await browser.post(f"/cases/{ref}/steps/correction", data=form)
+        assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/cases/{ref}?done=correction"
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert [e["kind"] for e in view["events"]].count("corrected") == 1
+    decision = next(lim for lim in view["limits"] if lim["limit"] == "decision_to_assess")
+    assert decision["status"] == "met"
+    shown = await page_once(browser, done.headers["location"], shows="Amended below")
+    assert "Date corrected" in shown.text
+    trail = shown.text[shown.text.index('id="trail"') :]
+    # the correction and its reason sit just after the entry they amend
+    original = trail.index("Decision to assess")
+    correction = trail.index("Correction</strong> of the entry above")
+    assert original < correction
+    assert trail.index("Amended below") < correction
+    assert "Reason: Typed the panel&#39;s date, not the letter&#39;s" in trail[correction:]
+    assert f"{(day0 + weeks(5)).day} " in trail[correction:]
+    limits = shown.text[shown.text.index('id="limits"') : shown.text.index('id="next-step"')]
+    assert "Breached" not in limits
+
+
+async def test_a_correction_the_law_refuses_shows_the_reason_at_the_date(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(10)
+    ref = (await create_case(s, day0))["case_ref"]
+    decided = {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()}
+    assert (await s.post(f"/assessments/{ref}/decision-to-assess", decided)).status_code == 200
+    page = await page_once(browser, f"/cases/{ref}", shows="date of the decision")
+    form = {
+        "csrf_token": form_token(page.text),
+        "idempotency_key": uuid.uuid4().hex,
+        "entry": entry_value(page.text, "Decision to assess", "date of the decision"),
+        **date_fields("on", day0 - weeks(1)),  # before the request was received
+        "reason": "Wrong on purpose",
+    }
+    refused = await browser.post(f"/cases/{ref}/steps/correction", data=form)
+    assert refused.status_code in (409, 422), refused.text
+    assert "There is a problem" in refused.text
+    assert 'href="#correction-on-day"' in refused.text
+    assert "Wrong on purpose" in refused.text  # what was typed is kept
+    no_reason = {**form, **date_fields("on", day0 + weeks(4)), "reason": ""}
+    r = await browser.post(f"/cases/{ref}/steps/correction", data=no_reason)
+    assert r.status_code == 422
+    assert 'href="#correction-reason"' in r.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert "corrected" not in [e["kind"] for e in view["events"]]
+
+
+async def test_correction_reopen_and_child_forms_refuse_a_post_without_the_session_token(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    ref = (await create_case(s, await s.today() - weeks(3)))["case_ref"]
+    for path in ("steps/correction", "steps/reopen", "child"):
+        r = await browser.post(f"/cases/{ref}/{path}", data={"reason": "forged", "on-day": "1"})
+        assert r.status_code == 400, path
+        assert "This form has expired" in r.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert [e["kind"] for e in view["events"]] == ["request_received"]
+
+
+async def test_a_mistaken_withdrawal_is_reopened_from_the_page_once(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    today = await s.today()
+    ref = (await create_case(s, today - weeks(4)))["case_ref"]
+    open_page = await page_once(browser, f"/cases/{ref}", shows="Record the decision")
+    assert "Reopen the case" not in open_page.text  # nothing to undo on an open case
+    body = {"withdrawn_on": today.isoformat(), "reason": "Wrong case"}
+    assert (await s.post(f"/assessments/{ref}/withdrawal", body)).status_code == 200
+    closed = await page_once(browser, f"/cases/{ref}", shows="Reopen the case")
+    assert "This case is closed" in closed.text
+    assert "Record the decision whether to assess" not in closed.text
+    empty = {"csrf_token": form_token(closed.text), "idempotency_key": uuid.uuid4().hex}
+    r = await browser.post(f"/cases/{ref}/steps/reopen", data=empty)
+    assert r.status_code == 422
+    assert 'href="#reopen-reason"' in r.text
+    form = {**empty, "reason": "Withdrawn on the wrong case"}
+    for _ in range(2):  # a double submit records once
+        done = await browser.post(f"/cases/{ref}/steps/reopen", data=form)
+        assert done.status_code == 303, done.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert view["stage"] == "awaiting_decision_to_assess"
+    assert [e["kind"] for e in view["events"]].count("reopened") == 1
+    after = await page_once(browser, done.headers["location"], shows="Reopened</strong>")
+    assert "Case reopened" in after.text
+    assert "Reason: Withdrawn on the wrong case" in after.text
+    assert "Record the decision whether to assess" in after.text
+
+
+async def test_a_caseworker_changes_the_childs_details_on_a_prefilled_form(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    ref = (await create_case(s, await s.today() - weeks(3)))["case_ref"]
+    case = await page_once(browser, f"/cases/{ref}", shows="Change the child")
+    assert f'href="/cases/{ref}/child"' in case.text
+    form_page = await browser.get(f"/cases/{ref}/child")
+    assert form_page.status_code == 200
+    assert 'value="Amelia"' in form_page.text  # pre-filled from the store
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', form_page.text)
+    assert key
+    values = dict(
+        re.findall(
+            r'<input class="govuk-input[^"]*" id="[^"]+" name="([^"]+)" type="text"'
+            r'(?: spellcheck="false")? value="([^"]*)"',
+            form_page.text,
+        )
+    )
+    assert values.get("given_name") == "Amelia"
+    form = {
+        **values,
+        "csrf_token": form_token(form_page.text),
+        "idempotency_key": key.group(1),
+        "given_name": "Amélie",
+        "postcode": "AB1 2CD",
+    }
+    for _ in range(2):  # a double submit records once
+        done = await browser.post(f"/cases/{ref}/child", data=form)
+        assert done.status_code == 303, done.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert view["child"]["given_name"] == "Amélie"
+    assert view["child"]["postcode"] == "AB1 2CD"
+    changed = [e for e in view["events"] if e["kind"] == "child_details_changed"]
+    assert len(changed) == 1
+    assert "Amélie" not in str(changed)  # the trail names the fields, never the values
+    shown = await page_once(browser, done.headers["location"], shows="Amélie")
+    assert "The child&#39;s details are saved" in shown.text
+
+
+async def test_a_child_detail_the_model_refuses_is_shown_at_its_field(
+    ts_stack: Stack, browser: httpx.AsyncClient
+) -> None:
+    s = ts_stack
+    ref = (await create_case(s, await s.today() - weeks(3)))["case_ref"]
+    form_page = await browser.get(f"/cases/{ref}/child")
+    form = {
+        "csrf_token": form_token(form_page.text),
+        "idempotency_key": uuid.uuid4().hex,
+        "given_name": "Ame\u200blia",  # a zero-width space
+        "family_name": "",
+        "date_of_birth-day": "30",
+        "date_of_birth-month": "2",
+        "date_of_birth-year": "2016",
+    }
+    r = await browser.post(f"/cases/{ref}/child", data=form)
+    assert r.status_code == 422
+    assert "There is a problem" in r.text
+    assert 'href="#family_name"' in r.text
+    assert 'href="#date_of_birth-day"' in r.text
+    form.update({"family_name": "Testcase", **date_fields("date_of_birth", date(2016, 2, 1))})
+    r = await browser.post(f"/cases/{ref}/child", data=form)
+    assert r.status_code == 422
+    assert 'href="#given_name"' in r.text
+    assert "invisible or control character" in r.text
+    view = (await s.get(f"/assessments/{ref}")).json()
+    assert view["child"]["given_name"] == "Amelia"
+
+
+def test_every_step_form_has_exactly_one_recorder() -> None:
+    from api.pages import cases, forms
+
+    assert set(cases.RECORDERS) == set(forms.STEPS)
+
+
+def test_reopen_is_offered_only_on_a_mistaken_closing_inside_its_grace_period() -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from api.pages import forms
+    from ehc.models import CaseView, Stage
+
+    def offered(stage: Stage, in_grace: bool) -> list[str]:
+        view = cast(CaseView, SimpleNamespace(stage=stage, advice_requests=[]))
+        return [s.slug for s in forms.next_steps(view, in_grace=in_grace)]
+
+    assert offered(Stage.WITHDRAWN, True) == ["reopen", "correction"]
+    assert offered(Stage.CLOSED_NOT_ASSESSED, True) == ["reopen", "correction"]
+    assert offered(Stage.WITHDRAWN, False) == ["correction"]
+    assert offered(Stage.PLAN_ISSUED, True) == ["correction"]
+    assert "reopen" not in offered(Stage.GATHERING_ADVICE, True)

@@ -1,5 +1,6 @@
 """A caseworker's day in a real Chromium: sign in, start a case, run it to a final plan,
-see a refused step explained, watch the timeline and the limits change, sign out.
+see a refused step explained, watch the timeline and the limits change, correct Day 0 and
+see every limit move, change the child's details, sign out.
 
 Every page is checked with axe-core (no serious or critical violation); sign-in and a
 decision are done with the keyboard alone. Screenshots of the worklist and of a late case
@@ -102,6 +103,16 @@ async def limit_status(page: Any, name: str) -> str:
     row = page.locator("#limits tbody tr", has_text=name).first
     text: str = await row.locator("td").nth(4).inner_text()
     return text.strip()
+
+
+async def limit_cell(page: Any, name: str, column: int) -> str:
+    row = page.locator("#limits tbody tr", has_text=name).first
+    text: str = await row.locator("td").nth(column).inner_text()
+    return text.strip()
+
+
+def long_date(on: date) -> str:
+    return f"{on.day} {on:%B %Y}"
 
 
 async def test_a_caseworker_runs_a_case_from_request_to_final_plan_in_a_browser(
@@ -263,6 +274,40 @@ async def journey(page: Any, live: Live, email: str, today: date, late_ref: str)
         assert kind in trail
     assert "Alex Caseworker" in trail
     await check_axe(page, "plan issued")
+
+    # Correct Day 0 (typed a week early): every limit moves with it, and the trail shows
+    # the correction and its reason just after the entry it amends.
+    final_due = await limit_cell(page, "Final plan", 2)
+    await page.locator("summary", has_text="Correct a date entered wrongly").click()
+    await check_axe(page, "correction form")
+    form = page.locator("#form-correction")
+    day0 = await form.locator("option", has_text="(Day 0)").get_attribute("value")
+    await form.locator("#correction-entry").select_option(day0)
+    await type_date(page, "on", today - weeks(11), "correction")
+    await form.locator("#correction-reason").fill("The letter was date-stamped a week late")
+    await form.get_by_role("button", name="Correct the date").click()
+    await page.wait_for_url(f"{base}/cases/{ref}?done=correction")
+    assert "Date corrected" in await page.locator(".govuk-notification-banner").inner_text()
+    assert await limit_cell(page, "Final plan", 2) != final_due
+    assert await limit_cell(page, "Final plan", 2) == long_date(today - weeks(11) + weeks(20))
+    rows = await page.locator("#trail tbody tr").all_inner_texts()
+    first = next(i for i, row in enumerate(rows) if row.split("\t")[1].startswith("Request"))
+    assert "Amended below" in rows[first]
+    assert "Correction of the entry above" in rows[first + 1]
+    assert "Reason: The letter was date-stamped a week late" in rows[first + 1]
+    await check_axe(page, "after correction")
+
+    # Change the child's details on their own page, pre-filled, by keyboard as well.
+    await page.get_by_role("link", name="Change the child's details").click()
+    await page.wait_for_url(f"{base}/cases/{ref}/child")
+    await check_axe(page, "child's details")
+    await every_control_reachable_by_tab(page, "child's details")
+    assert await page.locator("#given_name").input_value() == "Sam"
+    await page.fill("#given_name", "Samira")
+    await page.get_by_role("button", name="Save the child's details").click()
+    await page.wait_for_url(f"{base}/cases/{ref}?done=child")
+    assert "Samira Example" in await page.locator("h1").inner_text()
+    await check_axe(page, "after the child's details")
 
     # Sign out: the pages need signing in again.
     await page.get_by_role("button", name="Sign out").click()
