@@ -17,6 +17,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -71,6 +74,33 @@ def worker_process(dev_stack_no_worker: Stack, dev_env, store_url: str) -> Itera
     process.stop()
 
 
+async def _polling(s: Stack, worker: WorkerProcess) -> bool:
+    """This worker process (not one killed before it) polls the case's task queue."""
+    if worker.proc is None:
+        return False
+    try:
+        described = await s.env.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=s.env.client.namespace,
+                task_queue=TaskQueue(name=s.task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            ),
+            timeout=timedelta(seconds=2),
+        )
+    except RPCError:
+        return False
+    return any(p.identity.startswith(f"{worker.proc.pid}@") for p in described.pollers)
+
+
+async def _start_worker(s: Stack, worker: WorkerProcess) -> None:
+    """Start the worker process and wait until it polls: on a loaded machine its imports
+    alone can take longer than the API's deadline, which would answer 503."""
+    worker.start()
+    await eventually(
+        lambda: _polling(s, worker), timeout=60, interval=0.5, what="the worker polling"
+    )
+
+
 async def _store_counts(s: Stack, ref: str) -> tuple[int, int]:
     async with s.sessions() as session:
         events = await session.scalar(
@@ -105,7 +135,7 @@ async def test_killed_worker_loses_and_doubles_nothing(
     dev_stack_no_worker: Stack, worker_process: WorkerProcess
 ) -> None:
     s = dev_stack_no_worker
-    worker_process.start()
+    await _start_worker(s, worker_process)
     day0 = await s.today() - weeks(21)
     ref = (await create_case(s, day0))["case_ref"]
     decision = {"decision": "assess", "decided_on": (day0 + weeks(5)).isoformat()}
