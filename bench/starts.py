@@ -272,7 +272,7 @@ async def measure(
             for mode in ("raw", "api"):
                 expected += n
                 load_args = [
-                    *("--prefix", f"S{round_}{mode[0]}-{uuid.uuid4().hex[:6]}"),
+                    *("--prefix", f"S{round_}{mode[0]}-{uuid.uuid4().int % 10**8}"),
                     *("--day0", day0.isoformat(), "--address", address, "--queue", queue),
                     *("--port", str(port), "--token", token),
                 ]

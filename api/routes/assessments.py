@@ -76,8 +76,8 @@ async def create_assessment(
     settings: SettingsDep,
     today: TodayDep,
     now: NowDep,
-    response: Response,
-) -> CaseResponse:
+    response: Response,  # unused; api.pages.cases calls this route and passes one
+) -> Response:
     _check_day0(body, today)
     await casework.refuse_case_ref_variant(session, body.case_ref)
     outcome = await repository.save_child(
@@ -96,8 +96,7 @@ async def create_assessment(
         )
         await session.rollback()
         if stored is not None:
-            response.status_code = status.HTTP_200_OK
-            return CaseResponse(**stored.view.model_dump(), child=body.child)
+            return _answer(stored.view, body, status.HTTP_200_OK)
     case = AssessmentInput(
         case_ref=body.case_ref,
         received_on=body.received_on,
@@ -117,9 +116,14 @@ async def create_assessment(
         now=now,
         new=outcome == "created",
     )
-    if outcome == "same":
-        response.status_code = status.HTTP_200_OK
-    return CaseResponse(**view.model_dump(), child=body.child)
+    return _answer(view, body, status.HTTP_200_OK if outcome == "same" else status.HTTP_201_CREATED)
+
+
+def _answer(view: CaseView, body: CreateAssessment, status_code: int) -> Response:
+    """The case as JSON, serialised once by pydantic: returning the model instead would
+    have FastAPI dump, validate and serialise it again (docs/performance.md, Starts)."""
+    answer = CaseResponse(**view.model_dump(), child=body.child)
+    return Response(answer.model_dump_json(), status_code, media_type="application/json")
 
 
 def _check_day0(body: CreateAssessment, today: Any) -> None:
