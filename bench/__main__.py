@@ -37,6 +37,7 @@ from worker import build_worker
 CONCURRENCY = 20
 WORKER_CACHE = Settings().worker_cache_size
 API_WORKERS = int(os.environ.get("EHC_BENCH_API_WORKERS", "2"))
+CATCHUP_WORKERS = int(os.environ.get("EHC_BENCH_CATCHUP_WORKERS", "1"))
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -229,7 +230,10 @@ async def catch_up(n: int, folder: str, store_url: str) -> dict[str, float]:
         "EHC_LOG_LEVEL": "WARNING",
         "EHC_DATA_DIR": folder,
     }
-    worker = ehc_process("worker", env_vars, Path(folder) / "catchup.log")
+    workers = [
+        ehc_process("worker", env_vars, Path(folder) / "catchup.log")
+        for _ in range(CATCHUP_WORKERS)
+    ]
     restarted = time.perf_counter()
     done = 0
     try:
@@ -242,10 +246,11 @@ async def catch_up(n: int, folder: str, store_url: str) -> dict[str, float]:
             await asyncio.sleep(1)
         seconds = time.perf_counter() - restarted
         await asyncio.sleep(2)
-        worker_mb = rss_mb(worker.pid)
+        worker_mb = sum(rss_mb(w.pid) for w in workers)
         server_mb = rss_mb(pid) if pid else 0.0
     finally:
-        stop(worker)
+        for w in workers:
+            stop(w)
         await engine.dispose()
         await env.shutdown()
     return {
@@ -388,8 +393,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"({c['done'] / c['seconds']:.1f} a second)"
             )
             print(
-                f"  worker RSS then {c['worker_mb']:.0f} MB "
-                f"(sticky cache {WORKER_CACHE} workflows);"
+                f"  worker RSS then {c['worker_mb']:.0f} MB in {CATCHUP_WORKERS} process(es) "
+                f"(sticky cache {WORKER_CACHE} workflows each, "
+                f"{c['worker_mb'] * 1024 / c['n']:.0f} KB per open case);"
                 f" dev server RSS {c['server_mb']:.0f} MB, "
                 f"{c['server_per_workflow_kb']:.0f} KB per parked workflow"
             )
