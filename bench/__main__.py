@@ -357,7 +357,7 @@ async def main(args: argparse.Namespace) -> None:
         pg = await fresh_postgres(args.postgres)
         if pg:
             stores["PostgreSQL (production)"] = pg
-        for i, (label, url) in enumerate(stores.items()):
+        for i, (label, url) in enumerate(stores.items() if args.starts else ()):
             run_folder = Path(folder) / str(i)
             run_folder.mkdir()
             phases = await bench_starts.measure(

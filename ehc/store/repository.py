@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    column,
     delete,
     exists,
     func,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    values,
 )
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ehc.casefile import limit_key
 from ehc.models import TERMINAL_STAGES, CaseView, ChildDetails, QueueItem, User
 from ehc.statutory import Limit, LimitStatus
+from ehc.store import case_refs
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -892,18 +895,7 @@ async def record_opened_case(
     limits = list(_limit_rows(view).values())
     if limits:
         await session.execute(_insert(session, LimitRow), limits)
-    events = [
-        {
-            "case_ref": view.case_ref,
-            "seq": e.seq,
-            "kind": e.kind,
-            "occurred_on": e.occurred_on,
-            "entered_at": e.entered_at,
-            "entered_by": e.entered_by,
-            "detail": dict(e.detail),
-        }
-        for e in view.events
-    ]
+    events = _event_rows(view)
     if events:
         await session.execute(_insert(session, EventRow), events)
     await session.execute(
@@ -946,3 +938,152 @@ async def count_open_cases(session: AsyncSession) -> int:
 
 async def count_cases(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)
+
+
+def _event_rows(view: CaseView) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_ref": view.case_ref,
+            "seq": e.seq,
+            "kind": e.kind,
+            "occurred_on": e.occurred_on,
+            "entered_at": e.entered_at,
+            "entered_by": e.entered_by,
+            "detail": dict(e.detail),
+        }
+        for e in view.events
+    ]
+
+
+OpenOutcome = Literal["created", "same", "conflict", "variant"]
+
+
+async def open_new_case(
+    session: AsyncSession,
+    *,
+    child: ChildDetails,
+    fingerprint: str,
+    view: CaseView,
+    start: Mapping[str, Any],
+    at: datetime,
+) -> OpenOutcome:
+    """Store a new case's child, first view and pending start, unless its reference is
+    taken: ``"variant"`` if a case exists under it in other letter case, else as
+    ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
+
+    On PostgreSQL this is one statement (data-modifying CTEs: one round trip, the start
+    path's hot spot, issue 14); on SQLite the same steps one by one. Nothing is committed.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        if await case_refs.same_ref_other_case(session, case_ref=view.case_ref) is not None:
+            return "variant"
+        outcome = await save_child(
+            session, case_ref=view.case_ref, child=child, fingerprint=fingerprint
+        )
+        if outcome == "created":
+            await record_opened_case(session, view=view, start=start, at=at)
+        return outcome
+    variant, created, existing = (
+        await session.execute(_open_statement(child, fingerprint, view, start, at))
+    ).one()
+    if variant is not None:
+        return "variant"
+    if created is not None:
+        return "created"
+    if existing is None:  # a concurrent request committed the child after this began
+        existing = await session.scalar(
+            select(ChildRow.fingerprint).where(ChildRow.case_ref == view.case_ref)
+        )
+    return "same" if existing == fingerprint else "conflict"
+
+
+def _typed_rows(table: Table, rows: Sequence[Mapping[str, Any]], name: str) -> Any:
+    """``rows`` as a VALUES list typed like ``table``'s columns (so JSON, dates and
+    aware datetimes are bound as the ORM would bind them)."""
+    keys = list(rows[0])
+    return values(*(column(k, table.c[k].type) for k in keys), name=name).data(
+        [tuple(row[k] for k in keys) for row in rows]
+    )
+
+
+def _insert_rows_after(table: Table, rows: list[dict[str, Any]], after: Any, name: str) -> Any:
+    """A CTE inserting ``rows`` into ``table`` only if the CTE ``after`` returned a row."""
+    given = _typed_rows(table, rows, f"{name}_rows")
+    chosen = select(*given.c).select_from(given).where(exists(select(after.c.case_ref)))
+    return pg_insert(table).from_select(list(rows[0]), chosen).cte(name)
+
+
+def _open_statement(
+    child: ChildDetails,
+    fingerprint: str,
+    view: CaseView,
+    start: Mapping[str, Any],
+    at: datetime,
+) -> Any:
+    children = _table(ChildRow)
+    ref = view.case_ref
+    variant = (
+        select(children.c.case_ref)
+        .where(func.lower(children.c.case_ref) == ref.lower(), children.c.case_ref != ref)
+        .limit(1)
+        .cte("variant")
+    )
+    data = child.model_dump(mode="json")
+    child_row = {
+        "case_ref": ref,
+        "given_name": child.given_name,
+        "family_name": child.family_name,
+        "date_of_birth": child.date_of_birth,
+        "extra": {k: v for k, v in data.items() if k not in _CHILD_FIELDS},
+        "fingerprint": fingerprint,
+    }
+    child_given = _typed_rows(children, [child_row], "child_row")
+    new_child = (
+        pg_insert(children)
+        .from_select(
+            list(child_row),
+            select(*child_given.c)
+            .select_from(child_given)
+            .where(~exists(select(variant.c.case_ref))),
+        )
+        .on_conflict_do_nothing(index_elements=["case_ref"])
+        .returning(children.c.case_ref)
+        .cte("new_child")
+    )
+    cases = _table(CaseRow)
+    case_given = _typed_rows(cases, [{**_case_values(view), "updated_at": at}], "case_row")
+    new_case = (
+        pg_insert(cases)
+        .from_select(
+            list(case_given.c.keys()),
+            select(*case_given.c)
+            .select_from(case_given)
+            .where(exists(select(new_child.c.case_ref))),
+        )
+        .on_conflict_do_nothing(index_elements=["case_ref"])
+        .returning(cases.c.case_ref)
+        .cte("new_case")
+    )
+    writes = [
+        _insert_rows_after(
+            _table(PendingStartRow),
+            [{"case_ref": ref, "start": dict(start), "created_at": at}],
+            new_case,
+            "new_pending",
+        ),
+    ]
+    if limits := list(_limit_rows(view).values()):
+        writes.append(_insert_rows_after(_table(LimitRow), limits, new_case, "new_limits"))
+    if events := _event_rows(view):
+        writes.append(_insert_rows_after(_table(EventRow), events, new_case, "new_events"))
+    return select(
+        select(variant.c.case_ref).scalar_subquery().label("variant"),
+        select(new_child.c.case_ref).scalar_subquery().label("created"),
+        select(children.c.fingerprint).where(children.c.case_ref == ref).scalar_subquery(),
+    ).add_cte(*writes)
+
+
+def _table(row: type[Base]) -> Table:
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
