@@ -357,6 +357,8 @@ async def main(args: argparse.Namespace) -> None:
         pg = await fresh_postgres(args.postgres)
         if pg:
             stores["PostgreSQL (production)"] = pg
+        if os.environ.get("EHC_BENCH_STORES") == "postgresql":
+            stores = {k: v for k, v in stores.items() if v == pg}
         for i, (label, url) in enumerate(stores.items() if args.starts else ()):
             run_folder = Path(folder) / str(i)
             run_folder.mkdir()

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     column,
     delete,
     exists,
@@ -1006,10 +1007,16 @@ def _typed_rows(table: Table, rows: Sequence[Mapping[str, Any]], name: str) -> A
     )
 
 
+def _cast_like(table: Table, given: Any) -> list[Any]:
+    """The columns of a VALUES list cast to ``table``'s types: a column whose every value
+    is NULL would otherwise be text to PostgreSQL."""
+    return [cast(col, table.c[col.key].type).label(col.key) for col in given.c]
+
+
 def _insert_rows_after(table: Table, rows: list[dict[str, Any]], after: Any, name: str) -> Any:
     """A CTE inserting ``rows`` into ``table`` only if the CTE ``after`` returned a row."""
     given = _typed_rows(table, rows, f"{name}_rows")
-    chosen = select(*given.c).select_from(given).where(exists(select(after.c.case_ref)))
+    chosen = select(*_cast_like(table, given)).where(exists(select(after.c.case_ref)))
     return pg_insert(table).from_select(list(rows[0]), chosen).cte(name)
 
 
@@ -1042,9 +1049,7 @@ def _open_statement(
         pg_insert(children)
         .from_select(
             list(child_row),
-            select(*child_given.c)
-            .select_from(child_given)
-            .where(~exists(select(variant.c.case_ref))),
+            select(*_cast_like(children, child_given)).where(~exists(select(variant.c.case_ref))),
         )
         .on_conflict_do_nothing(index_elements=["case_ref"])
         .returning(children.c.case_ref)
@@ -1056,9 +1061,7 @@ def _open_statement(
         pg_insert(cases)
         .from_select(
             list(case_given.c.keys()),
-            select(*case_given.c)
-            .select_from(case_given)
-            .where(exists(select(new_child.c.case_ref))),
+            select(*_cast_like(cases, case_given)).where(exists(select(new_child.c.case_ref))),
         )
         .on_conflict_do_nothing(index_elements=["case_ref"])
         .returning(cases.c.case_ref)

@@ -471,6 +471,17 @@ async def test_open_new_case_writes_what_the_steps_write_and_refuses_taken_refs(
         await repository.save_child(session, case_ref="STEP1", child=child, fingerprint="f")
         await repository.record_opened_case(session, view=full_view("STEP1"), start=start, at=at)
         await session.commit()
+    # A view whose rows leave a column empty throughout (no limit met yet), as at a start.
+    fresh = case_view("ONE2", limits=[limit_view(Limit.DECISION_TO_ASSESS, due_on=days(20))])
+    async with db() as session:
+        assert (
+            await repository.open_new_case(
+                session, child=child, fingerprint="f", view=fresh, start=start, at=at
+            )
+            == "created"
+        )
+        await session.commit()
+    assert (await _rows_of(db, "ONE2"))["limits"][0]["met_on"] is None
     one_go, in_steps = await _rows_of(db, "ONE1"), await _rows_of(db, "STEP1")
     for table in ("children", "cases", "limits", "events", "pending_starts"):
         assert one_go[table], table
