@@ -23,8 +23,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    cast,
-    column,
     delete,
     exists,
     func,
@@ -32,7 +30,6 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
-    values,
 )
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -972,121 +969,15 @@ async def open_new_case(
     taken: ``"variant"`` if a case exists under it in other letter case, else as
     ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
 
-    On PostgreSQL this is one statement (data-modifying CTEs: one round trip, the start
-    path's hot spot, issue 14); on SQLite the same steps one by one. Nothing is committed.
+    Step by step: a one-statement version (data-modifying CTEs over VALUES lists) was
+    measured slower, as SQLAlchemy cannot cache its compiled form (docs/performance.md).
+    Nothing is committed.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        if await case_refs.same_ref_other_case(session, case_ref=view.case_ref) is not None:
-            return "variant"
-        outcome = await save_child(
-            session, case_ref=view.case_ref, child=child, fingerprint=fingerprint
-        )
-        if outcome == "created":
-            await record_opened_case(session, view=view, start=start, at=at)
-        return outcome
-    variant, created, existing = (
-        await session.execute(_open_statement(child, fingerprint, view, start, at))
-    ).one()
-    if variant is not None:
+    if await case_refs.same_ref_other_case(session, case_ref=view.case_ref) is not None:
         return "variant"
-    if created is not None:
-        return "created"
-    if existing is None:  # a concurrent request committed the child after this began
-        existing = await session.scalar(
-            select(ChildRow.fingerprint).where(ChildRow.case_ref == view.case_ref)
-        )
-    return "same" if existing == fingerprint else "conflict"
-
-
-def _typed_rows(table: Table, rows: Sequence[Mapping[str, Any]], name: str) -> Any:
-    """``rows`` as a VALUES list typed like ``table``'s columns (so JSON, dates and
-    aware datetimes are bound as the ORM would bind them)."""
-    keys = list(rows[0])
-    return values(*(column(k, table.c[k].type) for k in keys), name=name).data(
-        [tuple(row[k] for k in keys) for row in rows]
+    outcome = await save_child(
+        session, case_ref=view.case_ref, child=child, fingerprint=fingerprint
     )
-
-
-def _cast_like(table: Table, given: Any) -> list[Any]:
-    """The columns of a VALUES list cast to ``table``'s types: a column whose every value
-    is NULL would otherwise be text to PostgreSQL."""
-    return [cast(col, table.c[col.key].type).label(col.key) for col in given.c]
-
-
-def _insert_rows_after(table: Table, rows: list[dict[str, Any]], after: Any, name: str) -> Any:
-    """A CTE inserting ``rows`` into ``table`` only if the CTE ``after`` returned a row."""
-    given = _typed_rows(table, rows, f"{name}_rows")
-    chosen = select(*_cast_like(table, given)).where(exists(select(after.c.case_ref)))
-    return pg_insert(table).from_select(list(rows[0]), chosen).cte(name)
-
-
-def _open_statement(
-    child: ChildDetails,
-    fingerprint: str,
-    view: CaseView,
-    start: Mapping[str, Any],
-    at: datetime,
-) -> Any:
-    children = _table(ChildRow)
-    ref = view.case_ref
-    variant = (
-        select(children.c.case_ref)
-        .where(func.lower(children.c.case_ref) == ref.lower(), children.c.case_ref != ref)
-        .limit(1)
-        .cte("variant")
-    )
-    data = child.model_dump(mode="json")
-    child_row = {
-        "case_ref": ref,
-        "given_name": child.given_name,
-        "family_name": child.family_name,
-        "date_of_birth": child.date_of_birth,
-        "extra": {k: v for k, v in data.items() if k not in _CHILD_FIELDS},
-        "fingerprint": fingerprint,
-    }
-    child_given = _typed_rows(children, [child_row], "child_row")
-    new_child = (
-        pg_insert(children)
-        .from_select(
-            list(child_row),
-            select(*_cast_like(children, child_given)).where(~exists(select(variant.c.case_ref))),
-        )
-        .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(children.c.case_ref)
-        .cte("new_child")
-    )
-    cases = _table(CaseRow)
-    case_given = _typed_rows(cases, [{**_case_values(view), "updated_at": at}], "case_row")
-    new_case = (
-        pg_insert(cases)
-        .from_select(
-            list(case_given.c.keys()),
-            select(*_cast_like(cases, case_given)).where(exists(select(new_child.c.case_ref))),
-        )
-        .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(cases.c.case_ref)
-        .cte("new_case")
-    )
-    writes = [
-        _insert_rows_after(
-            _table(PendingStartRow),
-            [{"case_ref": ref, "start": dict(start), "created_at": at}],
-            new_case,
-            "new_pending",
-        ),
-    ]
-    if limits := list(_limit_rows(view).values()):
-        writes.append(_insert_rows_after(_table(LimitRow), limits, new_case, "new_limits"))
-    if events := _event_rows(view):
-        writes.append(_insert_rows_after(_table(EventRow), events, new_case, "new_events"))
-    return select(
-        select(variant.c.case_ref).scalar_subquery().label("variant"),
-        select(new_child.c.case_ref).scalar_subquery().label("created"),
-        select(children.c.fingerprint).where(children.c.case_ref == ref).scalar_subquery(),
-    ).add_cte(*writes)
-
-
-def _table(row: type[Base]) -> Table:
-    table = row.__table__
-    assert isinstance(table, Table)
-    return table
+    if outcome == "created":
+        await record_opened_case(session, view=view, start=start, at=at)
+    return outcome

@@ -453,9 +453,9 @@ async def _rows_of(db: Sessions, case_ref: str) -> dict[str, list[dict[str, Any]
 async def test_open_new_case_writes_what_the_steps_write_and_refuses_taken_refs(
     db: Sessions,
 ) -> None:
-    """On PostgreSQL the start's writes are one statement; they must store exactly what
-    the step-by-step writes (save_child, then record_opened_case) store, and refuse a
-    reference taken in other letter case or by another child without writing anything."""
+    """The start's writes store exactly what the steps (save_child, then
+    record_opened_case) store, and refuse a reference taken in other letter case or by
+    another child without writing anything."""
     child = ChildDetails.model_validate(
         {"given_name": "Ada", "family_name": "L", "date_of_birth": "2015-12-10", "setting_urn": "1"}
     )
