@@ -7,15 +7,15 @@ authenticate (``WWW-Authenticate``), and a 503 says when to retry (``Retry-After
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ehc.logging import get_logger
 
@@ -210,16 +210,39 @@ def install_error_handlers(app: FastAPI) -> None:
         error = unavailable("The case store did not answer in time; try again in a few seconds.")
         return _error(error.status, error.error, error.detail, error.headers)
 
-    @app.middleware("http")
-    async def _unexpected(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Answer 500 without letting the server log a traceback: exception messages can
-        carry personal data (a database error quoting a row, a value in a message)."""
+    app.add_middleware(UnexpectedErrors)
+
+
+class UnexpectedErrors:
+    """Answer 500 without letting the server log a traceback: exception messages can carry
+    personal data (a database error quoting a row, a value in a message).
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs every request through a task group and memory streams, a
+    large share of the API's CPU per request (docs/performance.md, Starts)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            return await call_next(request)
+            await self.app(scope, receive, watch)
         except Exception as exc:
-            log.error("unexpected_error", error_type=type(exc).__name__, path=request.url.path)
-            return _error(
+            log.error("unexpected_error", error_type=type(exc).__name__, path=scope.get("path"))
+            if started:
+                return  # the answer is under way; the server closes the connection
+            response = _error(
                 500, "internal_error", "Something went wrong on our side; please try again."
             )
+            await response(scope, receive, send)

@@ -37,7 +37,7 @@ from ehc import case_evaluation
 from ehc.case_evaluation import CaseFacts
 from ehc.models import AssessmentInput, CaseView, EventKind
 from ehc.statutory import LimitStatus, london_date
-from ehc.store import case_refs, repository
+from ehc.store import repository
 from workflows.assessment import SYSTEM, AssessmentWorkflow, workflow_id
 
 Command = TypeVar("Command", bound=BaseModel)
@@ -193,6 +193,19 @@ async def open_case(
         await repository.record_opened_case(
             session, view=opening, start=case.model_dump(mode="json"), at=now
         )
+    return await start_recorded(client, session, case, task_queue, opening=opening)
+
+
+async def start_recorded(
+    client: Client,
+    session: AsyncSession,
+    case: AssessmentInput,
+    task_queue: str,
+    *,
+    opening: CaseView,
+) -> CaseView:
+    """Commit what ``session`` wrote of the case (``opening`` is its first view, as
+    ``opening_view`` computes it), then start its workflow; answer with ``opening``."""
     await session.commit()  # 1) the store first
     try:
         # 2) then the workflow, within the request's budget (issue 16): a start that does
@@ -229,16 +242,15 @@ async def sweep_pending_starts(
     return started
 
 
-async def refuse_case_ref_variant(session: AsyncSession, case_ref: str) -> None:
-    """409 if a case exists under ``case_ref`` in other letter case (refs are one-to-one
-    with cases whatever the case of their letters)."""
-    if await case_refs.same_ref_other_case(session, case_ref=case_ref) is not None:
-        raise ApiError(
-            409,
-            "case_ref_taken",
-            "That case reference is already used (in other capital or small letters) "
-            "for a different request.",
-        )
+CASE_REF_VARIANT = ApiError(
+    409,
+    "case_ref_taken",
+    "That case reference is already used (in other capital or small letters) "
+    "for a different request.",
+)
+CASE_REF_TAKEN = ApiError(
+    409, "case_ref_taken", "That case reference is already used for a different request."
+)
 
 
 def case_ref_of_advice(advice_id: str) -> str | None:

@@ -21,13 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from api.app import create_app
-from bench.minimal import MinimalWorkflow
+from bench import starts as bench_starts
 from ehc.settings import Settings
 from ehc.statutory import london_date
 from ehc.store import repository
@@ -39,6 +37,7 @@ from worker import build_worker
 CONCURRENCY = 20
 WORKER_CACHE = Settings().worker_cache_size
 API_WORKERS = int(os.environ.get("EHC_BENCH_API_WORKERS", "2"))
+CATCHUP_WORKERS = int(os.environ.get("EHC_BENCH_CATCHUP_WORKERS", "1"))
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -82,29 +81,6 @@ async def dev_server(folder: str) -> tuple[WorkflowEnvironment, str]:
     return env, f"127.0.0.1:{port}"
 
 
-async def starts(n: int, folder: str, store_url: str) -> tuple[float, float]:
-    env, address = await dev_server(folder)
-    try:
-        raw = await raw_starts(env.client, n)
-        api = await api_starts(address, n, store_url, folder)
-    finally:
-        await env.shutdown()
-    return raw, api
-
-
-async def raw_starts(client: Client, n: int) -> float:
-    queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
-    async with Worker(client, task_queue=queue, workflows=[MinimalWorkflow]):
-        run = uuid.uuid4().hex[:6]
-        seconds = await run_concurrently(
-            n,
-            lambda i: client.start_workflow(
-                MinimalWorkflow.run, f"c{i}", id=f"raw-{run}-{i}", task_queue=queue
-            ),
-        )
-    return n / seconds
-
-
 def ehc_process(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``ehc api`` or ``ehc worker`` in its own process, as in production."""
     ehc = str(Path(sys.executable).parent / "ehc")
@@ -119,52 +95,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
-
-
-async def api_starts(address: str, n: int, url: str, folder: str) -> float:
-    """POST /assessments against ``ehc api`` while ``ehc worker`` runs in another process."""
-    await upgrade(url)
-    engine = make_engine(url)
-    async with sessionmaker(engine)() as session:
-        _, token = await repository.create_user(session, name="bench", role="caseworker")
-    await engine.dispose()
-    port = free_port()
-    env = {
-        "EHC_DATABASE_URL": url,
-        "EHC_TEMPORAL_ADDRESS": address,
-        "EHC_TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
-        "EHC_API_PORT": str(port),
-        "EHC_WORKER_METRICS_PORT": "0",
-        "EHC_LOG_LEVEL": "WARNING",
-        "EHC_DATA_DIR": folder,
-        "EHC_API_WORKERS": str(API_WORKERS),
-    }
-    log = Path(folder) / "processes.log"
-    worker = ehc_process("worker", env, log) if os.environ.get("BENCH_NO_WORKER") is None else None
-    api = ehc_process("api", env, log)
-    today = london_date(datetime.now(UTC))
-    headers = {"Authorization": f"Bearer {token}"}
-    run = uuid.uuid4().hex[:6]
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            await until_up(http, api, log)
-
-            async def create(i: int) -> None:
-                body = {
-                    "case_ref": f"B-{run}-{i}",
-                    "received_on": today.isoformat(),
-                    "requested_by": "parent",
-                    "child": child(),
-                }
-                response = await http.post("/assessments", json=body, headers=headers)
-                response.raise_for_status()
-
-            seconds = await run_concurrently(n, create)
-    finally:
-        stop(api)
-        if worker:
-            stop(worker)
-    return n / seconds
 
 
 async def until_up(http: httpx.AsyncClient, api: subprocess.Popen[bytes], log: Path) -> None:
@@ -300,7 +230,10 @@ async def catch_up(n: int, folder: str, store_url: str) -> dict[str, float]:
         "EHC_LOG_LEVEL": "WARNING",
         "EHC_DATA_DIR": folder,
     }
-    worker = ehc_process("worker", env_vars, Path(folder) / "catchup.log")
+    workers = [
+        ehc_process("worker", env_vars, Path(folder) / "catchup.log")
+        for _ in range(CATCHUP_WORKERS)
+    ]
     restarted = time.perf_counter()
     done = 0
     try:
@@ -313,10 +246,11 @@ async def catch_up(n: int, folder: str, store_url: str) -> dict[str, float]:
             await asyncio.sleep(1)
         seconds = time.perf_counter() - restarted
         await asyncio.sleep(2)
-        worker_mb = rss_mb(worker.pid)
+        worker_mb = sum(rss_mb(w.pid) for w in workers)
         server_mb = rss_mb(pid) if pid else 0.0
     finally:
-        stop(worker)
+        for w in workers:
+            stop(w)
         await engine.dispose()
         await env.shutdown()
     return {
@@ -423,16 +357,15 @@ async def main(args: argparse.Namespace) -> None:
         pg = await fresh_postgres(args.postgres)
         if pg:
             stores["PostgreSQL (production)"] = pg
-        for i, (label, url) in enumerate(stores.items()):
+        if os.environ.get("EHC_BENCH_STORES") == "postgresql":
+            stores = {k: v for k, v in stores.items() if v == pg}
+        for i, (label, url) in enumerate(stores.items() if args.starts else ()):
             run_folder = Path(folder) / str(i)
             run_folder.mkdir()
-            raw, api = await starts(args.starts, str(run_folder), url)
-            print(f"case store: {label}; API in {API_WORKERS} process(es), worker in another")
-            print(f"  raw client.start_workflow, minimal workflow: {raw:7.1f} starts/s")
-            print(f"  POST /assessments through the API:          {api:7.1f} starts/s")
-            print(
-                f"  ratio API / raw:                            {api / raw:7.2f}  (n={args.starts})"
+            phases = await bench_starts.measure(
+                args.starts, str(run_folder), url, api_workers=API_WORKERS
             )
+            bench_starts.report(label, phases, API_WORKERS)
         if args.import_cases and pg:
             run_folder = Path(folder) / "import"
             run_folder.mkdir()
@@ -462,8 +395,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"({c['done'] / c['seconds']:.1f} a second)"
             )
             print(
-                f"  worker RSS then {c['worker_mb']:.0f} MB "
-                f"(sticky cache {WORKER_CACHE} workflows);"
+                f"  worker RSS then {c['worker_mb']:.0f} MB in {CATCHUP_WORKERS} process(es) "
+                f"(sticky cache {WORKER_CACHE} workflows each, "
+                f"{c['worker_mb'] * 1024 / c['n']:.0f} KB per open case);"
                 f" dev server RSS {c['server_mb']:.0f} MB, "
                 f"{c['server_per_workflow_kb']:.0f} KB per parked workflow"
             )

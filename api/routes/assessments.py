@@ -77,31 +77,9 @@ async def create_assessment(
     settings: SettingsDep,
     today: TodayDep,
     now: NowDep,
-    response: Response,
-) -> CaseResponse:
+    response: Response,  # unused; api.pages.cases calls this route and passes one
+) -> Response:
     _check_day0(body, today)
-    await temporal_gateway.refuse_case_ref_variant(session, body.case_ref)
-    outcome = await repository.save_child(
-        session,
-        case_ref=body.case_ref,
-        child=body.child,
-        fingerprint=temporal_gateway.fingerprint(body),
-    )
-    if outcome == "conflict":
-        raise ApiError(
-            409, "case_ref_taken", "That case reference is already used for a different request."
-        )
-    if outcome == "same" and not await repository.is_pending_start(session, case_ref=body.case_ref):
-        # A repeated request reads the case: a case is never started twice, even once
-        # Temporal has deleted its closed workflow. (A case still pending its start goes on
-        # to open_case, which completes a start a crash left unmade.)
-        stored = await case_reads.read_case(
-            session, case_ref=body.case_ref, today=today, at_risk_days=settings.at_risk_days
-        )
-        await session.rollback()
-        if stored is not None:
-            response.status_code = status.HTTP_200_OK
-            return CaseResponse(**stored.view.model_dump(), child=body.child)
     case = AssessmentInput(
         case_ref=body.case_ref,
         received_on=body.received_on,
@@ -112,18 +90,43 @@ async def create_assessment(
         close_grace_days=settings.case_close_grace_days,
         opened_at=now,
     )
-    # open_case commits the child with the case's first rows, then starts the workflow.
-    view = await temporal_gateway.open_case(
-        client,
+    opening = temporal_gateway.opening_view(case, now)
+    # The child, the case's first rows and its pending start: one statement on PostgreSQL.
+    outcome = await repository.open_new_case(
         session,
-        case,
-        settings.temporal_task_queue,
-        now=now,
-        new=outcome == "created",
+        child=body.child,
+        fingerprint=temporal_gateway.fingerprint(body),
+        view=opening,
+        start=case.model_dump(mode="json"),
+        at=now,
     )
-    if outcome == "same":
-        response.status_code = status.HTTP_200_OK
-    return CaseResponse(**view.model_dump(), child=body.child)
+    if outcome == "variant":
+        raise temporal_gateway.CASE_REF_VARIANT
+    if outcome == "conflict":
+        raise temporal_gateway.CASE_REF_TAKEN
+    if outcome == "same" and not await repository.is_pending_start(session, case_ref=body.case_ref):
+        # A repeated request reads the case: a case is never started twice, even once
+        # Temporal has deleted its closed workflow. (A case still pending its start goes on
+        # to be started: a crash may have left it unmade.)
+        stored = await case_reads.read_case(
+            session, case_ref=body.case_ref, today=today, at_risk_days=settings.at_risk_days
+        )
+        await session.rollback()
+        if stored is not None:
+            return _answer(stored.view, body, status.HTTP_200_OK)
+    # Commit, then start the workflow (a crash in between is completed by a retry or the
+    # worker's sweep of pending starts).
+    view = await temporal_gateway.start_recorded(
+        client, session, case, settings.temporal_task_queue, opening=opening
+    )
+    return _answer(view, body, status.HTTP_200_OK if outcome == "same" else status.HTTP_201_CREATED)
+
+
+def _answer(view: CaseView, body: CreateAssessment, status_code: int) -> Response:
+    """The case as JSON, serialised once by pydantic: returning the model instead would
+    have FastAPI dump, validate and serialise it again (docs/performance.md, Starts)."""
+    answer = CaseResponse(**view.model_dump(), child=body.child)
+    return Response(answer.model_dump_json(), status_code, media_type="application/json")
 
 
 def _check_day0(body: CreateAssessment, today: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     and_,
     delete,
     exists,
@@ -46,6 +47,7 @@ from ehc.models import (
     User,
 )
 from ehc.statutory import Limit, LimitStatus
+from ehc.store import case_refs
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -76,12 +78,17 @@ class InvalidCursor(ValueError):
 
 
 def _insert(session: AsyncSession, row: type[Base]) -> PgInsert | SqliteInsert:
-    """An INSERT for the session's dialect that supports ``ON CONFLICT``."""
+    """An INSERT for the session's dialect that supports ``ON CONFLICT``.
+
+    A Core insert into the table, not the ORM entity: an ORM-enabled insert of a list of
+    rows goes through the ORM's bulk persistence, several times the CPU per row."""
     dialect = session.get_bind().dialect.name
+    table = row.__table__
+    assert isinstance(table, Table)
     if dialect == "postgresql":
-        return pg_insert(row)
+        return pg_insert(table)
     if dialect == "sqlite":
-        return sqlite_insert(row)
+        return sqlite_insert(table)
     raise NotImplementedError(f"the case store does not support {dialect}")
 
 
@@ -143,7 +150,7 @@ async def save_child(
             fingerprint=fingerprint,
         )
         .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(ChildRow.case_ref)
+        .returning(ChildRow.__table__.c.case_ref)
     )
     if (await session.execute(stmt)).scalar_one_or_none() is not None:
         return "created"
@@ -289,7 +296,7 @@ async def project_case(session: AsyncSession, view: CaseView) -> None:
         _insert(session, CaseRow)
         .values(**case_values, updated_at=now)
         .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(CaseRow.case_ref)
+        .returning(CaseRow.__table__.c.case_ref)
     )
     is_new = inserted is not None
     changed = is_new
@@ -663,12 +670,21 @@ async def user_by_token(
     """The user a token belongs to, unless it was revoked or has expired."""
     if not token:
         return None
-    row = await session.scalar(select(UserRow).where(UserRow.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None:
+    # One indexed lookup of plain columns (no ORM object): it runs on every request, and
+    # is never cached, so a revoked token stops working at once.
+    users = UserRow.__table__.c
+    row = (
+        await session.execute(
+            select(users.id, users.name, users.role, users.team, users.expires_at).where(
+                users.token_hash == _token_hash(token), users.revoked_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    if row is None:
         return None
     if row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC)):
         return None
-    return _user(row)
+    return User.model_validate({"id": row.id, "name": row.name, "role": row.role, "team": row.team})
 
 
 async def user_problem(session: AsyncSession, *, role: str, team: str | None) -> str | None:
@@ -745,7 +761,7 @@ async def record_opened_case(
         _insert(session, CaseRow)
         .values(**_case_values(view), updated_at=at)
         .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(CaseRow.case_ref)
+        .returning(CaseRow.__table__.c.case_ref)
     )
     if inserted is None:
         return False
@@ -795,3 +811,33 @@ async def count_open_cases(session: AsyncSession) -> int:
 
 async def count_cases(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)
+
+
+OpenOutcome = Literal["created", "same", "conflict", "variant"]
+
+
+async def open_new_case(
+    session: AsyncSession,
+    *,
+    child: ChildDetails,
+    fingerprint: str,
+    view: CaseView,
+    start: Mapping[str, Any],
+    at: datetime,
+) -> OpenOutcome:
+    """Store a new case's child, first view and pending start, unless its reference is
+    taken: ``"variant"`` if a case exists under it in other letter case, else as
+    ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
+
+    Step by step: a one-statement version (data-modifying CTEs over VALUES lists) was
+    measured slower, as SQLAlchemy cannot cache its compiled form (docs/performance.md).
+    Nothing is committed.
+    """
+    if await case_refs.same_ref_other_case(session, case_ref=view.case_ref) is not None:
+        return "variant"
+    outcome = await save_child(
+        session, case_ref=view.case_ref, child=child, fingerprint=fingerprint
+    )
+    if outcome == "created":
+        await record_opened_case(session, view=view, start=start, at=at)
+    return outcome

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -110,6 +111,8 @@ class ChildRow(Base):
     """The child's personal data. May exist before the case row, so no foreign key."""
 
     __tablename__ = "children"
+    # Case references match whatever their letter case (ehc.store.case_refs).
+    __table_args__ = (Index("ix_children_case_ref_lower", text("lower(case_ref)")),)
 
     case_ref: Mapped[str] = mapped_column(String(CASE_REF), primary_key=True)
     given_name: Mapped[str] = mapped_column(String(100))

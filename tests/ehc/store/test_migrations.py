@@ -35,7 +35,7 @@ TABLES = {
     "team_sessions",
     "access_log",
 }
-HEAD = "0009"
+HEAD = "0012"
 
 
 async def table_names(url: str) -> set[str]:

@@ -282,3 +282,80 @@ async def test_list_case_refs(db: Sessions) -> None:
     await project(db, case_view("Z-2"), case_view("A-1"), case_view("M_3"))
     async with db() as session:
         assert await repository.list_case_refs(session) == ["A-1", "M_3", "Z-2"]
+
+
+# --- opening a case in one go (issue 14) -------------------------------------------------------
+
+
+async def _rows_of(db: Sessions, case_ref: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row about ``case_ref`` (its reference blanked), table by table."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    async with db() as session:
+        for table in metadata.sorted_tables:
+            if "case_ref" not in table.c:
+                continue
+            rows = await session.execute(
+                table.select()
+                .where(table.c.case_ref == case_ref)
+                .order_by(*table.primary_key.columns)
+            )
+            out[table.name] = [
+                {k: ("REF" if v == case_ref else v) for k, v in r._mapping.items()} for r in rows
+            ]
+    return out
+
+
+async def test_open_new_case_writes_what_the_steps_write_and_refuses_taken_refs(
+    db: Sessions,
+) -> None:
+    """The start's writes store exactly what the steps (save_child, then
+    record_opened_case) store, and refuse a reference taken in other letter case or by
+    another child without writing anything."""
+    child = ChildDetails.model_validate(
+        {"given_name": "Ada", "family_name": "L", "date_of_birth": "2015-12-10", "setting_urn": "1"}
+    )
+    at = datetime(2024, 5, 1, 9, tzinfo=UTC)
+    start = {"case_ref": "ONE1", "received_on": "2024-05-01"}
+    async with db() as session:
+        outcome = await repository.open_new_case(
+            session, child=child, fingerprint="f", view=full_view("ONE1"), start=start, at=at
+        )
+        await session.commit()
+    assert outcome == "created"
+    async with db() as session:
+        await repository.save_child(session, case_ref="STEP1", child=child, fingerprint="f")
+        await repository.record_opened_case(session, view=full_view("STEP1"), start=start, at=at)
+        await session.commit()
+    # A view whose rows leave a column empty throughout (no limit met yet), as at a start.
+    fresh = case_view("ONE2", limits=[limit_view(Limit.DECISION_TO_ASSESS, due_on=days(20))])
+    async with db() as session:
+        assert (
+            await repository.open_new_case(
+                session, child=child, fingerprint="f", view=fresh, start=start, at=at
+            )
+            == "created"
+        )
+        await session.commit()
+    assert (await _rows_of(db, "ONE2"))["limits"][0]["met_on"] is None
+    one_go, in_steps = await _rows_of(db, "ONE1"), await _rows_of(db, "STEP1")
+    for table in ("children", "cases", "limits", "events", "pending_starts"):
+        assert one_go[table], table
+    assert {t: r for t, r in one_go.items() if t != "pending_starts"} == {
+        t: r for t, r in in_steps.items() if t != "pending_starts"
+    }
+    assert one_go["pending_starts"][0]["start"] == start
+
+    before = await snapshot(db)
+    other = ChildDetails(given_name="Bo", family_name="P", date_of_birth=date(2016, 1, 1))
+    for ref, kid, fingerprint, expected in [
+        ("ONE1", child, "f", "same"),
+        ("ONE1", other, "g", "conflict"),
+        ("one1", child, "f", "variant"),
+    ]:
+        async with db() as session:
+            outcome = await repository.open_new_case(
+                session, child=kid, fingerprint=fingerprint, view=full_view(ref), start={}, at=at
+            )
+            await session.commit()
+        assert outcome == expected, ref
+    assert await snapshot(db) == before
