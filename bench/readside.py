@@ -20,15 +20,18 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.pages.manager import DUE_SOON_DAYS
 from bench.caseload import import_row, scripts
 from ehc import casefile
 from ehc.importer import RowProblem, parse_row
+from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import repository
+from ehc.store import metrics_queries, repository
 from ehc.store.repository import _advice_rows, _case_values, _insert, _limit_rows
 from ehc.store.tables import AdviceRequestRow, CaseRow, ChildRow, EventRow, LimitRow
 
 BATCH = 2000
+AT_RISK = Settings().at_risk_days
 TEAMS = {"health": "community-paediatrics", "educational_psychology": "ep-service"}
 
 
@@ -130,6 +133,7 @@ async def measure(
     headers: dict[str, dict[str, str]],
     refs: list[str],
     repeat: int,
+    today: date,
 ) -> dict[str, tuple[float, float]]:
     """p50/p95 in ms of each read, sequential, after a warm-up."""
     pick = random.Random(14)
@@ -148,13 +152,15 @@ async def measure(
         cursor_for_page.append(nxt)
         page = await get("/assessments", cursor=nxt)
 
-    async def case_rows() -> None:
-        ref = pick.choice(refs)
+    async def manager_overview() -> None:
+        # What GET /manager reads (api/pages/manager.py), without rendering the page.
         async with sessions() as session:
-            await session.get(CaseRow, ref)
-            await repository.get_child(session, case_ref=ref)
-            for row in (LimitRow, AdviceRequestRow, EventRow):
-                await session.execute(row.__table__.select().where(row.__table__.c.case_ref == ref))
+            await metrics_queries.open_assessments_by_stage(session)
+            await metrics_queries.limits_by_status(session, today=today, at_risk_days=AT_RISK)
+            await metrics_queries.limits_due_within(session, today=today, days=DUE_SOON_DAYS)
+            await metrics_queries.advice_by_agency(session, today=today)
+            await metrics_queries.advice_overdue_by_team(session, today=today)
+            await metrics_queries.plans_within_20_weeks(session, today=today)
 
     reads: dict[str, Callable[[], Awaitable[object]]] = {
         "worklist, first page": lambda: get("/assessments"),
@@ -163,10 +169,13 @@ async def measure(
         f"worklist, page {len(cursor_for_page)} by cursor": lambda: get(
             "/assessments", **({"cursor": cursor_for_page[-1]} if cursor_for_page[-1] else {})
         ),
-        "one case's rows from the store": case_rows,
+        "case page, GET /assessments/{ref} (store)": lambda: get(
+            f"/assessments/{pick.choice(refs)}"
+        ),
         "advice list (one team's open requests)": lambda: get(
             "/advice-requests", team="community-paediatrics"
         ),
+        "manager overview (the data behind /manager)": manager_overview,
         "/metrics scrape, uncached": lambda: get("/metrics"),
     }
     return {name: await timed(job, repeat) for name, job in reads.items()}
@@ -197,10 +206,22 @@ def today_in_england() -> date:
     return london_date(datetime.now(UTC))
 
 
+async def loaded_refs(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """The refs of the bench's cases already in the store (none in a fresh database)."""
+    async with sessions() as session:
+        result = await session.execute(
+            text("SELECT case_ref FROM cases WHERE case_ref LIKE 'R%' ORDER BY case_ref")
+        )
+        return [r[0] for r in result]
+
+
 async def run(url: str, n: int, repeat: int) -> None:
-    """Load ``n`` cases into the empty PostgreSQL at ``url`` and print the timings."""
+    """Load ``n`` cases into the PostgreSQL at ``url`` and print the timings.
+
+    A database that already holds the bench's cases (``python -m bench.readside --url``
+    run before) is migrated and measured as it is, not loaded again.
+    """
     from api.app import create_app
-    from ehc.settings import Settings
     from ehc.store.db import make_engine, sessionmaker
     from ehc.store.migrate import upgrade
 
@@ -208,8 +229,15 @@ async def run(url: str, n: int, repeat: int) -> None:
     engine = make_engine(url)
     sessions = sessionmaker(engine)
     today = today_in_england()
-    cases, seconds, refs = await load(sessions, n, today)
-    print(f"read side, PostgreSQL, {cases} cases loaded in {seconds:.0f} s")
+    refs = await loaded_refs(sessions)
+    if refs:
+        async with sessions() as session:
+            await session.execute(text("ANALYZE"))
+            await session.commit()
+        print(f"read side, PostgreSQL, {len(refs)} cases already loaded")
+    else:
+        cases, seconds, refs = await load(sessions, n, today)
+        print(f"read side, PostgreSQL, {cases} cases loaded in {seconds:.0f} s")
     headers = {}
     async with sessions() as session:
         for role in ("caseworker", "manager"):
@@ -219,7 +247,7 @@ async def run(url: str, n: int, repeat: int) -> None:
     app = create_app(settings, sessions=sessions, clock=lambda: datetime.now(UTC))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=120) as http:
-        figures = await measure(http, sessions, headers, refs, repeat)
+        figures = await measure(http, sessions, headers, refs, repeat, today)
         for name, (p50, p95) in figures.items():
             print(f"  {name:<44} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
         started = time.perf_counter()
@@ -251,3 +279,21 @@ async def run(url: str, n: int, repeat: int) -> None:
         for line in (await explain(sessions, sql)).splitlines():
             print(f"    {line}")
     await engine.dispose()
+
+
+def main() -> None:
+    """``python -m bench.readside --url URL``: the read side alone, on a database kept
+    between runs (loaded on the first run, measured as it is afterwards)."""
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True, help="a PostgreSQL database of its own")
+    parser.add_argument("--cases", type=int, default=100_000, help="cases to load if empty")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs of each read")
+    args = parser.parse_args()
+    asyncio.run(run(args.url, args.cases, args.repeat))
+
+
+if __name__ == "__main__":
+    main()
