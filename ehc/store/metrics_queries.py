@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ehc import measures, statutory
 from ehc.models import TERMINAL_STAGES, Stage
 from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
-from ehc.store import report_queries
+from ehc.store import entry_lag, report_queries
+from ehc.store.entry_lag import ENTERED_EVENT_KINDS
 from ehc.store.tables import (
     AdviceRequestRow,
     CaseRow,
@@ -63,19 +64,6 @@ STATUTORY_LIMITS: tuple[str, ...] = tuple(lim.value for lim in Limit if STATUTOR
 AGENCIES: tuple[str, ...] = tuple(a.value for a in Agency)
 EXCEPTIONS_SCOPES: tuple[str, ...] = ("included", "excluded")
 
-# Events a person enters, dated with when the thing happened. The system's own events
-# (limit_breached, limit_exception, breach_corrected) and exception_recorded (dated with
-# the start of the circumstance, often long before it is recorded) are not data entry.
-ENTERED_EVENT_KINDS: tuple[str, ...] = (
-    "request_received",
-    "decision_to_assess",
-    "advice_requested",
-    "advice_received",
-    "decision_to_issue",
-    "draft_plan_served",
-    "final_plan_issued",
-    "withdrawn",
-)
 
 _PENDING = LimitStatus.PENDING.value
 _BREACHED = LimitStatus.BREACHED.value
@@ -369,7 +357,15 @@ def _entry_lag_days(dialect: str) -> ColumnElement[int]:
 
 
 async def entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
-    """How many entered events had each lag in whole days, by event kind.
+    """How many entered events had each lag in whole days, by event kind: the counts kept
+    as events are written (``ehc.store.entry_lag``), a few hundred rows however many
+    events the store holds."""
+    return await entry_lag.entry_lag_days(session)
+
+
+async def recount_entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
+    """``entry_lag_days`` recounted from every event (a scan of the events table: for
+    checking the kept counts, never for a scrape).
 
     The events table is append-only, so these counts only grow: they form a cumulative
     histogram that survives restarts. A negative lag (clock skew) counts as 0.

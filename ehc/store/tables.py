@@ -192,6 +192,18 @@ class EventRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class EntryLagCountRow(Base):
+    """How many entered events of a kind had a data-entry lag of ``lag_days`` whole days
+    (``ehc.store.entry_lag``): kept as events are written, in the same transaction, so the
+    ``/metrics`` histogram reads a few hundred rows instead of every event."""
+
+    __tablename__ = "entry_lag_counts"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lag_days: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    events: Mapped[int] = mapped_column(Integer)
+
+
 class PendingStartRow(Base):
     """A case written to the store whose workflow may not have started yet.
 

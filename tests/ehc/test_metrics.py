@@ -228,8 +228,10 @@ async def test_entry_lag_counts_whole_days_in_england(db: Sessions) -> None:
         await repository.project_case(session, view)
     async with db() as session:
         lag = await metrics_queries.entry_lag_days(session)
+        recounted = await metrics_queries.recount_entry_lag_days(session)
     expected = Counter((london_date(at) - occurred).days for at in INSTANTS)
     assert lag["decision_to_issue"] == dict(expected)
+    assert recounted["decision_to_issue"] == dict(expected)
 
 
 async def test_the_sql_england_date_agrees_with_statutory_every_hour_across_clock_changes(
