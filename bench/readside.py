@@ -26,7 +26,7 @@ from ehc import casefile
 from ehc.importer import RowProblem, parse_row
 from ehc.settings import Settings
 from ehc.statutory import london_date
-from ehc.store import metrics_queries, repository
+from ehc.store import entry_lag, metrics_queries, repository
 from ehc.store.repository import _advice_rows, _case_values, _insert, _limit_rows
 from ehc.store.tables import AdviceRequestRow, CaseRow, ChildRow, EventRow, LimitRow
 
@@ -90,6 +90,8 @@ async def load(
 
     async def flush() -> None:
         async with sessions() as session, session.begin():
+            # As every writer of events does: the lag counts /metrics reads.
+            await entry_lag.count_entered_events(session, batch["events"])
             for name, row in tables:
                 if batch[name]:
                     await session.execute(_insert(session, row), batch[name])

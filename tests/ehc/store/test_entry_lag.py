@@ -136,3 +136,13 @@ async def test_a_case_opened_by_the_api_is_counted_once(db: Sessions) -> None:
     kept, recounted = await kept_and_recounted(db)
     assert kept == recounted
     assert kept["request_received"] == {4: 1}
+
+
+async def test_the_benchs_loader_keeps_the_counts_as_the_projection_does(db: Sessions) -> None:
+    from bench.readside import load
+
+    cases, _, refs = await load(db, 40, date(2026, 11, 30))
+    kept, recounted = await kept_and_recounted(db)
+    assert cases == len(refs) > 0
+    assert kept == recounted
+    assert sum(n for lags in kept.values() for n in lags.values()) > cases
