@@ -133,24 +133,28 @@ def _at_risk(today: date, at_risk_days: int) -> ColumnElement[bool]:
 async def _limits_by_status(
     session: AsyncSession, *, is_statutory: bool, at_risk: ColumnElement[bool]
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Statutory (or guidance) limits pending, at risk and breached, each by limit code."""
+    """Statutory (or guidance) limits pending, at risk and breached, each by limit code.
+
+    Two queries: the pending limits are those of open cases (few, by
+    ``ix_limits_status_due_on``); the breached ones stay breached after their case
+    closes (many), so they are counted from ``ix_limits_status_statutory_limit`` alone.
+    """
     rows = await session.execute(
-        select(
-            LimitRow.limit,
-            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
-            func.sum(case((at_risk, 1), else_=0)),
-            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
-        )
-        .where(LimitRow.statutory.is_(is_statutory), LimitRow.status.in_([_PENDING, _BREACHED]))
+        select(LimitRow.limit, func.count(), func.sum(case((at_risk, 1), else_=0)))
+        .where(LimitRow.status == _PENDING, LimitRow.statutory.is_(is_statutory))
         .group_by(LimitRow.limit)
     )
     pending: dict[str, int] = {}
     risky: dict[str, int] = {}
-    breached: dict[str, int] = {}
-    for limit, n_pending, n_risk, n_breached in rows:
+    for limit, n_pending, n_risk in rows:
         pending[limit] = int(n_pending or 0)
         risky[limit] = int(n_risk or 0)
-        breached[limit] = int(n_breached or 0)
+    breached_rows = await session.execute(
+        select(LimitRow.limit, func.count())
+        .where(LimitRow.status == _BREACHED, LimitRow.statutory == is_statutory)
+        .group_by(LimitRow.limit)
+    )
+    breached = {limit: int(n) for limit, n in breached_rows}
     return pending, risky, breached
 
 

@@ -1,9 +1,15 @@
-"""The read side at 100,000 cases: the data-entry lag counts kept as events are written.
+"""The read side at 100,000 cases: the data-entry lag counts kept as events are written,
+and the indexes of the manager's and the advice list's reads.
 
 ``entry_lag_counts`` holds, per entered event kind and lag in whole days, how many events
 had that lag (``ehc.store.entry_lag``); the ``/metrics`` scrape reads it instead of every
 event. It is backfilled here from the events already stored: on PostgreSQL in SQL with the
 tz database, on SQLite (small, local stores) in Python with ``ehc.statutory``'s rule.
+
+Indexes (plans in docs/performance.md): breached limits counted by limit from
+``(status, statutory, limit)`` alone; a team's open advice requests from
+``(team, outcome, due_on)``; events of a kind in a date range from
+``(kind, occurred_on, case_ref)``, which replaces ``ix_events_kind``.
 
 Revision ID: 0011
 Revises: 0009
@@ -101,7 +107,22 @@ def upgrade() -> None:
         _backfill_postgresql(bind)
     else:
         _backfill_in_python(bind)
+    op.create_index("ix_limits_status_statutory_limit", "limits", ["status", "statutory", "limit"])
+    op.create_index(
+        "ix_advice_requests_team_outcome_due_on",
+        "advice_requests",
+        ["team", "outcome", "due_on"],
+    )
+    # (kind, occurred_on, case_ref) serves every query ix_events_kind served, and more.
+    op.create_index(
+        "ix_events_kind_occurred_on_case_ref", "events", ["kind", "occurred_on", "case_ref"]
+    )
+    op.drop_index("ix_events_kind", table_name="events")
 
 
 def downgrade() -> None:
+    op.create_index("ix_events_kind", "events", ["kind"])
+    op.drop_index("ix_events_kind_occurred_on_case_ref", table_name="events")
+    op.drop_index("ix_advice_requests_team_outcome_due_on", table_name="advice_requests")
+    op.drop_index("ix_limits_status_statutory_limit", table_name="limits")
     op.drop_table("entry_lag_counts")
