@@ -361,7 +361,7 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
     inserted = set((await session.scalars(stmt, new_events)).all())
     # Only the rows this transaction inserted count (a racing projection counts its own).
     await entry_lag.count_entered_events(session, (e for e in new_events if e["seq"] in inserted))
-    return bool(inserted)
+    return True
 
 
 # --- the queue ---------------------------------------------------------------------------
