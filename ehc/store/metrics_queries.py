@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ehc import measures, statutory
 from ehc.models import TERMINAL_STAGES, Stage
 from ehc.statutory import STATUTORY, Agency, Limit, LimitStatus
-from ehc.store import report_queries
+from ehc.store import entry_lag, report_queries
+from ehc.store.entry_lag import ENTERED_EVENT_KINDS
 from ehc.store.tables import (
     AdviceRequestRow,
     CaseRow,
@@ -63,19 +64,6 @@ STATUTORY_LIMITS: tuple[str, ...] = tuple(lim.value for lim in Limit if STATUTOR
 AGENCIES: tuple[str, ...] = tuple(a.value for a in Agency)
 EXCEPTIONS_SCOPES: tuple[str, ...] = ("included", "excluded")
 
-# Events a person enters, dated with when the thing happened. The system's own events
-# (limit_breached, limit_exception, breach_corrected) and exception_recorded (dated with
-# the start of the circumstance, often long before it is recorded) are not data entry.
-ENTERED_EVENT_KINDS: tuple[str, ...] = (
-    "request_received",
-    "decision_to_assess",
-    "advice_requested",
-    "advice_received",
-    "decision_to_issue",
-    "draft_plan_served",
-    "final_plan_issued",
-    "withdrawn",
-)
 
 _PENDING = LimitStatus.PENDING.value
 _BREACHED = LimitStatus.BREACHED.value
@@ -145,24 +133,28 @@ def _at_risk(today: date, at_risk_days: int) -> ColumnElement[bool]:
 async def _limits_by_status(
     session: AsyncSession, *, is_statutory: bool, at_risk: ColumnElement[bool]
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Statutory (or guidance) limits pending, at risk and breached, each by limit code."""
+    """Statutory (or guidance) limits pending, at risk and breached, each by limit code.
+
+    Two queries: the pending limits are those of open cases (few, by
+    ``ix_limits_status_due_on``); the breached ones stay breached after their case
+    closes (many), so they are counted from ``ix_limits_status_statutory_limit`` alone.
+    """
     rows = await session.execute(
-        select(
-            LimitRow.limit,
-            func.sum(case((LimitRow.status == _PENDING, 1), else_=0)),
-            func.sum(case((at_risk, 1), else_=0)),
-            func.sum(case((LimitRow.status == _BREACHED, 1), else_=0)),
-        )
-        .where(LimitRow.statutory.is_(is_statutory), LimitRow.status.in_([_PENDING, _BREACHED]))
+        select(LimitRow.limit, func.count(), func.sum(case((at_risk, 1), else_=0)))
+        .where(LimitRow.status == _PENDING, LimitRow.statutory.is_(is_statutory))
         .group_by(LimitRow.limit)
     )
     pending: dict[str, int] = {}
     risky: dict[str, int] = {}
-    breached: dict[str, int] = {}
-    for limit, n_pending, n_risk, n_breached in rows:
+    for limit, n_pending, n_risk in rows:
         pending[limit] = int(n_pending or 0)
         risky[limit] = int(n_risk or 0)
-        breached[limit] = int(n_breached or 0)
+    breached_rows = await session.execute(
+        select(LimitRow.limit, func.count())
+        .where(LimitRow.status == _BREACHED, LimitRow.statutory == is_statutory)
+        .group_by(LimitRow.limit)
+    )
+    breached = {limit: int(n) for limit, n in breached_rows}
     return pending, risky, breached
 
 
@@ -369,7 +361,15 @@ def _entry_lag_days(dialect: str) -> ColumnElement[int]:
 
 
 async def entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
-    """How many entered events had each lag in whole days, by event kind.
+    """How many entered events had each lag in whole days, by event kind: the counts kept
+    as events are written (``ehc.store.entry_lag``), a few hundred rows however many
+    events the store holds."""
+    return await entry_lag.entry_lag_days(session)
+
+
+async def recount_entry_lag_days(session: AsyncSession) -> dict[str, dict[int, int]]:
+    """``entry_lag_days`` recounted from every event (a scan of the events table: for
+    checking the kept counts, never for a scrape).
 
     The events table is append-only, so these counts only grow: they form a cumulative
     histogram that survives restarts. A negative lag (clock skew) counts as 0.

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ehc.measures import IssuedPlan, RecordedException
 from ehc.models import EventKind
@@ -182,24 +183,33 @@ async def final_plans_issued(session: AsyncSession, *, start: date, end: date) -
     whose first ``final_plan_issued`` event dated on or before ``end`` is dated on or after
     ``start`` (as ``ehc.reports.outcomes.outcome_as_at`` reads a case), with its Day 0 and
     the exceptions on its 20-week limit. The managers' gauge counts these."""
-    issued_on = func.min(EventRow.occurred_on)
-    plans = (
-        await session.execute(
-            select(CaseRow.case_ref, CaseRow.received_on, issued_on)
-            .join(EventRow, EventRow.case_ref == CaseRow.case_ref)
-            .where(EventRow.kind == EventKind.FINAL_PLAN_ISSUED, EventRow.occurred_on <= end)
-            .group_by(CaseRow.case_ref, CaseRow.received_on)
-            .having(issued_on >= start)
+    # Only a case with an issue in the window can have its first issue there: those few
+    # come from a range of the (kind, occurred_on, case_ref) index, and each one's first
+    # issue from its own events (a subquery by case_ref), not from every plan ever issued.
+    in_window = select(EventRow.case_ref).where(
+        EventRow.kind == EventKind.FINAL_PLAN_ISSUED,
+        EventRow.occurred_on >= start,
+        EventRow.occurred_on <= end,
+    )
+    prior = aliased(EventRow)
+    first_issue = (
+        select(func.min(prior.occurred_on))
+        .where(
+            prior.case_ref == CaseRow.case_ref,
+            prior.kind == EventKind.FINAL_PLAN_ISSUED,
+            prior.occurred_on <= end,
         )
-    ).all()
+        .correlate(CaseRow)
+        .scalar_subquery()
+    )
+    candidates = await session.execute(
+        select(CaseRow.case_ref, CaseRow.received_on, first_issue).where(
+            CaseRow.case_ref.in_(in_window)
+        )
+    )
+    plans = [(ref, received_on, on) for ref, received_on, on in candidates if on >= start]
     if not plans:
         return []
-    in_window = (
-        select(EventRow.case_ref)
-        .where(EventRow.kind == EventKind.FINAL_PLAN_ISSUED, EventRow.occurred_on <= end)
-        .group_by(EventRow.case_ref)
-        .having(func.min(EventRow.occurred_on) >= start)
-    )
     exceptions = await final_plan_exceptions(session, CaseRow.case_ref.in_(in_window))
     return [
         IssuedPlan(ref, received_on, on, exceptions.get(ref, ()))

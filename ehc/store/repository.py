@@ -47,7 +47,7 @@ from ehc.models import (
     User,
 )
 from ehc.statutory import Limit, LimitStatus
-from ehc.store import case_refs
+from ehc.store import case_refs, entry_lag
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -352,10 +352,17 @@ async def _insert_new_events(session: AsyncSession, view: CaseView) -> bool:
         (await session.scalars(select(EventRow.seq).where(EventRow.case_ref == ref))).all()
     )
     new_events = [_event_row(ref, e) for e in view.events if e.seq not in stored_seqs]
-    if new_events:
-        stmt = _insert(session, EventRow).on_conflict_do_nothing(index_elements=["case_ref", "seq"])
-        await session.execute(stmt, new_events)
-    return bool(new_events)
+    if not new_events:
+        return False
+    stmt = (
+        _insert(session, EventRow)
+        .on_conflict_do_nothing(index_elements=["case_ref", "seq"])
+        .returning(EventRow.seq)
+    )
+    inserted = set((await session.scalars(stmt, new_events)).all())
+    # Only the rows this transaction inserted count (a racing projection counts its own).
+    await entry_lag.count_entered_events(session, (e for e in new_events if e["seq"] in inserted))
+    return True
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -387,17 +394,17 @@ async def append_event(
     write that seq again). Returns its seq."""
     last = await session.scalar(select(func.max(EventRow.seq)).where(EventRow.case_ref == case_ref))
     seq = (last or 0) + 1
-    session.add(
-        EventRow(
-            case_ref=case_ref,
-            seq=seq,
-            kind=kind,
-            occurred_on=occurred_on,
-            entered_at=datetime.now(UTC),
-            entered_by=entered_by,
-            detail=dict(detail),
-        )
-    )
+    event = {
+        "case_ref": case_ref,
+        "seq": seq,
+        "kind": kind,
+        "occurred_on": occurred_on,
+        "entered_at": datetime.now(UTC),
+        "entered_by": entered_by,
+        "detail": dict(detail),
+    }
+    await session.execute(_insert(session, EventRow), [event])
+    await entry_lag.count_entered_events(session, [event])
     return seq
 
 
@@ -771,6 +778,7 @@ async def record_opened_case(
     events = [_event_row(view.case_ref, e) for e in view.events]
     if events:
         await session.execute(_insert(session, EventRow), events)
+        await entry_lag.count_entered_events(session, events)
     await session.execute(
         _insert(session, PendingStartRow)
         .values(case_ref=view.case_ref, start=dict(start), created_at=at)

@@ -190,6 +190,38 @@ async def test_trailing_twelve_months_edges(db: Sessions) -> None:
     assert year_before(date(2024, 2, 29)) == date(2023, 2, 28)
 
 
+async def test_a_plan_counts_in_the_window_its_first_issue_falls_in(db: Sessions) -> None:
+    """A case's plan is dated by its first ``final_plan_issued`` event on or before the
+    day read: one first issued before the twelve months is out even if issued again in
+    them; one issued twice within them counts once, on its first date."""
+    base = {v.case_ref: v for v in caseload(TODAY)}["SEED-3"]
+    start = year_before(TODAY) + timedelta(days=1)
+    for ref, dates in (
+        ("TWICE-out", (start - timedelta(days=10), start + timedelta(days=20))),
+        ("TWICE-in", (start + timedelta(days=30), start + timedelta(days=60))),
+    ):
+        events = [
+            base.events[0].model_copy(update={"seq": i + 1, "occurred_on": on})
+            for i, on in enumerate(dates)
+        ]
+        view = base.model_copy(
+            update={
+                "case_ref": ref,
+                "received_on": dates[0] - timedelta(days=100),
+                "limits": [],
+                "advice_requests": [],
+                "events": events,
+            }
+        )
+        async with db() as session, session.begin():
+            await repository.project_case(session, view)
+    async with db() as session:
+        plans = await report_queries.final_plans_issued(session, start=start, end=TODAY)
+        issued, within = await metrics_queries.plans_within_20_weeks(session, today=TODAY)
+    assert [(p.case_ref, p.issued_on) for p in plans] == [("TWICE-in", start + timedelta(days=30))]
+    assert issued == within == {"included": 1, "excluded": 1}
+
+
 # Instants around the clock changes (BST from 01:00 UTC on the last Sunday of March to
 # 01:00 UTC on the last Sunday of October) and late-evening entries in summer and winter.
 INSTANTS = [
@@ -228,8 +260,10 @@ async def test_entry_lag_counts_whole_days_in_england(db: Sessions) -> None:
         await repository.project_case(session, view)
     async with db() as session:
         lag = await metrics_queries.entry_lag_days(session)
+        recounted = await metrics_queries.recount_entry_lag_days(session)
     expected = Counter((london_date(at) - occurred).days for at in INSTANTS)
     assert lag["decision_to_issue"] == dict(expected)
+    assert recounted["decision_to_issue"] == dict(expected)
 
 
 async def test_the_sql_england_date_agrees_with_statutory_every_hour_across_clock_changes(

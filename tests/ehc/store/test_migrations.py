@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection, make_url
 
-from ehc.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from ehc.store import metrics_queries
+from ehc.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, sessionmaker
 from ehc.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from ehc.store.tables import metadata
+from ehc.store.tables import CaseRow, EventRow, metadata
 from tests.ehc.store.conftest import Backend
 
 TABLES = {
@@ -34,8 +36,9 @@ TABLES = {
     "team_sign_in_links",
     "team_sessions",
     "access_log",
+    "entry_lag_counts",
 }
-HEAD = "0012"
+HEAD = "0011"
 
 
 async def table_names(url: str) -> set[str]:
@@ -73,6 +76,58 @@ async def test_upgrade_creates_every_table_and_repeats_as_a_no_op(backend: Backe
         await engine.dispose()
     assert [v[0] for v in versions] == [HEAD]
     assert await table_names(url) == TABLES | {"alembic_version"}
+
+
+async def test_0011_backfills_the_entry_lag_counts_from_the_events(backend: Backend) -> None:
+    """Events stored before revision 0011 are counted by it as a recount counts them,
+    including an entry at 23:30 UTC in summer (the next day in England)."""
+    url = await backend.fresh_url()
+    await upgrade(url, "0009")
+    engine = make_engine(url)
+    rows = [
+        (1, "request_received", "2025-03-03", datetime(2025, 3, 5, 23, 30, tzinfo=UTC)),
+        (2, "decision_to_assess", "2025-04-07", datetime(2025, 4, 7, 23, 30, tzinfo=UTC)),
+        (3, "limit_breached", "2025-04-01", datetime(2025, 4, 9, 9, tzinfo=UTC)),
+        (4, "withdrawn", "2025-05-01", datetime(2025, 4, 30, 9, tzinfo=UTC)),
+    ]
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(CaseRow).values(
+                    case_ref="M1",
+                    stage="withdrawn",
+                    received_on=date(2025, 3, 3),
+                    anchor="request",
+                    requested_by="parent",
+                    rule_version="2014",
+                    breached=False,
+                    updated_at=datetime(2025, 5, 1, tzinfo=UTC),
+                )
+            )
+            for seq, kind, on, at in rows:
+                await conn.execute(
+                    insert(EventRow).values(
+                        case_ref="M1",
+                        seq=seq,
+                        kind=kind,
+                        occurred_on=date.fromisoformat(on),
+                        entered_at=at,
+                        entered_by="1",
+                        detail={},
+                    )
+                )
+        await upgrade(url)
+        async with sessionmaker(engine)() as session:
+            kept = await metrics_queries.entry_lag_days(session)
+            recounted = await metrics_queries.recount_entry_lag_days(session)
+    finally:
+        await engine.dispose()
+    assert kept == recounted
+    assert (kept["request_received"], kept["decision_to_assess"], kept["withdrawn"]) == (
+        {2: 1},
+        {1: 1},
+        {0: 1},
+    )
 
 
 async def test_concurrent_upgrades_are_safe(backend: Backend) -> None:
