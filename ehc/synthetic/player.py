@@ -42,10 +42,29 @@ def _path(script: CaseScript, step: Step, advice_ids: dict[int, str]) -> str:
     return f"/assessments/{script.case_ref}/{step.action}"
 
 
+BUSY_RETRIES = 10  # a 503 says "try again": as a caseworker's client would, up to this often
+BUSY_WAIT_CAP = 5.0  # seconds, whatever Retry-After asks
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", "1")), BUSY_WAIT_CAP)
+    except ValueError:
+        return 1.0
+
+
 async def _post(
     http: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str], ref: str
 ) -> dict[str, Any]:
+    """POST and return the answer. A 503 (Temporal or the worker slower than the API's
+    deadline on a busy machine) is retried with the same body after its Retry-After: the
+    API records a repeated body once."""
     response = await http.post(path, json=body, headers=headers)
+    for _ in range(BUSY_RETRIES):
+        if response.status_code != 503:
+            break
+        await asyncio.sleep(_retry_after(response))
+        response = await http.post(path, json=body, headers=headers)
     if response.status_code not in (200, 201):
         raise PlayError(f"{ref}: POST {path} answered {response.status_code}: {response.text}")
     answer: dict[str, Any] = response.json()
