@@ -1,12 +1,18 @@
 """`ehc import cases FILE.csv`: start each case of an existing caseload with its history.
 
-Every row is checked first (``ehc.importer``); a bad row is listed with its reason and
-skipped, nothing of it written. Each good case goes through the API's own path: the store
-and a start (``casework.open_case``), then one update per event, each with an update id
-fixed by the case and the event's position, so sending it again records nothing twice.
-A case is written to the journal (``FILE.csv.done``) once all its events are in: a run
+Every row is checked first (``ehc.importer``, with the workflow's own validators, event
+by event on a copy of the case's facts); a bad row is listed with its reason and skipped,
+nothing of it written. Each good case goes through the API's own opening path
+(``casework.open_case``: the child and the case's first row in the store, then a plain
+start) with its whole history in the workflow's input: the workflow applies every event
+at once, each checked and recorded by its own update's code, and projects the case once
+(issue 14). No update, and no wait for the worker, per case.
+
+A case is written to the journal (``FILE.csv.done``) once its workflow is started: a run
 that was interrupted is resumed by running the same command again; it skips the journal's
-cases and finishes any case it had begun.
+cases, and a case it had begun finds its child stored and its workflow started or not
+(the start is made once: the workflow id is the case's). Finally the importer waits until
+every imported case's workflow has projected its history into the store.
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from temporalio.client import Client
 
 from api import casework
 from api.errors import ApiError
-from ehc.importer import ImportRow, RowProblem, parse_row
+from ehc.importer import ENTERED_BY, ImportRow, RowProblem, parse_row
 from ehc.statutory import london_date
 from ehc.store import repository
-from workflows.assessment import AssessmentWorkflow
 
-CONCURRENCY = 20
+CONCURRENCY = 32  # starts in flight (store write + start); see docs/performance.md
+START_ATTEMPTS = 3  # a start the server did not confirm in time is tried again
+PROJECTION_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -39,7 +46,8 @@ class ImportReport:
     imported: int = 0
     skipped: int = 0  # already in the journal
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, case_ref, reason)
-    seconds: float = 0.0
+    seconds: float = 0.0  # until every case was started
+    projected_seconds: float = 0.0  # until every imported case's history was in the store
 
 
 def journal_path(path: Path) -> Path:
@@ -83,6 +91,7 @@ async def import_cases(
     case_settings: dict[str, Any] | None = None,
     concurrency: int = CONCURRENCY,
     progress: TextIO | None = None,
+    wait_for_projection: bool = True,
 ) -> ImportReport:
     report = ImportReport()
     started = time.perf_counter()
@@ -106,6 +115,8 @@ async def import_cases(
         )
         progress.flush()
 
+    imported: list[ImportRow] = []
+
     async def one(row: ImportRow) -> None:
         async with gate:
             try:
@@ -115,6 +126,7 @@ async def import_cases(
                 return
             journal.write(row.case.case_ref + "\n")
             journal.flush()
+            imported.append(row)
             report.imported += 1
             show()
 
@@ -124,7 +136,31 @@ async def import_cases(
         journal.close()
         report.seconds = time.perf_counter() - started
         show(final=True)
+    if wait_for_projection:
+        await wait_until_projected(sessions, imported, progress)
+    report.projected_seconds = time.perf_counter() - started
     return report
+
+
+async def wait_until_projected(
+    sessions: async_sessionmaker[AsyncSession], rows: list[ImportRow], progress: TextIO | None
+) -> None:
+    """Wait until the store holds each case's whole history (its workflow projected it):
+    the opening and one event per imported event, all entered by the import."""
+    expected = {row.case.case_ref: 1 + len(row.steps) for row in rows}
+    while expected:
+        async with sessions() as session:
+            counts = await repository.count_events_entered_by(
+                session, case_refs=list(expected), entered_by=ENTERED_BY
+            )
+        expected = {ref: n for ref, n in expected.items() if counts.get(ref, 0) < n}
+        if progress is not None:
+            done = len(rows) - len(expected)
+            progress.write(f"\rhistories in the store: {done}/{len(rows)} cases   ")
+            progress.write("\n" if not expected else "")
+            progress.flush()
+        if expected:
+            await asyncio.sleep(PROJECTION_POLL_SECONDS)
 
 
 async def _import_one(
@@ -134,24 +170,27 @@ async def _import_one(
     task_queue: str,
     clock: Callable[[], datetime],
 ) -> None:
+    """The child and the case's first row in the store, then the workflow's start with the
+    case's whole history; a start the server did not confirm in time is tried again."""
     ref = row.case.case_ref
-    async with sessions() as session:
-        outcome = await repository.save_child(
-            session, case_ref=ref, child=row.child, fingerprint=f"import:{ref}"
-        )
-        if outcome == "conflict":
-            raise ApiError(409, "case_ref_taken", "the case_ref is already used for another child")
-        await casework.open_case(
-            client, session, row.case, task_queue, now=clock(), new=outcome == "created"
-        )
-    for position, step in enumerate(row.steps, start=1):
-        await casework.update(
-            client,
-            ref,
-            getattr(AssessmentWorkflow, step.update),
-            step.command,
-            update_key=f"import:{ref}:{position}",
-        )
+    for attempt in range(1, START_ATTEMPTS + 1):
+        async with sessions() as session:
+            outcome = await repository.save_child(
+                session, case_ref=ref, child=row.child, fingerprint=f"import:{ref}"
+            )
+            if outcome == "conflict":
+                raise ApiError(
+                    409, "case_ref_taken", "the case_ref is already used for another child"
+                )
+            now = clock()
+            try:
+                await casework.open_case(
+                    client, session, row.start(now), task_queue, now=now, new=outcome == "created"
+                )
+                return
+            except ApiError as exc:
+                if exc.status != 503 or attempt == START_ATTEMPTS:
+                    raise
 
 
 def print_report(report: ImportReport, out: TextIO = sys.stderr) -> None:
@@ -159,7 +198,8 @@ def print_report(report: ImportReport, out: TextIO = sys.stderr) -> None:
         out.write(f"line {line} ({ref or 'no case_ref'}): {reason}; skipped\n")
     rate = report.imported / report.seconds if report.seconds else 0.0
     out.write(
-        f"Imported {report.imported} cases in {report.seconds:.1f} s ({rate:.1f} a second); "
+        f"Imported {report.imported} cases in {report.seconds:.1f} s ({rate:.1f} a second), "
+        f"their histories all in the store after {report.projected_seconds:.1f} s; "
         f"{report.skipped} already imported; {len(report.bad)} bad rows skipped.\n"
     )
 

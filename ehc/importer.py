@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ehc import casefile
 from ehc.casefile import AdviceRequestFacts, CaseFacts, CommandRefused
@@ -27,6 +27,9 @@ from ehc.models import (
     DecisionToIssue,
     DraftPlan,
     FinalPlan,
+    ImportedCommand,
+    ImportedEvent,
+    ImportedUpdate,
     RequestedBy,
     Withdrawal,
 )
@@ -61,8 +64,8 @@ class RowProblem(ValueError):
 class Step:
     """One event to send to the case's workflow, as the API would (update name, command)."""
 
-    update: str
-    command: BaseModel
+    update: ImportedUpdate
+    command: ImportedCommand
 
 
 @dataclass
@@ -72,6 +75,11 @@ class ImportRow:
     child: ChildDetails
     steps: list[Step] = field(default_factory=list)
     facts: CaseFacts | None = None  # the case after its events, as the workflow holds it
+
+    def start(self, opened_at: datetime) -> AssessmentInput:
+        """The workflow's input: the case and its whole history, applied at the start."""
+        history = [ImportedEvent(update=s.update, command=s.command) for s in self.steps]
+        return self.case.model_copy(update={"opened_at": opened_at, "history": history})
 
 
 def _date(raw: Mapping[str, str], name: str) -> date | None:
@@ -178,7 +186,7 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
         "withdraw": "withdrawn",
     }
 
-    def step(update: str, check: Any, command: BaseModel) -> None:
+    def step(update: ImportedUpdate, check: Any, command: ImportedCommand) -> None:
         try:
             check(facts, command, today)
         except CommandRefused as exc:
