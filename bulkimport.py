@@ -130,8 +130,15 @@ async def import_cases(
             report.imported += 1
             show()
 
+    tasks = [asyncio.ensure_future(one(row)) for row in rows]
     try:
-        await asyncio.gather(*(one(row) for row in rows))
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # Interrupted: stop the other cases where they are (a rerun resumes them).
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     finally:
         journal.close()
         report.seconds = time.perf_counter() - started
