@@ -29,6 +29,8 @@ from typing import Any, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from api import casework
 from api.errors import ApiError
@@ -38,6 +40,7 @@ from ehc.store import repository
 
 CONCURRENCY = 32  # starts in flight (store write + start); see docs/performance.md
 START_ATTEMPTS = 3  # a start the server did not confirm in time is tried again
+START_SECONDS = 60.0  # a busy server may take a while to confirm a start: not a bad row
 PROJECTION_POLL_SECONDS = 0.5
 
 
@@ -177,27 +180,38 @@ async def _import_one(
     task_queue: str,
     clock: Callable[[], datetime],
 ) -> None:
-    """The child and the case's first row in the store, then the workflow's start with the
-    case's whole history; a start the server did not confirm in time is tried again."""
+    """The API's opening path (``casework``): the child, the case's first row and its
+    pending start in one transaction, then a plain start carrying the whole history. A
+    workflow already started (by an interrupted run, or the worker's sweep) is the case's:
+    nothing is asked of it. A start the server did not confirm in time is tried again."""
     ref = row.case.case_ref
-    for attempt in range(1, START_ATTEMPTS + 1):
-        async with sessions() as session:
-            outcome = await repository.save_child(
-                session, case_ref=ref, child=row.child, fingerprint=f"import:{ref}"
+    now = clock()
+    start = row.start(now)
+    async with sessions() as session:
+        outcome = await repository.save_child(
+            session, case_ref=ref, child=row.child, fingerprint=f"import:{ref}"
+        )
+        if outcome == "conflict":
+            raise ApiError(409, "case_ref_taken", "the case_ref is already used for another child")
+        if outcome == "created":
+            await repository.record_opened_case(
+                session,
+                view=casework.opening_view(start, now),
+                start=start.model_dump(mode="json"),
+                at=now,
             )
-            if outcome == "conflict":
-                raise ApiError(
-                    409, "case_ref_taken", "the case_ref is already used for another child"
-                )
-            now = clock()
-            try:
-                await casework.open_case(
-                    client, session, row.start(now), task_queue, now=now, new=outcome == "created"
-                )
-                return
-            except ApiError as exc:
-                if exc.status != 503 or attempt == START_ATTEMPTS:
-                    raise
+        await session.commit()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        casework.start_budget(START_SECONDS)
+        try:
+            await casework.start_assessment(client, start, task_queue)
+        except WorkflowAlreadyStartedError:
+            return
+        except RPCError:
+            if attempt == START_ATTEMPTS:
+                raise casework.START_NOT_CONFIRMED from None
+        else:
+            return
 
 
 def print_report(report: ImportReport, out: TextIO = sys.stderr) -> None:
