@@ -142,8 +142,7 @@ class AssessmentWorkflow:
         )
         if opening:
             self._refresh(at=opened)
-        self._imported = bool(case.history) and workflow.patched(BULK_HISTORY_PATCH)
-        if self._imported:
+        if case.history and workflow.patched(BULK_HISTORY_PATCH):
             self._import_history(case.history, at=opened)
 
     # --- an imported case's history, in one go ------------------------------------------
@@ -284,23 +283,12 @@ class AssessmentWorkflow:
             await workflow.wait_condition(lambda: self.version != seen, timeout=timeout)
 
     async def _project(self, view: CaseView) -> None:
-        if self.projected_version < 0 and self.facts.case.history and self._imported:
-            # An imported case's first projection (its whole history) runs as a local
-            # activity: in the workflow task that applied the history, with no activity
-            # task of its own to schedule, dispatch and report (issue 14: import speed).
-            await workflow.execute_local_activity_method(
-                CasebookActivities.project_case,
-                view,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
-        else:
-            await workflow.execute_activity_method(
-                CasebookActivities.project_case,
-                view,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
+        await workflow.execute_activity_method(
+            CasebookActivities.project_case,
+            view,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=PROJECTION_RETRY,
+        )
         workflow.upsert_search_attributes(
             [
                 STAGE.value_set(view.stage.value),
