@@ -35,6 +35,7 @@ from temporalio.service import RPCError
 from api import casework
 from api.errors import ApiError
 from ehc.importer import ENTERED_BY, ImportRow, RowProblem, parse_row
+from ehc.models import AssessmentInput
 from ehc.statutory import london_date
 from ehc.store import repository
 
@@ -200,6 +201,10 @@ async def _import_one(
                 start=start.model_dump(mode="json"),
                 at=now,
             )
+        else:  # begun by an interrupted run: start it as it was recorded then
+            recorded = await repository.pending_start(session, case_ref=ref)
+            if recorded is not None:
+                start = AssessmentInput.model_validate(recorded)
         await session.commit()
     for attempt in range(1, START_ATTEMPTS + 1):
         casework.start_budget(START_SECONDS)

@@ -912,6 +912,12 @@ async def pending_starts(
     return [(ref, dict(start)) for ref, start in result.all()]
 
 
+async def pending_start(session: AsyncSession, *, case_ref: str) -> dict[str, Any] | None:
+    """The workflow input recorded for a case whose workflow has not projected yet."""
+    row = await session.get(PendingStartRow, case_ref)
+    return None if row is None else dict(row.start)
+
+
 async def is_pending_start(session: AsyncSession, *, case_ref: str) -> bool:
     """True while the case's workflow has not yet projected (its start may be unmade)."""
     return await session.get(PendingStartRow, case_ref) is not None

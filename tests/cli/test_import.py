@@ -156,6 +156,11 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
         assert kinds.count("advice_requested") == 2, kinds
         assert kinds.count("advice_received") == 1, kinds
         assert kinds.count("draft_plan_served") == 1, kinds
+    # The case begun before the first cut was started as it was recorded then: the store's
+    # opening and the workflow's agree to the microsecond.
+    stored = (await s.get(f"/assessments/{rows[1]['case_ref']}")).json()["events"][0]
+    live = (await casework.view(s.env.client, rows[1]["case_ref"])).events[0]
+    assert stored["entered_at"] == live.model_dump(mode="json")["entered_at"]
     # A third run finds everything done.
     again = await run_import(s, path, concurrency=1)
     assert (again.imported, again.skipped) == (0, 3)
