@@ -291,3 +291,29 @@ async def test_the_whole_history_in_one_go_gives_the_per_event_view(
     assert comparable(bulk_live.model_dump(mode="json"), bulk_ref) == comparable(
         each_live.model_dump(mode="json"), each_ref
     )
+
+
+async def test_with_no_worker_the_import_finishes_and_says_what_is_not_in_the_store(
+    ts_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(16)
+    rows = [full_history(day0), case_row(day0)]
+    path = write_csv(tmp_path / "caseload.csv", rows)
+    s.case_refs.extend(row["case_ref"] for row in rows)
+    monkeypatch.setattr(bulkimport, "PROJECTION_WAIT_SECONDS", 1.0)
+    await s.today()
+
+    report = await bulkimport.import_cases(
+        path, client=s.env.client, sessions=s.sessions, task_queue="no-worker", clock=s.clock
+    )
+
+    # The case with events waits for a worker; the one with none reads as opened already.
+    assert (report.imported, report.not_projected) == (2, 1)
+    out = io.StringIO()
+    bulkimport.print_report(report, out)
+    assert "1 imported cases were not yet in the store" in out.getvalue()
+    assert "ehc worker" in out.getvalue()
+    assert sorted(bulkimport.journal_path(path).read_text().split()) == sorted(
+        row["case_ref"] for row in rows
+    )
