@@ -135,11 +135,14 @@ def server_pid(folder: str) -> int | None:
     return None
 
 
-async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
-    """`ehc import cases` of ``n`` synthetic cases with ``ehc worker`` in its own process;
-    the worker's memory per open case and the dev server's per workflow, afterwards."""
+async def import_rate(
+    n: int, folder: str, store_url: str, concurrency: int | None = None
+) -> dict[str, float]:
+    """`ehc import cases` of ``n`` synthetic cases with ``ehc worker`` in its own process,
+    timed until every case's history is in the store; the worker's memory per open case
+    and the dev server's per workflow, afterwards."""
     from bench.caseload import scripts, write_import_csv
-    from ehc_cli.bulk_import import import_cases
+    from ehc_cli.bulk_import import CONCURRENCY, import_cases
 
     env, address = await dev_server(folder)
     await upgrade(store_url)
@@ -167,6 +170,7 @@ async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
             sessions=sessionmaker(engine),
             task_queue=queue,
             clock=lambda: datetime.now(UTC),
+            concurrency=concurrency or CONCURRENCY,
             progress=None,
         )
         async with sessionmaker(engine)() as session:
@@ -175,6 +179,8 @@ async def import_rate(n: int, folder: str, store_url: str) -> dict[str, float]:
             "imported": report.imported,
             "bad": len(report.bad),
             "seconds": report.seconds,
+            "not_projected": report.not_projected,
+            "concurrency": concurrency or CONCURRENCY,
             "open": open_cases,
             "worker_mb": rss_mb(worker.pid),
             "worker_per_case_kb": (rss_mb(worker.pid) - worker_before) * 1024 / max(n, 1),
@@ -374,7 +380,9 @@ async def main(args: argparse.Namespace) -> None:
             f = await import_rate(args.import_cases, str(run_folder), import_db)
             print(
                 f"ehc import cases: {f['imported']:.0f} cases in {f['seconds']:.0f} s "
-                f"({f['imported'] / f['seconds']:.1f} a second), {f['bad']:.0f} bad rows"
+                f"({f['imported'] / f['seconds']:.1f} a second, each history in the store; "
+                f"concurrency {f['concurrency']:.0f}), {f['bad']:.0f} bad rows, "
+                f"{f['not_projected']:.0f} not projected in time"
             )
             print(
                 f"  worker RSS after the import: {f['worker_mb']:.0f} MB "

@@ -2,9 +2,9 @@
 
 One CSV row per case: its reference, Day 0, anchor, who asked, the child, and the events so
 far, one column per milestone. Every row is checked here with the very validators the
-workflow runs (``ehc.casefile.check_*``), applied in the order a caseworker would enter
+workflow runs (``ehc.case_evaluation.check_*``), applied in the order a caseworker would enter
 them, so a bad row is refused whole before anything is written, with a reason a person can
-act on. The runner (``bulkimport``) then starts each good case and replays its events.
+act on. The runner (``ehc_cli.bulk_import``) then starts each good case with its whole history.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from ehc import case_evaluation as casefile
+from ehc import case_evaluation
 from ehc.case_evaluation import AdviceRequestFacts, CaseFacts, CommandRefused
 from ehc.models import (
     AdviceReceived,
@@ -27,6 +27,9 @@ from ehc.models import (
     DecisionToIssue,
     DraftPlan,
     FinalPlan,
+    ImportedCommand,
+    ImportedEvent,
+    ImportedUpdate,
     RequestedBy,
     Withdrawal,
 )
@@ -61,8 +64,8 @@ class RowProblem(ValueError):
 class Step:
     """One event to send to the case's workflow, as the API would (update name, command)."""
 
-    update: str
-    command: BaseModel
+    update: ImportedUpdate
+    command: ImportedCommand
 
 
 @dataclass
@@ -72,6 +75,11 @@ class ImportRow:
     child: ChildDetails
     steps: list[Step] = field(default_factory=list)
     facts: CaseFacts | None = None  # the case after its events, as the workflow holds it
+
+    def start(self, opened_at: datetime) -> AssessmentInput:
+        """The workflow's input: the case and its whole history, applied at the start."""
+        history = [ImportedEvent(update=s.update, command=s.command) for s in self.steps]
+        return self.case.model_copy(update={"opened_at": opened_at, "history": history})
 
 
 def _date(raw: Mapping[str, str], name: str) -> date | None:
@@ -178,7 +186,7 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
         "withdraw": "withdrawn",
     }
 
-    def step(update: str, check: Any, command: BaseModel) -> None:
+    def step(update: ImportedUpdate, check: Any, command: ImportedCommand) -> None:
         try:
             check(facts, command, today)
         except CommandRefused as exc:
@@ -195,14 +203,14 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
                 decided_on=dta_on,
                 entered_by=ENTERED_BY,
             )
-            step("decision_to_assess", casefile.check_decision_to_assess, dta)
+            step("decision_to_assess", case_evaluation.check_decision_to_assess, dta)
             facts.decision_to_assess = dta
         received: list[AdviceReceived] = []
         for agency, requested_on, received_on in _advice(raw):
             ask = AdviceRequestCommand(
                 agency=agency, requested_on=requested_on, entered_by=ENTERED_BY
             )
-            step("request_advice", casefile.check_advice_request, ask)
+            step("request_advice", case_evaluation.check_advice_request, ask)
             advice_id = f"{row.case.case_ref}-adv{len(facts.advice_requests) + 1}"
             facts.advice_requests.append(
                 AdviceRequestFacts(
@@ -222,8 +230,8 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
                     )
                 )
         for got in received:
-            step("advice_received", casefile.check_advice_received, got)
-            casefile.apply_advice_received(facts.advice(got.advice_id), got.received_on)
+            step("advice_received", case_evaluation.check_advice_received, got)
+            case_evaluation.apply_advice_received(facts.advice(got.advice_id), got.received_on)
         dti_on = _date(raw, "decision_to_issue_on")
         if dti_on:
             dti = DecisionToIssue(
@@ -231,22 +239,22 @@ def _check_history(row: ImportRow, raw: Mapping[str, str], today: date) -> None:
                 decided_on=dti_on,
                 entered_by=ENTERED_BY,
             )
-            step("decision_to_issue", casefile.check_decision_to_issue, dti)
+            step("decision_to_issue", case_evaluation.check_decision_to_issue, dti)
             facts.decision_to_issue = dti
         draft_on = _date(raw, "draft_plan_on")
         if draft_on:
             draft = DraftPlan(served_on=draft_on, entered_by=ENTERED_BY)
-            step("draft_plan", casefile.check_draft_plan, draft)
+            step("draft_plan", case_evaluation.check_draft_plan, draft)
             facts.draft_plan = draft
         final_on = _date(raw, "final_plan_on")
         if final_on:
             final = FinalPlan(issued_on=final_on, entered_by=ENTERED_BY)
-            step("final_plan", casefile.check_final_plan, final)
+            step("final_plan", case_evaluation.check_final_plan, final)
             facts.final_plan = final
         withdrawn_on = _date(raw, "withdrawn_on")
         if withdrawn_on:
             withdrawal = Withdrawal(withdrawn_on=withdrawn_on, entered_by=ENTERED_BY)
-            step("withdraw", casefile.check_withdrawal, withdrawal)
+            step("withdraw", case_evaluation.check_withdrawal, withdrawal)
             facts.withdrawal = withdrawal
     except ValidationError as exc:
         raise RowProblem(_first_error(exc)) from None

@@ -197,6 +197,11 @@ class AssessmentInput(Frozen):
         description="When the API recorded the request: the opening events carry it, so the "
         "API's answer and the workflow's audit trail agree to the microsecond",
     )
+    history: list[ImportedEvent] = Field(
+        default_factory=list,
+        description="An imported case's events so far (``ehc import cases``), applied at the "
+        "start in one go, each checked as its own update would be; dates and codes only",
+    )
 
 
 class DecisionToAssess(Frozen):
@@ -277,6 +282,53 @@ class FinalPlan(Frozen):
 class Withdrawal(Frozen):
     withdrawn_on: date
     entered_by: str = ""
+
+
+ImportedCommand = (
+    DecisionToAssess
+    | AdviceRequestCommand
+    | AdviceReceived
+    | DecisionToIssue
+    | DraftPlan
+    | FinalPlan
+    | Withdrawal
+)
+IMPORTED_COMMANDS: dict[str, type[BaseModel]] = {
+    "decision_to_assess": DecisionToAssess,
+    "request_advice": AdviceRequestCommand,
+    "advice_received": AdviceReceived,
+    "decision_to_issue": DecisionToIssue,
+    "draft_plan": DraftPlan,
+    "final_plan": FinalPlan,
+    "withdraw": Withdrawal,
+}
+
+
+ImportedUpdate = Literal[
+    "decision_to_assess",
+    "request_advice",
+    "advice_received",
+    "decision_to_issue",
+    "draft_plan",
+    "final_plan",
+    "withdraw",
+]
+
+
+class ImportedEvent(Frozen):
+    """One event of an imported case's history: the update of that name and its command."""
+
+    update: ImportedUpdate
+    command: ImportedCommand
+
+    @model_validator(mode="after")
+    def _command_fits_update(self) -> ImportedEvent:
+        if not isinstance(self.command, IMPORTED_COMMANDS[self.update]):
+            raise ValueError(f"the command is not a {self.update} command")
+        return self
+
+
+AssessmentInput.model_rebuild()
 
 
 # Fields of a recorded event a correction may change: dates and codes only, never text.

@@ -76,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         "same command again to resume: cases already imported (FILE.done) are skipped.",
     )
     import_cases.add_argument("file", type=Path, help="the CSV; columns in the README")
-    import_cases.add_argument("--concurrency", type=int, default=20, help="cases at once")
+    import_cases.add_argument(
+        "--concurrency", type=int, default=32, help="cases in flight (until each is in the store)"
+    )
 
     store.add_parser("migrate", help="bring the database schema up to date")
     store.add_parser("rebuild", help="rebuild the store's projection from the workflows")

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         ExceptionCommand,
         ExceptionView,
         FinalPlan,
+        ImportedEvent,
         Reopen,
         Withdrawal,
     )
@@ -65,6 +66,9 @@ MOVED_ON_PATCH = "advice-case-moved-on"
 # the API answers a start with that same evaluation without waiting (issue 14), so the
 # audit must not depend on how soon the first event follows the start.
 OPENING_PATCH = "opening-evaluated-at-start"
+# An imported case (``ehc import cases``) starts with its whole history in its input: applied
+# in ``__init__``, one projection for all of it (issue 14). Old histories carry none.
+BULK_HISTORY_PATCH = "bulk-history-at-start"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -123,6 +127,8 @@ class AssessmentWorkflow:
         self.version = 0
         self.projected_version = -1  # the version the store holds
         self.projecting_stopped = False
+        self._importing: tuple[datetime, str] | None = None
+        self.import_refused: str | None = None
         opening = workflow.patched(OPENING_PATCH)
         # The API answered the start with the opening evaluated at ``opened_at``: the audit
         # must say the same (a start without it, or an old history, uses the start's time).
@@ -137,11 +143,64 @@ class AssessmentWorkflow:
         )
         if opening:
             self._refresh(at=opened)
+        if case.history and workflow.patched(BULK_HISTORY_PATCH):
+            self._import_history(case.history, at=opened)
+
+    # --- an imported case's history, in one go ------------------------------------------
+
+    def _import_history(self, history: list[ImportedEvent], *, at: datetime) -> None:
+        """Apply an imported case's events in order, each checked first by the validator
+        its own update runs and recorded by that update's own code, as if each had arrived
+        at ``at`` with the update id ``import:{case_ref}:{n}`` (the per-event import's).
+        The events are applied to a copy of the facts that replaces them only if every one
+        passes: a refused event leaves the case as opened, and ``run`` fails the workflow
+        with the reason (the importer checks the same rows first, so this is a safeguard).
+        """
+        today = london_date(at)
+        opened, version = self.facts, self.version
+        self.facts = opened.model_copy(deep=True)
+        steps = self._import_steps()
+        try:
+            for n, event in enumerate(history, start=1):
+                check, record = steps[event.update]
+                try:
+                    check(self.facts, event.command, today)
+                except CommandRefused as exc:
+                    self.facts, self.version = opened, version
+                    self.import_refused = f"imported event {n} ({event.update}): {exc.detail}"
+                    return
+                self._importing = (at, f"import:{self.facts.case.case_ref}:{n}")
+                record(event.command)
+        finally:
+            self._importing = None
+
+    def _import_steps(self) -> dict[str, tuple[Callable[..., None], Callable[..., CaseView]]]:
+        """For each update an import may carry: its validator's check, its handler's code."""
+        return {
+            "decision_to_assess": (
+                case_evaluation.check_decision_to_assess,
+                self._record_decision_to_assess,
+            ),
+            "request_advice": (case_evaluation.check_advice_request, self._record_request_advice),
+            "advice_received": (
+                case_evaluation.check_advice_received,
+                self._record_advice_received,
+            ),
+            "decision_to_issue": (
+                case_evaluation.check_decision_to_issue,
+                self._record_decision_to_issue,
+            ),
+            "draft_plan": (case_evaluation.check_draft_plan, self._record_draft_plan),
+            "final_plan": (case_evaluation.check_final_plan, self._record_final_plan),
+            "withdraw": (case_evaluation.check_withdrawal, self._record_withdraw),
+        }
 
     # --- the clock -------------------------------------------------------------------
 
     @workflow.run
     async def run(self, case: AssessmentInput) -> CaseView:
+        if self.import_refused is not None:
+            raise ApplicationError(self.import_refused, type="import_refused", non_retryable=True)
         projected = -1
         while True:
             view = self._refresh()
@@ -367,13 +426,19 @@ class AssessmentWorkflow:
             raise _refused(exc) from None
 
     def _applied(self, kind: str, on: date, entered_by: str, **detail: str) -> CaseView:
-        info = workflow.current_update_info()
-        if info is not None:
-            self.facts.update_ids.append(info.id)
-            detail["update_id"] = info.id
-        self.facts.add_event(kind, on, workflow.now(), entered_by, **detail)
+        if self._importing is not None:  # an imported event: as its own update would record it
+            at: datetime | None
+            update_id: str | None
+            at, update_id = self._importing
+        else:
+            info = workflow.current_update_info()
+            at, update_id = None, None if info is None else info.id
+        if update_id is not None:
+            self.facts.update_ids.append(update_id)
+            detail["update_id"] = update_id
+        self.facts.add_event(kind, on, workflow.now() if at is None else at, entered_by, **detail)
         self.version += 1
-        return self._refresh()
+        return self._refresh(at=at)
 
     @workflow.update
     @_reply_once_projected
@@ -381,6 +446,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_decision_to_assess(cmd)
+
+    def _record_decision_to_assess(self, cmd: DecisionToAssess) -> CaseView:
         self.facts.decision_to_assess = cmd
         return self._applied(
             EventKind.DECISION_TO_ASSESS,
@@ -400,6 +468,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_request_advice(cmd)
+
+    def _record_request_advice(self, cmd: AdviceRequestCommand) -> CaseView:
         advice_id = f"{self.facts.case.case_ref}-adv{len(self.facts.advice_requests) + 1}"
         self.facts.advice_requests.append(
             case_evaluation.AdviceRequestFacts(
@@ -430,6 +501,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_advice_received(cmd)
+
+    def _record_advice_received(self, cmd: AdviceReceived) -> CaseView:
         case_evaluation.apply_advice_received(self.facts.advice(cmd.advice_id), cmd.received_on)
         return self._applied(
             EventKind.ADVICE_RECEIVED, cmd.received_on, cmd.entered_by, advice_id=cmd.advice_id
@@ -493,6 +567,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_decision_to_issue(cmd)
+
+    def _record_decision_to_issue(self, cmd: DecisionToIssue) -> CaseView:
         self.facts.decision_to_issue = cmd
         moved_on = self._moved_on(cmd.decided_on) if cmd.decision == "not_issue" else {}
         return self._applied(
@@ -514,6 +591,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_draft_plan(cmd)
+
+    def _record_draft_plan(self, cmd: DraftPlan) -> CaseView:
         self.facts.draft_plan = cmd
         return self._applied(EventKind.DRAFT_PLAN_SERVED, cmd.served_on, cmd.entered_by)
 
@@ -527,6 +607,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_final_plan(cmd)
+
+    def _record_final_plan(self, cmd: FinalPlan) -> CaseView:
         self.facts.final_plan = cmd
         moved_on = self._moved_on(cmd.issued_on)
         return self._applied(EventKind.FINAL_PLAN_ISSUED, cmd.issued_on, cmd.entered_by, **moved_on)
@@ -541,6 +624,9 @@ class AssessmentWorkflow:
         self._adopt_reading()
         if self._duplicate():
             return self.case_view()
+        return self._record_withdraw(cmd)
+
+    def _record_withdraw(self, cmd: Withdrawal) -> CaseView:
         self.facts.withdrawal = cmd
         moved_on = self._moved_on(cmd.withdrawn_on)
         return self._applied(EventKind.WITHDRAWN, cmd.withdrawn_on, cmd.entered_by, **moved_on)

@@ -800,9 +800,33 @@ async def pending_starts(
     return [(ref, dict(start)) for ref, start in result.all()]
 
 
+async def pending_start(session: AsyncSession, *, case_ref: str) -> dict[str, Any] | None:
+    """The workflow input recorded for a case whose workflow has not projected yet."""
+    row = await session.get(PendingStartRow, case_ref)
+    return None if row is None else dict(row.start)
+
+
 async def is_pending_start(session: AsyncSession, *, case_ref: str) -> bool:
     """True while the case's workflow has not yet projected (its start may be unmade)."""
     return await session.get(PendingStartRow, case_ref) is not None
+
+
+async def count_events_entered_by(
+    session: AsyncSession, *, case_refs: Sequence[str], entered_by: str, chunk: int = 500
+) -> dict[str, int]:
+    """How many events of each of ``case_refs`` the store holds entered by ``entered_by``."""
+    counts: dict[str, int] = {}
+    for i in range(0, len(case_refs), chunk):
+        rows = await session.execute(
+            select(EventRow.case_ref, func.count())
+            .where(
+                EventRow.case_ref.in_(case_refs[i : i + chunk]),
+                EventRow.entered_by == entered_by,
+            )
+            .group_by(EventRow.case_ref)
+        )
+        counts.update({ref: int(n) for ref, n in rows.all()})
+    return counts
 
 
 async def clear_pending_start(session: AsyncSession, *, case_ref: str) -> None:

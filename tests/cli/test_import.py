@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.service import RPCError
 
 from api import temporal_gateway
-from ehc.importer import COLUMNS
+from ehc.importer import COLUMNS, ImportRow, parse_row
+from ehc.store import repository
 from ehc_cli import bulk_import
 from tests.api.scenarios import event_kinds, weeks
 from tests.conftest import Stack, unique_ref
+from workflows.assessment import AssessmentWorkflow
 
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -118,31 +121,201 @@ async def test_an_interrupted_import_resumes_without_doubling_anything(
     day0 = await s.today() - weeks(16)
     rows = [full_history(day0), full_history(day0 + weeks(1)), case_row(day0 + weeks(2))]
     path = write_csv(tmp_path / "caseload.csv", rows)
-    real_update = temporal_gateway.update
-    calls = {"n": 0}
+    s.case_refs.extend(row["case_ref"] for row in rows)
+    real_start = temporal_gateway.start_assessment
+    starts = {"n": 0}
 
-    async def power_cut_on_7th_event(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 7:  # the second case, part way through its history
+    async def power_cut_before_2nd_start(*args: Any, **kwargs: Any) -> None:
+        starts["n"] += 1
+        if starts["n"] == 2:  # the second case: its child and row stored, no workflow yet
             raise RuntimeError("power cut")
-        return await real_update(*args, **kwargs)
+        await real_start(*args, **kwargs)
 
-    monkeypatch.setattr(temporal_gateway, "update", power_cut_on_7th_event)
+    monkeypatch.setattr(temporal_gateway, "start_assessment", power_cut_before_2nd_start)
     with pytest.raises(RuntimeError, match="power cut"):
         await run_import(s, path, concurrency=1)
     assert bulk_import.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
 
-    monkeypatch.setattr(temporal_gateway, "update", real_update)
-    s.case_refs.append(rows[1]["case_ref"])
+    async def power_cut_after_start(*args: Any, **kwargs: Any) -> None:
+        await real_start(*args, **kwargs)  # the workflow runs, the journal never hears of it
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(temporal_gateway, "start_assessment", power_cut_after_start)
+    with pytest.raises(RuntimeError, match="power cut"):
+        await run_import(s, path, concurrency=1)
+    assert bulk_import.journal_path(path).read_text().split() == [rows[0]["case_ref"]]
+
+    monkeypatch.setattr(temporal_gateway, "start_assessment", real_start)
     report = await run_import(s, path, concurrency=1)
 
     assert (report.imported, report.skipped, report.bad) == (2, 1, [])
     for row in rows[:2]:
         kinds = event_kinds((await s.get(f"/assessments/{row['case_ref']}")).json())
+        assert kinds.count("request_received") == 1, kinds
         assert kinds.count("decision_to_assess") == 1, kinds
         assert kinds.count("advice_requested") == 2, kinds
         assert kinds.count("advice_received") == 1, kinds
         assert kinds.count("draft_plan_served") == 1, kinds
+    # The case begun before the first cut was started as it was recorded then: the store's
+    # opening and the workflow's agree to the microsecond.
+    stored = (await s.get(f"/assessments/{rows[1]['case_ref']}")).json()["events"][0]
+    live = (await temporal_gateway.view(s.env.client, rows[1]["case_ref"])).events[0]
+    assert stored["entered_at"] == live.model_dump(mode="json")["entered_at"]
     # A third run finds everything done.
     again = await run_import(s, path, concurrency=1)
     assert (again.imported, again.skipped) == (0, 3)
+
+
+async def test_a_bad_event_in_the_middle_refuses_the_row_whole(
+    ts_stack: Stack, tmp_path: Path
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(16)
+    # Good events either side of a draft "served" before the decision to issue.
+    bad = {**full_history(day0), "draft_plan_on": (day0 + weeks(11)).isoformat()}
+    good = full_history(day0)
+    path = write_csv(tmp_path / "caseload.csv", [bad, good])
+
+    report = await run_import(s, path)
+
+    assert report.imported == 1
+    [(line, ref, reason)] = report.bad
+    assert (line, ref) == (2, bad["case_ref"])
+    assert "draft plan" in reason
+    assert "before the decision to issue" in reason
+    assert (await s.get(f"/assessments/{bad['case_ref']}")).status_code == 404
+    async with s.sessions() as session:
+        assert await repository.get_child(session, case_ref=bad["case_ref"]) is None
+    with pytest.raises(RPCError):
+        await temporal_gateway.handle(s.env.client, bad["case_ref"]).describe()
+    assert bulk_import.journal_path(path).read_text().split() == [good["case_ref"]]
+
+
+def parsed(raw: dict[str, str], today: date, ref: str) -> ImportRow:
+    return parse_row({**raw, "case_ref": ref}, 2, today)
+
+
+async def import_event_by_event(s: Stack, row: ImportRow) -> None:
+    """The per-event path: the case opened, then one update per event (update ids as the
+    bulk path records them)."""
+    ref = row.case.case_ref
+    await s.today()
+    now = s.clock()
+    async with s.sessions() as session:
+        await repository.save_child(session, case_ref=ref, child=row.child, fingerprint="x")
+        case = row.case.model_copy(update={"opened_at": now})
+        await temporal_gateway.open_case(
+            s.env.client, session, case, s.task_queue, now=now, new=True
+        )
+    s.case_refs.append(ref)
+    for n, step in enumerate(row.steps, start=1):
+        method = getattr(AssessmentWorkflow, step.update)
+        await temporal_gateway.update(
+            s.env.client, ref, method, step.command, update_key=f"import:{ref}:{n}"
+        )
+
+
+def comparable(view: dict[str, Any], ref: str) -> Any:
+    """A case's view with its reference and the moments of entry taken out."""
+    drop = {"entered_at", "case_ref", "projection", "projected_at", "child", "notes"}
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in drop}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value.replace(ref, "REF") if isinstance(value, str) else value
+
+    return strip(view)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        "late_decision_advice_draft_final",
+        "not_issue",
+        "withdrawn_with_advice_open",
+    ],
+)
+async def test_the_whole_history_in_one_go_gives_the_per_event_view(
+    ts_stack: Stack, tmp_path: Path, events: str
+) -> None:
+    """The key proof: one start carrying the history, one projection, and the case reads
+    exactly as when its events arrive one update at a time."""
+    s = ts_stack
+    today = await s.today()
+    day0 = today - weeks(30)
+    raw = {
+        "late_decision_advice_draft_final": {
+            **full_history(day0),
+            "decision_to_assess_on": (day0 + weeks(8)).isoformat(),  # late: a breach first
+            "final_plan_on": (day0 + weeks(22)).isoformat(),
+        },
+        "not_issue": case_row(
+            day0,
+            decision_to_assess="assess",
+            decision_to_assess_on=(day0 + weeks(6)).isoformat(),
+            advice=f"health {(day0 + weeks(6)).isoformat()}",
+            decision_to_issue="not_issue",
+            decision_to_issue_on=(day0 + weeks(17)).isoformat(),
+        ),
+        "withdrawn_with_advice_open": case_row(
+            day0,
+            decision_to_assess="assess",
+            decision_to_assess_on=(day0 + weeks(5)).isoformat(),
+            advice=f"education {(day0 + weeks(5)).isoformat()}",
+            withdrawn_on=(day0 + weeks(9)).isoformat(),
+        ),
+    }[events]
+    bulk_ref, each_ref = unique_ref("IMPB"), unique_ref("IMPE")
+    path = write_csv(tmp_path / "caseload.csv", [{**raw, "case_ref": bulk_ref}])
+
+    report = await run_import(s, path)
+    await import_event_by_event(s, parsed(raw, today, each_ref))
+
+    assert (report.imported, report.bad) == (1, [])
+    history = await temporal_gateway.handle(s.env.client, bulk_ref).fetch_history()
+    kinds = [e.WhichOneof("attributes") or "" for e in history.events]
+    assert not any("update" in k for k in kinds), "no update: the history came with the start"
+    projections = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "project_case"
+    ]
+    assert len(projections) == 1
+    bulk = (await s.get(f"/assessments/{bulk_ref}")).json()
+    each = (await s.get(f"/assessments/{each_ref}")).json()
+    assert len(bulk["events"]) >= 1 + len(parsed(raw, today, bulk_ref).steps)
+    assert comparable(bulk, bulk_ref) == comparable(each, each_ref)
+    bulk_live = await temporal_gateway.view(s.env.client, bulk_ref)
+    each_live = await temporal_gateway.view(s.env.client, each_ref)
+    assert comparable(bulk_live.model_dump(mode="json"), bulk_ref) == comparable(
+        each_live.model_dump(mode="json"), each_ref
+    )
+
+
+async def test_with_no_worker_the_import_finishes_and_says_what_is_not_in_the_store(
+    ts_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = ts_stack
+    day0 = await s.today() - weeks(16)
+    rows = [full_history(day0), case_row(day0)]
+    path = write_csv(tmp_path / "caseload.csv", rows)
+    s.case_refs.extend(row["case_ref"] for row in rows)
+    monkeypatch.setattr(bulk_import, "PROJECTION_WAIT_SECONDS", 1.0)
+    await s.today()
+
+    report = await bulk_import.import_cases(
+        path, client=s.env.client, sessions=s.sessions, task_queue="no-worker", clock=s.clock
+    )
+
+    # The case with events waits for a worker; the one with none reads as opened already.
+    assert (report.imported, report.not_projected) == (2, 1)
+    out = io.StringIO()
+    bulk_import.print_report(report, out)
+    assert "1 imported cases were not yet in the store" in out.getvalue()
+    assert "ehc worker" in out.getvalue()
+    assert sorted(bulk_import.journal_path(path).read_text().split()) == sorted(
+        row["case_ref"] for row in rows
+    )

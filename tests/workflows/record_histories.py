@@ -31,6 +31,7 @@ from tests.conftest import (
     make_tokens,
     open_stack,
     start_time_skipping,
+    unique_ref,
 )
 from workflows.advice import advice_workflow_id
 from workflows.assessment import workflow_id
@@ -262,6 +263,48 @@ async def corrected_with_chaser(s: Stack) -> dict[tuple[str, str], str]:
     }
 
 
+async def imported_then_carried_on(s: Stack) -> str:
+    """``ehc import cases`` (patch bulk-history-at-start): a case started with its history
+    (a late decision to assess, two advice requests, one received) in its input, then
+    carried on through the API to its final plan, and closed."""
+    import csv
+
+    from ehc.importer import COLUMNS
+    from ehc_cli import bulk_import
+
+    day0 = await s.today() - weeks(16)
+    ref = unique_ref("IMP")
+    row = {
+        "case_ref": ref,
+        "received_on": day0.isoformat(),
+        "requested_by": "parent",
+        "given_name": "Ada",
+        "family_name": "Imported",
+        "date_of_birth": "2014-05-06",
+        "decision_to_assess": "assess",
+        "decision_to_assess_on": (day0 + weeks(7)).isoformat(),
+        "advice": f"health {(day0 + weeks(7)).isoformat()} {(day0 + weeks(11)).isoformat()}"
+        f"|education {(day0 + weeks(7)).isoformat()}",
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "caseload.csv"
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerow(row)
+        report = await bulk_import.import_cases(
+            path, client=s.env.client, sessions=s.sessions, task_queue=s.task_queue, clock=s.clock
+        )
+    assert (report.imported, report.bad) == (1, []), report
+    today = await s.today()
+    await _post(s, ref, "decision-to-issue", {"decision": "issue", "decided_on": today.isoformat()})
+    await _post(s, ref, "draft-plan", {"served_on": today.isoformat()})
+    await s.sleep(timedelta(days=16))
+    await _post(s, ref, "final-plan", {"issued_on": (await s.today()).isoformat()})
+    await s.sleep(timedelta(days=30))
+    return ref
+
+
 async def advice_chasing(s: Stack) -> dict[tuple[str, str], str]:
     """An assessment whose health advice is chased through reminders, the due date, the
     overdue notice and two escalations, then arrives: the assessment (on the
@@ -320,6 +363,8 @@ PATHS: list[Path_] = [
     corrected_with_chaser,
     # The same chasing after the notices-on-working-days patch.
     lambda s: _renamed(advice_chasing(s), "_working_days"),
+    # An imported case: its history in the start's input (bulk-history-at-start).
+    _case("imported_then_carried_on")(imported_then_carried_on),
 ]
 
 

@@ -70,6 +70,7 @@ def test_the_corpus_covers_every_workflow_type_and_path() -> None:
         ("assessment", "corrected_and_reopened"),
         ("assessment", "corrected_and_reopened_2026_11_30"),
         ("advice", "backdated_request_first"),
+        ("assessment", "imported_then_carried_on"),  # bulk-history-at-start
     } <= names
     assert {kind for kind, _ in names} == set(WORKFLOWS)
 
