@@ -173,29 +173,6 @@ async def start_assessment(client: Client, case: AssessmentInput, task_queue: st
     )
 
 
-async def open_case(
-    client: Client,
-    session: AsyncSession,
-    case: AssessmentInput,
-    task_queue: str,
-    *,
-    now: datetime,
-    new: bool,
-) -> CaseView:
-    """Record the case in the store, start its workflow, and answer with its first view.
-
-    ``session`` holds the child's row, not yet committed; ``new`` is False when the child
-    was already stored (a retried request): then nothing more is written, and a workflow
-    that already runs (or has closed) is read instead of started.
-    """
-    opening = opening_view(case, now)
-    if new:
-        await repository.record_opened_case(
-            session, view=opening, start=case.model_dump(mode="json"), at=now
-        )
-    return await start_recorded(client, session, case, task_queue, opening=opening)
-
-
 async def start_recorded(
     client: Client,
     session: AsyncSession,

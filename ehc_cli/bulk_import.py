@@ -3,10 +3,10 @@
 Every row is checked first (``ehc.importer``, with the workflow's own validators, event
 by event on a copy of the case's facts); a bad row is listed with its reason and skipped,
 nothing of it written. Each good case goes through the API's own opening path
-(``temporal_gateway.open_case``: the child and the case's first row in the store, then a plain
-start) with its whole history in the workflow's input: the workflow applies every event
-at once, each checked and recorded by its own update's code, and projects the case once
-(issue 14). No update, and no wait for the worker, per case.
+(``temporal_gateway.opening_view`` and ``start_recorded``: the child and the case's first
+row in the store, then a plain start) with its whole history in the workflow's input: the
+workflow applies every event at once, each checked and recorded by its own update's code,
+and projects the case once (issue 14). No update, and no wait for the worker, per case.
 
 A case is written to the journal (``FILE.csv.done``) once its workflow is started: a run
 that was interrupted is resumed by running the same command again; it skips the journal's

@@ -204,8 +204,12 @@ async def import_event_by_event(s: Stack, row: ImportRow) -> None:
     async with s.sessions() as session:
         await repository.save_child(session, case_ref=ref, child=row.child, fingerprint="x")
         case = row.case.model_copy(update={"opened_at": now})
-        await temporal_gateway.open_case(
-            s.env.client, session, case, s.task_queue, now=now, new=True
+        opening = temporal_gateway.opening_view(case, now)
+        await repository.record_opened_case(
+            session, view=opening, start=case.model_dump(mode="json"), at=now
+        )
+        await temporal_gateway.start_recorded(
+            s.env.client, session, case, s.task_queue, opening=opening
         )
     s.case_refs.append(ref)
     for n, step in enumerate(row.steps, start=1):
