@@ -210,7 +210,6 @@ async def new_case(
             settings=settings,
             today=today,
             now=now,
-            response=Response(),
         )
     except ApiError as exc:
         field = "case_ref" if exc.error == "case_ref_taken" else "received_on-day"

@@ -77,7 +77,6 @@ async def create_assessment(
     settings: SettingsDep,
     today: TodayDep,
     now: NowDep,
-    response: Response,  # unused; api.pages.cases calls this route and passes one
 ) -> Response:
     _check_day0(body, today)
     case = AssessmentInput(
