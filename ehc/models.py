@@ -635,3 +635,21 @@ class UserRecord(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+class AdviceRequestRecord(BaseModel):
+    """An advice request as the store hands it to routes and pages."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: str
+    case_ref: str
+    agency: str
+    team: str | None
+    regulation: str
+    requested_on: date
+    received_by_adviser_on: date
+    due_on: date
+    advice_received_on: date | None
+    status: str
+    outcome: str
