@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -620,3 +620,36 @@ class NoticeInput(Frozen):
     rung: int
     on: date
     due_on: date
+
+
+class UserRecord(BaseModel):
+    """A user as the store hands it to routes: never the token or password hash."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: int
+    name: str
+    role: str
+    team: str | None
+    email: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class AdviceRequestRecord(BaseModel):
+    """An advice request as the store hands it to routes and pages."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: str
+    case_ref: str
+    agency: str
+    team: str | None
+    regulation: str
+    requested_on: date
+    received_by_adviser_on: date
+    due_on: date
+    advice_received_on: date | None
+    status: str
+    outcome: str

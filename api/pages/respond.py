@@ -28,14 +28,13 @@ from api.routes.advice import SubmissionBody, record_submission
 from api.webauth import CSRF_FIELD, PageError, check_csrf, secure_cookies
 from ehc.advice_templates import Template
 from ehc.directory import Directory, Team
-from ehc.models import Role, User
+from ehc.models import AdviceRequestRecord, Role, User
 from ehc.notify.base import Email, PermanentSendError, RetryableSendError
 from ehc.notify.factory import make_sender
 from ehc.notify.render import respond_url
 from ehc.settings import Settings
 from ehc.statutory import Agency
 from ehc.store import advice_requests, page_queries, repository, team_portal
-from ehc.store.tables import AdviceRequestRow
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["teams"])
@@ -96,7 +95,7 @@ def _ask_page(
     return response
 
 
-def _teams_for(teams: list[Team], email: str, row: AdviceRequestRow | None) -> Team | None:
+def _teams_for(teams: list[Team], email: str, row: AdviceRequestRecord | None) -> Team | None:
     """The team this address may sign in for: the request's team when there is a request,
     otherwise the one team whose own address it is (or whose ladder alone names it)."""
     if row is not None:
@@ -280,7 +279,7 @@ async def _request_page(
     request: Request,
     session: SessionDep,
     member: team_portal.TeamMember,
-    row: AdviceRequestRow,
+    row: AdviceRequestRecord,
     today: date,
     *,
     values: dict[str, Any] | None = None,

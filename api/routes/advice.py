@@ -19,11 +19,17 @@ from api.errors import ApiError
 from api.schemas import AdviceReceivedBody, Body
 from ehc.advice_templates import problems
 from ehc.directory import Directory
-from ehc.models import AdviceOutcomeCommand, AdviceReceived, CaseView, Role, User
+from ehc.models import (
+    AdviceOutcomeCommand,
+    AdviceReceived,
+    AdviceRequestRecord,
+    CaseView,
+    Role,
+    User,
+)
 from ehc.statutory import Agency
 from ehc.store import advice_requests, repository
 from ehc.store.advice_requests import AdviceListStatus
-from ehc.store.tables import AdviceRequestRow
 from workflows.assessment import AssessmentWorkflow
 
 router = APIRouter(prefix="/advice-requests", tags=["advice"])
@@ -74,11 +80,11 @@ class WithdrawBody(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-def _out(row: AdviceRequestRow) -> dict[str, Any]:
+def _out(row: AdviceRequestRecord) -> dict[str, Any]:
     return {c: getattr(row, c) for c in AdviceRequestOut.model_fields if c != "child"}
 
 
-async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRow:
+async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRecord:
     row = await advice_requests.advice_request(session, advice_id=advice_id)
     if row is None or (user.role == Role.TEAM and row.team != user.team):
         raise NOT_FOUND
@@ -182,7 +188,7 @@ async def submit(
 
 
 async def record_submission(
-    row: AdviceRequestRow,
+    row: AdviceRequestRecord,
     body: SubmissionBody,
     *,
     entered_by: str,

@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field
 from api.deps import SessionDep, require
 from api.errors import ApiError
 from api.schemas import Body
-from ehc.models import Role, User
+from ehc.models import Role, User, UserRecord
 from ehc.store import repository
-from ehc.store.tables import UserRow
 
 router = APIRouter(prefix="/users", tags=["users"])
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
@@ -41,7 +40,7 @@ class CreatedUser(UserOut):
     token: str = Field(description="Shown once; the store keeps only its hash")
 
 
-def _out(row: UserRow, now: datetime) -> dict[str, object]:
+def _out(row: UserRecord, now: datetime) -> dict[str, object]:
     expired = row.expires_at is not None and row.expires_at <= now
     return {
         "id": row.id,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
-from ehc.models import EventKind, LedgerEntry
+from ehc.models import AdviceRequestRecord, EventKind, LedgerEntry
 from ehc.statutory import Agency
 from ehc.store.tables import (
     AdviceRequestRow,
@@ -113,16 +113,21 @@ async def list_notices(session: AsyncSession, *, advice_id: str) -> list[Notific
 
 async def team_requests(
     session: AsyncSession, *, team: str, open_only: bool = True
-) -> list[AdviceRequestRow]:
+) -> list[AdviceRequestRecord]:
     query = select(AdviceRequestRow).where(AdviceRequestRow.team == team)
     if open_only:
         query = query.where(AdviceRequestRow.outcome.in_(OPEN_OUTCOMES))
     rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
-    return list(rows)
+    return [_record(row) for row in rows]
 
 
-async def advice_request(session: AsyncSession, *, advice_id: str) -> AdviceRequestRow | None:
-    return await session.get(AdviceRequestRow, advice_id)
+def _record(row: AdviceRequestRow) -> AdviceRequestRecord:
+    return AdviceRequestRecord.model_validate(row, from_attributes=True)
+
+
+async def advice_request(session: AsyncSession, *, advice_id: str) -> AdviceRequestRecord | None:
+    row = await session.get(AdviceRequestRow, advice_id)
+    return None if row is None else _record(row)
 
 
 async def refuse_submission(session: AsyncSession, *, submission_id: int, reason: str) -> None:
@@ -236,7 +241,7 @@ async def staff_requests(
     status: AdviceListStatus | None = None,
     due_within_days: int | None = None,
     limit: int = 200,
-) -> list[AdviceRequestRow]:
+) -> list[AdviceRequestRecord]:
     """Advice requests across teams for caseworkers and managers, soonest due first.
 
     ``pending``: open and not yet due; ``overdue``: open past its due date; ``received``:
@@ -261,7 +266,7 @@ async def staff_requests(
     rows = await session.scalars(
         query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id).limit(limit)
     )
-    return list(rows)
+    return [_record(row) for row in rows]
 
 
 async def submissions_for(

@@ -45,6 +45,7 @@ from ehc.models import (
     QueueItem,
     Role,
     User,
+    UserRecord,
 )
 from ehc.statutory import Limit, LimitStatus
 from ehc.store import case_refs, entry_lag
@@ -707,21 +708,30 @@ async def user_problem(session: AsyncSession, *, role: str, team: str | None) ->
     return None
 
 
-async def list_users(session: AsyncSession) -> list[UserRow]:
+def _user_record(row: UserRow) -> UserRecord:
+    return UserRecord.model_validate(row, from_attributes=True)
+
+
+async def list_users(session: AsyncSession) -> list[UserRecord]:
     """Every user (revoked ones too), oldest first; tokens are never readable."""
-    return list((await session.scalars(select(UserRow).order_by(UserRow.id))).all())
+    rows = (await session.scalars(select(UserRow).order_by(UserRow.id))).all()
+    return [_user_record(row) for row in rows]
 
 
-async def get_user(session: AsyncSession, *, user_id: int) -> UserRow | None:
-    return await session.get(UserRow, user_id)
-
-
-async def revoke_user(session: AsyncSession, *, user_id: int, now: datetime) -> UserRow | None:
-    """Revoke a user's token (kept revoked if it already was); None if no such user."""
+async def get_user(session: AsyncSession, *, user_id: int) -> UserRecord | None:
     row = await session.get(UserRow, user_id)
-    if row is not None and row.revoked_at is None:
+    return None if row is None else _user_record(row)
+
+
+async def revoke_user(session: AsyncSession, *, user_id: int, now: datetime) -> UserRecord | None:
+    """Revoke a user's token (kept revoked if it already was); None if no such user.
+    The caller commits."""
+    row = await session.get(UserRow, user_id)
+    if row is None:
+        return None
+    if row.revoked_at is None:
         row.revoked_at = now
-    return row
+    return _user_record(row)
 
 
 async def user_names(session: AsyncSession, *, ids: Sequence[int]) -> dict[int, str]:
