@@ -40,18 +40,8 @@ TeamOrCaseworker = Annotated[User, Depends(require(Role.CASEWORKER, Role.ADMIN, 
 NOT_FOUND = ApiError(404, "not_found", "No advice request was found with that id.")
 
 
-class AdviceRequestOut(BaseModel):
-    id: str
-    case_ref: str
-    agency: str
-    team: str | None
-    regulation: str
-    requested_on: date
-    received_by_adviser_on: date
-    due_on: date
-    advice_received_on: date | None
-    status: str
-    outcome: str
+class AdviceRequestOut(AdviceRequestRecord):
+    """An advice request as the API answers it: the store's record, field for field."""
 
 
 class TeamRequestOut(AdviceRequestOut):
@@ -81,7 +71,7 @@ class WithdrawBody(Body):
 
 
 def _out(row: AdviceRequestRecord) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in AdviceRequestOut.model_fields if c != "child"}
+    return row.model_dump()
 
 
 async def _visible(session: SessionDep, advice_id: str, user: User) -> AdviceRequestRecord:
