@@ -69,6 +69,11 @@ OPENING_PATCH = "opening-evaluated-at-start"
 # An imported case (``ehc import cases``) starts with its whole history in its input: applied
 # in ``__init__``, one projection for all of it (issue 14). Old histories carry none.
 BULK_HISTORY_PATCH = "bulk-history-at-start"
+# The projection runs as a local activity, inside the workflow task that computed the view:
+# no activity task through the server and no second workflow task to learn it finished, and
+# the view (with every event) is no longer written into the history as an activity's input.
+# A catch-up after downtime or a burst of starts costs one task per case (issue 14).
+LOCAL_PROJECTION_PATCH = "projection-in-the-workflow-task"
 SYSTEM = "system"
 PROJECTION_TIMEOUT = timedelta(seconds=10)  # a crashed worker's attempt is retried after this
 PROJECTION_RETRY = RetryPolicy(
@@ -204,7 +209,10 @@ class AssessmentWorkflow:
         projected = -1
         while True:
             view = self._refresh()
-            if workflow.patched(CHASING_PATCH):
+            # With the projection in the workflow task, the store is written first and the
+            # chasers started after: an answer never waits on a chaser's start.
+            projection_first = workflow.patched(LOCAL_PROJECTION_PATCH)
+            if not projection_first and workflow.patched(CHASING_PATCH):
                 await self._sync_chasers(view.stage in TERMINAL_STAGES)
             if projected != self.version:
                 # The view must be the one of the version it is recorded as: an update can
@@ -212,9 +220,13 @@ class AssessmentWorkflow:
                 # between reading the version and building the view.
                 view = self._refresh()
                 projected = self.version
-                await self._project(view)
+                await self._project(view, in_task=projection_first)
                 self.projected_version = projected
                 continue
+            if projection_first and workflow.patched(CHASING_PATCH):
+                await self._sync_chasers(view.stage in TERMINAL_STAGES)
+                if projected != self.version:
+                    continue  # an update landed while a chaser started
             if self._finished(view):
                 break
             await self._wait_for_change(until=self._next_deadline(view))
@@ -289,13 +301,21 @@ class AssessmentWorkflow:
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self.version != seen, timeout=timeout)
 
-    async def _project(self, view: CaseView) -> None:
-        await workflow.execute_activity_method(
-            ProjectionActivities.project_case,
-            view,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=PROJECTION_RETRY,
-        )
+    async def _project(self, view: CaseView, *, in_task: bool) -> None:
+        if in_task:
+            await workflow.execute_local_activity_method(
+                ProjectionActivities.project_case,
+                view,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+            )
+        else:
+            await workflow.execute_activity_method(
+                ProjectionActivities.project_case,
+                view,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+            )
         workflow.upsert_search_attributes(
             [
                 STAGE.value_set(view.stage.value),

@@ -365,6 +365,10 @@ PATHS: list[Path_] = [
     lambda s: _renamed(advice_chasing(s), "_working_days"),
     # An imported case: its history in the start's input (bulk-history-at-start).
     _case("imported_then_carried_on")(imported_then_carried_on),
+    # The projection as a local activity, before the chasers start
+    # (projection-in-the-workflow-task).
+    _case("on_time_projected_in_task")(on_time),
+    lambda s: _renamed(advice_chasing(s), "_projected_in_task"),
 ]
 
 

@@ -71,6 +71,8 @@ def test_the_corpus_covers_every_workflow_type_and_path() -> None:
         ("assessment", "corrected_and_reopened_2026_11_30"),
         ("advice", "backdated_request_first"),
         ("assessment", "imported_then_carried_on"),  # bulk-history-at-start
+        ("assessment", "on_time_projected_in_task"),  # projection-in-the-workflow-task
+        ("assessment", "advice_chasing_projected_in_task"),
     } <= names
     assert {kind for kind, _ in names} == set(WORKFLOWS)
 
@@ -142,7 +144,10 @@ def _patches(path: Path) -> set[str]:
         json.loads(base64.b64decode(payload["data"]))["id"]
         for event in history["events"]
         if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
-        for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]
+        # a local activity's marker has no patch-data
+        for payload in event["markerRecordedEventAttributes"]["details"].get(
+            "patch-data", {"payloads": []}
+        )["payloads"]
     }
 
 
@@ -155,6 +160,11 @@ def _patches(path: Path) -> set[str]:
         ("assessment/readings_2026", {"law-read-closer-2026-11"}),
         ("assessment/representations_run_out", {"reply-after-projection"}),
         ("advice/backdated_request_first", {"advice-backdated-request-first"}),
+        ("assessment/on_time_projected_in_task", {"projection-in-the-workflow-task"}),
+        (
+            "assessment/advice_chasing_projected_in_task",
+            {"projection-in-the-workflow-task", "advice-chasing-workflows"},
+        ),
         (
             "assessment/on_time_2026_11_30",
             {"law-read-closer-2026-11", "reply-after-projection", "advice-chasing-workflows"},
@@ -167,3 +177,20 @@ def test_each_history_guards_the_patches_it_was_recorded_under(
     assert patches <= _patches(CORPUS / f"{history}.json")
     if not patches:
         assert "notices-on-working-days" not in _patches(CORPUS / f"{history}.json")
+
+
+def _kinds(path: Path) -> list[str]:
+    return [event["eventType"] for event in json.loads(path.read_text())["events"]]
+
+
+def test_a_case_projected_in_its_workflow_task_costs_no_activity_tasks() -> None:
+    """Under projection-in-the-workflow-task each projection is a local activity marker,
+    not an activity scheduled through the server (and a second workflow task to learn it
+    finished): a catch-up or a burst of starts costs one workflow task per case, and the
+    case's view is not copied into its history at each change (issue 14)."""
+    before = _kinds(CORPUS / "assessment" / "on_time_2026_11_30.json")
+    after = _kinds(CORPUS / "assessment" / "on_time_projected_in_task.json")
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in before
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in after
+    tasks = "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
+    assert after.count(tasks) < before.count(tasks)
