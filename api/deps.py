@@ -26,12 +26,16 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The request's small dependencies are ``async def`` although they never wait: FastAPI runs a
+# plain ``def`` dependency in its thread pool, a thread hop per dependency per request.
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
@@ -42,13 +46,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_today(request: Request) -> date:
+async def get_today(request: Request) -> date:
     """Today's date in England (the clock is injectable for tests)."""
     clock: Clock = request.app.state.clock
     return london_date(clock())
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The API's clock (injectable for tests), aware UTC."""
     clock: Clock = request.app.state.clock
     return clock()
