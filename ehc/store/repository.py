@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
@@ -110,13 +111,25 @@ async def _upsert(
     """Insert ``values``, or overwrite every other column of rows whose ``key`` exists."""
     if not values:
         return
-    stmt = _insert(session, row)
-    given = set(values[0])  # columns not given (a case's assignee) are left as they are
-    stmt_upsert = stmt.on_conflict_do_update(
-        index_elements=key,
+    dialect = session.get_bind().dialect.name
+    # Columns not given (a case's assignee) are left as they are.
+    stmt = _upsert_statement(dialect, row, tuple(key), frozenset(values[0]))
+    await session.execute(stmt, [dict(v) for v in values])
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, row: type[Base], key: tuple[str, ...], given: frozenset[str]
+) -> PgInsert | SqliteInsert:
+    """The upsert for these columns, built once: building ``excluded`` makes a proxy of
+    every column, which cost a projection more CPU than running the statement."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
         set_={name: stmt.excluded[name] for name in _columns(row) if name in given - set(key)},
     )
-    await session.execute(stmt_upsert, [dict(v) for v in values])
 
 
 def _changed(
