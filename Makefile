@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Byte-compiled once: the worker's sandbox re-imports a workflow's module for every workflow
+# it starts, and compiles it from source each time if there is no .pyc (as where
+# PYTHONDONTWRITEBYTECODE is set); an installed wheel is compiled by pip (docs/performance.md).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,test]'
+	$(BIN)/python -m compileall -q workflows activities ehc api ehc_cli worker.py >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +45,7 @@ browser:
 	  else echo "make browser: run 'sudo apt-get install -y chromium' for the browser tests"; fi; }
 
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q workflows activities ehc api ehc_cli worker.py >/dev/null
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.pages
 
