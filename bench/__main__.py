@@ -337,11 +337,15 @@ async def lifecycles(n: int, folder: str) -> float:
     return seconds
 
 
+SCRATCH: list[str] = []  # the databases this run created, dropped at its end
+
+
 async def fresh_postgres(base: str) -> str | None:
     """A new empty database on the PostgreSQL at ``base``, or None if none answers."""
     import asyncpg  # type: ignore[import-untyped]
 
     name = f"ehc_bench_{uuid.uuid4().hex[:8]}"
+    SCRATCH.append(name)
     dsn = base.replace("postgresql+asyncpg://", "postgresql://")
     try:
         conn = await asyncpg.connect(dsn, timeout=3)
@@ -354,7 +358,29 @@ async def fresh_postgres(base: str) -> str | None:
     return base.rsplit("/", 1)[0] + f"/{name}"
 
 
+async def drop_scratch(base: str) -> None:
+    """Drop the scratch databases of this run (a 100,000-case store is about 1 GB)."""
+    import asyncpg
+
+    if not SCRATCH:
+        return
+    conn = await asyncpg.connect(base.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        while SCRATCH:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH.pop()}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def main(args: argparse.Namespace) -> None:
+    try:
+        await run_all(args)
+    finally:
+        await drop_scratch(args.postgres)
+    print(f"load at end: {load_average()}")
+
+
+async def run_all(args: argparse.Namespace) -> None:
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
     print(f"load at start: {load_average()}")
@@ -365,13 +391,26 @@ async def main(args: argparse.Namespace) -> None:
             stores["PostgreSQL (production)"] = pg
         if os.environ.get("EHC_BENCH_STORES") == "postgresql":
             stores = {k: v for k, v in stores.items() if v == pg}
-        for i, (label, url) in enumerate(stores.items() if args.starts else ()):
-            run_folder = Path(folder) / str(i)
+        # Each store twice: every process on every CPU, then the client side and the
+        # engine on CPUs of their own (as on separate hosts), each on a fresh store.
+        split = bench_starts.Tiers.split()
+        layouts = [None] if split is None else [None, split]
+        for i, (label, tiers) in enumerate((label, tiers) for label in stores for tiers in layouts):
+            if not args.starts:
+                break
+            run_folder = Path(folder) / f"starts-{i}"
             run_folder.mkdir()
-            phases = await bench_starts.measure(
-                args.starts, str(run_folder), url, api_workers=API_WORKERS
+            url = stores[label]
+            store = (
+                f"sqlite+aiosqlite:///{run_folder}/ehc.db"
+                if url.startswith("sqlite")
+                else await fresh_postgres(args.postgres)
             )
-            bench_starts.report(label, phases, API_WORKERS)
+            assert store is not None
+            phases = await bench_starts.measure(
+                args.starts, str(run_folder), store, api_workers=API_WORKERS, tiers=tiers
+            )
+            bench_starts.report(label, phases, API_WORKERS, tiers)
         if args.import_cases and pg:
             run_folder = Path(folder) / "import"
             run_folder.mkdir()
@@ -421,7 +460,6 @@ async def main(args: argparse.Namespace) -> None:
                 f"{args.lifecycles} whole lifecycles under time skipping: {life:6.1f} s wall "
                 f"({life / args.lifecycles * 1000:.0f} ms per case)"
             )
-    print(f"load at end: {load_average()}")
 
 
 def load_average() -> str:

@@ -161,6 +161,75 @@ def postgres_cpu() -> float:
     return total
 
 
+# --- tiers: the client side and the engine on cores of their own ----------------------------
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """CPU sets for a production-shaped run on one machine: the **client tier** (the load
+    process, and for the API side the API processes it calls) and the **engine tier** (the
+    Temporal server, the worker and PostgreSQL), as on separate hosts in production. Both
+    sides of the comparison get the same two sets."""
+
+    client: frozenset[int]
+    engine: frozenset[int]
+
+    @classmethod
+    def split(cls) -> Tiers | None:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            return None
+        half = len(cpus) // 2
+        return cls(client=frozenset(cpus[half:]), engine=frozenset(cpus[:half]))
+
+
+def _tasks_and_children(pid: int) -> list[int]:
+    """Every thread of ``pid`` and of its descendants (uvicorn's workers, the server's)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                found.append(int(task.name))
+                with contextlib.suppress(OSError, ValueError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def pin(pid: int, cpus: frozenset[int]) -> None:
+    """Keep a process, its threads and its children on ``cpus``."""
+    for task in _tasks_and_children(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(task, cpus)
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "postgres":
+                    pids.append(int(proc.name))
+    return pids
+
+
+@contextlib.contextmanager
+def postgres_on(cpus: frozenset[int] | None) -> Any:
+    """PostgreSQL (every process, so new backends inherit it) on ``cpus`` for a while."""
+    if cpus is None:
+        yield
+        return
+    every = frozenset(os.sched_getaffinity(0)) | cpus
+    for pid in postgres_pids():
+        pin(pid, cpus)
+    try:
+        yield
+    finally:
+        for pid in postgres_pids():
+            pin(pid, every)
+
+
 @dataclass
 class Phase:
     mode: str
@@ -173,7 +242,13 @@ class Phase:
 
     @property
     def rate(self) -> float:
+        """Starts answered a second: what a caseworker's client sees."""
         return self.n / self.seconds
+
+    @property
+    def done_rate(self) -> float:
+        """Cases started and projected a second: what the engine sustains."""
+        return self.n / self.drained_seconds
 
 
 @dataclass
@@ -181,6 +256,7 @@ class Processes:
     api: int
     worker: int
     server: int | None
+    tiers: Tiers | None = None
 
 
 async def run_phase(
@@ -198,12 +274,14 @@ async def run_phase(
     before = {name: cpu_seconds(pid) for name, pid in named.items()}
     pg_before = postgres_cpu()
     started = time.perf_counter()
+    client_cpus = processes.tiers.client if processes.tiers else None
     out = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "bench.starts", "--mode", mode, "--n", str(n), *load_args],
         capture_output=True,
         check=False,
         timeout=900,
+        preexec_fn=(lambda: os.sched_setaffinity(0, client_cpus)) if client_cpus else None,
     )
     if out.returncode != 0:
         tail = out.stderr.decode(errors="replace")[-2000:]
@@ -228,9 +306,16 @@ async def run_phase(
 
 
 async def measure(
-    n: int, folder: str, store_url: str, *, api_workers: int, rounds: int = 2
+    n: int,
+    folder: str,
+    store_url: str,
+    *,
+    api_workers: int,
+    rounds: int = 2,
+    tiers: Tiers | None = None,
 ) -> list[Phase]:
-    """``rounds`` of (raw, api) phases against one dev server, API and worker."""
+    """``rounds`` of (raw, api) phases against one dev server, API and worker; with
+    ``tiers``, the client side and the engine each on CPUs of their own."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from bench.__main__ import dev_server, ehc_process, free_port, server_pid, stop, until_up
@@ -286,7 +371,14 @@ async def measure(
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             await until_up(http, api, log)
-        processes = Processes(api=api.pid, worker=worker.pid, server=server_pid(folder))
+        processes = Processes(
+            api=api.pid, worker=worker.pid, server=server_pid(folder), tiers=tiers
+        )
+        if tiers:
+            pin(api.pid, tiers.client)
+            for pid in (worker.pid, processes.server):
+                if pid:
+                    pin(pid, tiers.engine)
         expected = await count_cases()
         for round_ in range(rounds):
             for mode in ("raw", "api"):
@@ -297,7 +389,9 @@ async def measure(
                     # "=": a token may begin with "-", which argparse would take for an option
                     *("--port", str(port), f"--token={token}"),
                 ]
-                phases.append(await run_phase(mode, n, processes, load_args, count_cases, expected))
+                with postgres_on(tiers.engine if tiers else None):
+                    phase = await run_phase(mode, n, processes, load_args, count_cases, expected)
+                phases.append(phase)
     finally:
         stop(api)
         stop(worker)
@@ -306,19 +400,27 @@ async def measure(
     return phases
 
 
-def report(label: str, phases: list[Phase], api_workers: int) -> None:
-    print(f"case store: {label}; API in {api_workers} process(es), worker in another")
+def report(label: str, phases: list[Phase], api_workers: int, tiers: Tiers | None) -> None:
+    where = (
+        f"client tier (load process, API) on CPU {sorted(tiers.client)}, engine tier "
+        f"(Temporal, worker, PostgreSQL) on CPU {sorted(tiers.engine)}"
+        if tiers
+        else "every process on every CPU"
+    )
+    print(f"case store: {label}; API in {api_workers} process(es), worker in another; {where}")
     for p in phases:
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in p.cpu_ms_per_start.items())
         print(
-            f"  {p.mode:>3}: {p.rate:6.1f} starts/s (n={p.n}, answers {p.statuses}), all "
-            f"projected after {p.drained_seconds:.1f} s, load {p.load:.1f}"
+            f"  {p.mode:>3}: {p.rate:6.1f} starts/s answered (n={p.n}, answers {p.statuses}); "
+            f"all projected after {p.drained_seconds:.1f} s ({p.done_rate:.1f}/s); "
+            f"load {p.load:.1f}"
         )
         print(f"       CPU ms per start: {cpu}")
-    raw = [p.rate for p in phases if p.mode == "raw"]
-    api = [p.rate for p in phases if p.mode == "api"]
-    ratios = [a / r for r, a in zip(raw, api, strict=True)]
-    print("  ratio API / raw, per round: " + ", ".join(f"{r:.2f}" for r in ratios))
+    for name, rate in (("answered", "rate"), ("started and projected", "done_rate")):
+        raw = [getattr(p, rate) for p in phases if p.mode == "raw"]
+        api = [getattr(p, rate) for p in phases if p.mode == "api"]
+        ratios = [a / r for r, a in zip(raw, api, strict=True)]
+        print(f"  ratio API / raw, {name}, per round: " + ", ".join(f"{r:.2f}" for r in ratios))
 
 
 def main() -> None:

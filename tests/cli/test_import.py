@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -281,11 +282,16 @@ async def test_the_whole_history_in_one_go_gives_the_per_event_view(
     history = await temporal_gateway.handle(s.env.client, bulk_ref).fetch_history()
     kinds = [e.WhichOneof("attributes") or "" for e in history.events]
     assert not any("update" in k for k in kinds), "no update: the history came with the start"
+    # The projection runs as a local activity: one marker in the history per projection.
     projections = [
         e
         for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "project_case"
+        if e.HasField("marker_recorded_event_attributes")
+        and "data" in e.marker_recorded_event_attributes.details
+        and json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
+        == "project_case"
     ]
     assert len(projections) == 1
     bulk = (await s.get(f"/assessments/{bulk_ref}")).json()
