@@ -40,14 +40,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from ehc.directory import load as load_directory_file
-from ehc.models import AssessmentInput, RequestedBy
-from ehc.statutory import london_date
+from ehc.models import AdviceInput, AssessmentInput, RequestedBy
+from ehc.statutory import Agency, london_date
 from ehc.store import advice_requests, repository
 from ehc.store.db import make_engine, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.conftest import TEAMS_FILE, MailServer, ref_digits
 from tests.dashboards.seed import project_caseload
 from tests.waiting import NeverHappened, eventually_sync
+from workflows.advice import AdviceRequestWorkflow, advice_workflow_id
 from workflows.assessment import AssessmentWorkflow, workflow_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -418,9 +419,26 @@ async def live(
                 task_queue=task_queue,
             )
         )
+        # A chaser whose first notice cannot be queued (no store yet): a failing activity.
+        handles.append(
+            await client.start_workflow(
+                AdviceRequestWorkflow.run,
+                AdviceInput(
+                    advice_id=f"{ref}-adv1",
+                    case_ref=ref,
+                    agency=Agency.HEALTH,
+                    team="community-paediatrics",
+                    requested_on=today - timedelta(weeks=2),
+                    due_on=today + timedelta(weeks=4),
+                ),
+                id=advice_workflow_id(f"{ref}-adv1"),
+                task_queue=task_queue,
+            )
+        )
         failures = (
             "temporal_workflow_task_execution_failed_total",
-            "temporal_activity_execution_failed_total",
+            "temporal_activity_execution_failed_total",  # the chaser's notice
+            "temporal_local_activity_execution_failed_total",  # the case's projection
         )
         wait_until(
             "the worker's failure metrics",

@@ -254,6 +254,7 @@ def test_real_scrapes_have_the_app_and_sdk_metrics(exposed: dict[str, str]) -> N
         "ehc_http_requests_total",
         "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
         "temporal_activity_execution_failed_total",
+        "temporal_local_activity_execution_failed_total",
     ):
         assert name in exposed, name
 
