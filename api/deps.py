@@ -18,6 +18,7 @@ from ehc.models import Role, User
 from ehc.settings import Settings
 from ehc.statutory import london_date
 from ehc.store import repository
+from ehc.store.db import read_outside_a_transaction
 
 Clock = Callable[[], datetime]
 
@@ -140,6 +141,7 @@ async def current_user(
             "with a valid token.",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+    await read_outside_a_transaction(session)
     user = await repository.user_by_token(session, token=credentials.credentials)
     # End the read transaction now: a route must never hold the store while it waits on
     # Temporal (the worker's projection of that very case needs to write).

@@ -22,6 +22,7 @@ from api.deps import Clock, SessionDep
 from ehc.models import Role, User
 from ehc.settings import Settings
 from ehc.store import accounts
+from ehc.store.db import read_outside_a_transaction
 
 COOKIE = "ehc_session"
 SIGN_IN_CSRF_COOKIE = "ehc_sign_in_csrf"
@@ -111,6 +112,7 @@ def sign_in_url(request: Request) -> str:
 async def web_user(request: Request, session: SessionDep) -> WebUser:
     """The signed-in member of staff, or ``SignInRequired``."""
     clock: Clock = request.app.state.clock
+    await read_outside_a_transaction(session)
     found = await accounts.session_user(
         session, cookie=request.cookies.get(COOKIE, ""), now=clock()
     )

@@ -98,3 +98,16 @@ async def store_session(url: str) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await engine.dispose()
+
+
+async def read_outside_a_transaction(session: AsyncSession) -> None:
+    """Let ``session``'s first connection run its statements in autocommit on PostgreSQL.
+
+    For a request's identity lookup (one row read before anything else): no ``BEGIN`` and
+    ``ROLLBACK`` round trips around it on every request. Call it before the session's
+    first statement; the pool restores the connection's isolation level when it is
+    released. SQLite keeps its ``BEGIN IMMEDIATE`` (see ``make_engine``), so nothing
+    changes there.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ehc.models import ChildDetails, ClosureDates, ExceptionView, Stage
 from ehc.statutory import ExceptionKind, Limit, LimitStatus
 from ehc.store import repository
+from ehc.store.db import read_outside_a_transaction
 from ehc.store.tables import CaseRow, EventRow, ExceptionRow, LimitRow, UserRow, metadata
 from tests.ehc.store.conftest import (
     ENTERED_AT,
@@ -359,3 +360,25 @@ async def test_open_new_case_writes_what_the_steps_write_and_refuses_taken_refs(
             await session.commit()
         assert outcome == expected, ref
     assert await snapshot(db) == before
+
+
+async def test_a_token_read_outside_a_transaction_leaves_the_request_s_writes_transactional(
+    db: Sessions,
+) -> None:
+    """The identity lookup runs in autocommit on PostgreSQL (no BEGIN and ROLLBACK round
+    trips on every request); what the same request writes next is still one transaction
+    that a rollback undoes, on both stores."""
+    async with db() as session:
+        user, token = await repository.create_user(session, name="Casey", role="caseworker")
+    async with db() as session:
+        await read_outside_a_transaction(session)
+        assert await repository.user_by_token(session, token=token) == user
+        await session.rollback()  # as current_user does before the route's own work
+        child = ChildDetails(given_name="Ada", family_name="Never", date_of_birth=date(2016, 1, 1))
+        assert (
+            await repository.save_child(session, case_ref="T-1", child=child, fingerprint="f")
+            == "created"
+        )
+        await session.rollback()
+    async with db() as session:
+        assert await repository.get_child(session, case_ref="T-1") is None
