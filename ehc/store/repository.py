@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     true,
@@ -49,7 +50,7 @@ from ehc.models import (
     UserRecord,
 )
 from ehc.statutory import Limit, LimitStatus
-from ehc.store import case_refs, entry_lag
+from ehc.store import entry_lag
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -64,7 +65,7 @@ from ehc.store.tables import (
     UserRow,
 )
 
-SaveChildOutcome = Literal["created", "same", "conflict"]
+SaveChildOutcome = Literal["created", "same", "conflict", "variant"]
 QueueStatus = Literal["breached", "at_risk", "pending"]
 ROLES: tuple[str, ...] = tuple(Role)
 
@@ -143,34 +144,50 @@ def _changed(
 
 
 async def save_child(
-    session: AsyncSession, *, case_ref: str, child: ChildDetails, fingerprint: str
+    session: AsyncSession,
+    *,
+    case_ref: str,
+    child: ChildDetails,
+    fingerprint: str,
+    unless_letter_case_variant: bool = False,
 ) -> SaveChildOutcome:
     """Store the child's details once per case.
 
     ``"created"`` for a new row, ``"same"`` if the case already has a child with this
     fingerprint (a repeated request), ``"conflict"`` if it has a different one; existing
-    rows are never changed.
+    rows are never changed. With ``unless_letter_case_variant``, nothing is written either
+    when another case holds the reference in other capital or small letters
+    (``"variant"``): checked in the insert itself, not by a query of its own.
     """
     data = child.model_dump(mode="json")
-    extra = {k: v for k, v in data.items() if k not in _CHILD_FIELDS}
-    stmt = (
-        _insert(session, ChildRow)
-        .values(
-            case_ref=case_ref,
-            given_name=child.given_name,
-            family_name=child.family_name,
-            date_of_birth=child.date_of_birth,
-            extra=extra,
-            fingerprint=fingerprint,
+    values: dict[str, Any] = {
+        "case_ref": case_ref,
+        "given_name": child.given_name,
+        "family_name": child.family_name,
+        "date_of_birth": child.date_of_birth,
+        "extra": {k: v for k, v in data.items() if k not in _CHILD_FIELDS},
+        "fingerprint": fingerprint,
+    }
+    insert = _insert(session, ChildRow)
+    if unless_letter_case_variant:
+        c = ChildRow.__table__.c
+        variant = exists().where(func.lower(c.case_ref) == case_ref.lower(), c.case_ref != case_ref)
+        source = select(*(literal(v, c[k].type) for k, v in values.items())).where(~variant)
+        stmt = insert.from_select(list(values), source)
+    else:
+        stmt = insert.values(**values)
+    created = await session.scalar(
+        stmt.on_conflict_do_nothing(index_elements=["case_ref"]).returning(
+            ChildRow.__table__.c.case_ref
         )
-        .on_conflict_do_nothing(index_elements=["case_ref"])
-        .returning(ChildRow.__table__.c.case_ref)
     )
-    if (await session.execute(stmt)).scalar_one_or_none() is not None:
+    if created is not None:
         return "created"
     existing = await session.scalar(
         select(ChildRow.fingerprint).where(ChildRow.case_ref == case_ref)
     )
+    if existing is None:
+        return "variant"  # nothing under this exact reference: the insert saw a variant
     return "same" if existing == fingerprint else "conflict"
 
 
@@ -868,7 +885,7 @@ async def count_cases(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
 
-OpenOutcome = Literal["created", "same", "conflict", "variant"]
+OpenOutcome = SaveChildOutcome
 
 
 async def open_new_case(
@@ -888,10 +905,12 @@ async def open_new_case(
     measured slower, as SQLAlchemy cannot cache its compiled form (docs/performance.md).
     Nothing is committed.
     """
-    if await case_refs.same_ref_other_case(session, case_ref=view.case_ref) is not None:
-        return "variant"
     outcome = await save_child(
-        session, case_ref=view.case_ref, child=child, fingerprint=fingerprint
+        session,
+        case_ref=view.case_ref,
+        child=child,
+        fingerprint=fingerprint,
+        unless_letter_case_variant=True,
     )
     if outcome == "created":
         await record_opened_case(session, view=view, start=start, at=at)
