@@ -213,7 +213,7 @@ async def test_from_the_portals_front_page_a_teams_own_address_signs_in_to_its_l
 ROW_LINK = re.compile(r'href="/respond/([^"?/]+)"')
 
 
-async def _seed_requests(stack: Stack, team: str, count: int, first_due: date) -> list[str]:
+async def seed_requests(stack: Stack, team: str, count: int, first_due: date) -> list[str]:
     """``count`` open requests for ``team`` written straight to the store (one case and
     child each, due a day apart from ``first_due``); their ids, soonest due first."""
     prefix = f"T-PG{uuid.uuid4().hex[:6]}"
@@ -265,8 +265,8 @@ async def test_a_long_list_shows_fifty_requests_a_page_soonest_due_first_and_log
     ts_stack: Stack,
 ) -> None:
     # Due long ago, so they head the team's list whatever else the shared store holds.
-    other = await _seed_requests(ts_stack, "camhs", 3, date(1999, 12, 1))
-    own = await _seed_requests(ts_stack, "community-paediatrics", 55, date(2000, 1, 1))
+    other = await seed_requests(ts_stack, "camhs", 3, date(1999, 12, 1))
+    own = await seed_requests(ts_stack, "community-paediatrics", 55, date(2000, 1, 1))
     total = await _open_total(ts_stack, "community-paediatrics")
     http = await _signed_in_to_list(ts_stack)
 
@@ -300,7 +300,7 @@ async def test_a_long_list_shows_fifty_requests_a_page_soonest_due_first_and_log
 async def test_a_page_that_is_not_there_gets_a_clear_answer(
     ts_stack: Stack,
 ) -> None:
-    await _seed_requests(ts_stack, "community-paediatrics", 1, date(2000, 1, 1))
+    await seed_requests(ts_stack, "community-paediatrics", 1, date(2000, 1, 1))
     total = await _open_total(ts_stack, "community-paediatrics")
     last = -(-total // 50)
     http = await _signed_in_to_list(ts_stack)
