@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from api.pages.paging import pagination, shown_pages
 from ehc.models import ChildDetails
 from ehc.store import advice_requests, repository, team_portal
 from ehc.store.tables import AdviceRequestRow, TeamSignInLinkRow
@@ -313,3 +314,22 @@ async def test_a_page_that_is_not_there_gets_a_clear_answer(
     assert "Page not found" in beyond.text
     assert f"There is no page {last + 1} of your team&#39;s requests" in beyond.text
     assert 'href="/respond"' in beyond.text
+
+
+def test_the_page_numbers_keep_the_ends_and_the_neighbours_with_an_ellipsis_between() -> None:
+    assert shown_pages(1, 1) == [1]
+    assert shown_pages(1, 3) == [1, 2, 3]
+    assert shown_pages(1, 144) == [1, 2, None, 144]
+    assert shown_pages(7, 144) == [1, None, 6, 7, 8, None, 144]
+    assert shown_pages(3, 144) == [1, 2, 3, 4, None, 144]
+    assert shown_pages(144, 144) == [1, None, 143, 144]
+    assert pagination(1, 1, "/respond", "Pages") is None
+    last = pagination(3, 3, "/respond", "Pages")
+    assert last is not None
+    assert last["previous"] == {"href": "/respond?page=2"}
+    assert "next" not in last
+    assert [i.get("href") for i in last["items"]] == [
+        "/respond",
+        "/respond?page=2",
+        "/respond?page=3",
+    ]
