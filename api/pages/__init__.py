@@ -16,6 +16,13 @@ from api.webauth import PageError, SignInRequired
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
+def _back(request: Request) -> tuple[str, str]:
+    """Where an error page leads: a team's own list in the team portal, else the cases."""
+    if request.url.path.startswith("/respond"):
+        return "/respond", "Go to your team's advice requests"
+    return "/cases", "Go to your cases"
+
+
 def install(app: FastAPI) -> None:
     """Mount the GOV.UK Frontend assets and the page routes on ``app``."""
     docs.install(app)
@@ -31,7 +38,7 @@ def install(app: FastAPI) -> None:
         return render(
             request,
             "error.html",
-            {"title": exc.title, "detail": exc.detail},
+            {"title": exc.title, "detail": exc.detail, "back": _back(request)},
             status_code=exc.status,
         )
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from api.deps import ClientDep, Clock, SessionDep, SettingsDep, TodayDep, require
 from api.errors import ApiError
+from api.pages.paging import page_number, pagination
 from api.pages.render import render
 from api.routes.advice import SubmissionBody, record_submission
 from api.webauth import CSRF_FIELD, PageError, check_csrf, secure_cookies
@@ -42,6 +43,7 @@ api_router = APIRouter(tags=["teams"])
 COOKIE = "ehc_team_session"
 LINK_CSRF_COOKIE = "ehc_team_link_csrf"
 LIST_ROWS = 3  # rows offered for each list section (outcomes, provision)
+PER_PAGE = 50  # requests on each page of the team's list
 NOT_FOUND = PageError(
     404, "Page not found", "There is no request with that reference for your team."
 )
@@ -187,20 +189,67 @@ async def team_sign_out(
     return response
 
 
-@router.get("/respond")
+@router.get("/respond", response_model=None)
 async def requests_page(
-    request: Request, member: Member, session: SessionDep, settings: SettingsDep, today: TodayDep
-) -> HTMLResponse:
+    request: Request,
+    member: Member,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    page: str | None = None,
+) -> HTMLResponse | RedirectResponse:
     if member is None:
         return _ask_page(request, settings, advice_id=None, errors=[])
-    rows = await advice_requests.team_requests(session, team=member.team)
+    number = page_number(page)
+    if number is None:  # not a page number: the list starts at page 1
+        return RedirectResponse("/respond", status_code=303)
+    listing = await advice_requests.team_requests_page(
+        session, team=member.team, page=number, per_page=PER_PAGE
+    )
+    if number > listing.last_page:
+        raise PageError(
+            404,
+            "Page not found",
+            f"There is no page {number} of your team's requests: the list has "
+            f"{listing.last_page} {'page' if listing.last_page == 1 else 'pages'}.",
+        )
+    rows = listing.requests
     team = await advice_requests.get_team(session, team_id=member.team)
     children = await page_queries.child_identities(session, case_refs=[r.case_ref for r in rows])
+    await _log_listed(request, session, member, rows, children)
+    return render(
+        request,
+        "respond_list.html",
+        {
+            "title": "Your team's advice requests"
+            + (f" (page {number} of {listing.last_page})" if listing.last_page > 1 else ""),
+            "member": member,
+            "team_name": team.name if team else member.team,
+            "requests": rows,
+            "listing": listing,
+            "pagination": pagination(
+                number, listing.last_page, "/respond", "Pages of your team's requests"
+            ),
+            "children": children,
+            "today": today,
+        },
+    )
+
+
+async def _log_listed(
+    request: Request,
+    session: SessionDep,
+    member: team_portal.TeamMember,
+    rows: list[AdviceRequestRecord],
+    children: dict[str, Any],
+) -> None:
+    """One access-log row for each child the page shows (the page's requests only)."""
+    at = _clock(request)()
     for row in rows:
         if row.case_ref in children:
             await team_portal.log_access(
                 session,
-                at=_clock(request)(),
+                at=at,
                 viewer=member.email,
                 team=member.team,
                 case_ref=row.case_ref,
@@ -208,18 +257,6 @@ async def requests_page(
                 what="team_request_list",
             )
     await session.commit()
-    return render(
-        request,
-        "respond_list.html",
-        {
-            "title": "Your team's advice requests",
-            "member": member,
-            "team_name": team.name if team else member.team,
-            "requests": rows,
-            "children": children,
-            "today": today,
-        },
-    )
 
 
 def _directory(request: Request) -> Directory:

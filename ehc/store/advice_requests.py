@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehc.directory import Rung, Team
@@ -111,14 +112,70 @@ async def list_notices(session: AsyncSession, *, advice_id: str) -> list[Notific
     return list(rows)
 
 
+def _team_filter(team: str, *, open_only: bool) -> list[ColumnElement[bool]]:
+    """Which requests are a team's list: its own, open ones only unless asked otherwise
+    (team, outcome, due_on: the index ``ix_advice_requests_team_outcome_due_on``)."""
+    where = [AdviceRequestRow.team == team]
+    if open_only:
+        where.append(AdviceRequestRow.outcome.in_(OPEN_OUTCOMES))
+    return where
+
+
+def _team_list(team: str, *, open_only: bool) -> Select[AdviceRequestRow]:
+    """A team's requests, soonest due first (ties by id, so every page is stable)."""
+    return (
+        select(AdviceRequestRow)
+        .where(*_team_filter(team, open_only=open_only))
+        .order_by(AdviceRequestRow.due_on, AdviceRequestRow.id)
+    )
+
+
 async def team_requests(
     session: AsyncSession, *, team: str, open_only: bool = True
 ) -> list[AdviceRequestRecord]:
-    query = select(AdviceRequestRow).where(AdviceRequestRow.team == team)
-    if open_only:
-        query = query.where(AdviceRequestRow.outcome.in_(OPEN_OUTCOMES))
-    rows = await session.scalars(query.order_by(AdviceRequestRow.due_on, AdviceRequestRow.id))
+    rows = await session.scalars(_team_list(team, open_only=open_only))
     return [_record(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class TeamPage:
+    """One page of a team's open requests and how many the team has in all."""
+
+    requests: list[AdviceRequestRecord]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def last_page(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_shown(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.requests else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.first_shown + len(self.requests) - 1 if self.requests else 0
+
+
+async def team_requests_page(
+    session: AsyncSession, *, team: str, page: int, per_page: int = 50
+) -> TeamPage:
+    """Page ``page`` (1-based) of a team's open requests, soonest due first. A page past
+    the last has no requests (and is not read: its offset may be any size)."""
+    if page < 1 or per_page < 1:
+        raise ValueError("page and per_page count from 1")
+    where = _team_filter(team, open_only=True)
+    total = await session.scalar(select(func.count()).select_from(AdviceRequestRow).where(*where))
+    offset = (page - 1) * per_page
+    records: list[AdviceRequestRecord] = []
+    if offset < (total or 0):
+        rows = await session.scalars(
+            _team_list(team, open_only=True).limit(per_page).offset(offset)
+        )
+        records = [_record(row) for row in rows]
+    return TeamPage(requests=records, total=total or 0, page=page, per_page=per_page)
 
 
 def _record(row: AdviceRequestRow) -> AdviceRequestRecord:

@@ -5,14 +5,20 @@ through a form generated from the agreed template. tests/browser drives it in Ch
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ehc.store.tables import TeamSignInLinkRow
+from api.pages.paging import pagination, shown_pages
+from ehc.models import ChildDetails
+from ehc.store import advice_requests, repository, team_portal
+from ehc.store.tables import AdviceRequestRow, TeamSignInLinkRow
 from tests.api.test_advice_api import _health_request
 from tests.conftest import MailServer, Received, Stack
+from tests.ehc.store.conftest import advice_view, case_view
 from tests.waiting import eventually
 
 OWN = "paediatrics.send@nhs.example"
@@ -203,3 +209,127 @@ async def test_from_the_portals_front_page_a_teams_own_address_signs_in_to_its_l
     used = await http.post("/respond/link", data={"token": token})
     assert used.headers["location"] == "/respond"
     assert ref in (await http.get("/respond")).text
+
+
+ROW_LINK = re.compile(r'href="/respond/([^"?/]+)"')
+
+
+async def seed_requests(stack: Stack, team: str, count: int, first_due: date) -> list[str]:
+    """``count`` open requests for ``team`` written straight to the store (one case and
+    child each, due a day apart from ``first_due``); their ids, soonest due first."""
+    prefix = f"T-PG{uuid.uuid4().hex[:6]}"
+    ids = []
+    async with stack.sessions() as session, session.begin():
+        for n in range(count):
+            ref = f"{prefix}-{n:03d}"
+            advice_id = f"{ref}-adv1"
+            await repository.project_case(
+                session, case_view(ref, advice=[advice_view(advice_id, team=team)])
+            )
+            await session.execute(
+                update(AdviceRequestRow)
+                .where(AdviceRequestRow.id == advice_id)
+                .values(due_on=first_due + timedelta(days=n))
+            )
+            child = ChildDetails.model_construct(
+                given_name="Paged", family_name=_family_name(ref), date_of_birth=date(2016, 1, 1)
+            )
+            await repository.save_child(session, case_ref=ref, child=child, fingerprint=ref)
+            ids.append(advice_id)
+    return ids
+
+
+def _family_name(case_ref: str) -> str:
+    return "Child" + case_ref.removeprefix("T-PG").replace("-", "x")
+
+
+async def _open_total(stack: Stack, team: str) -> int:
+    async with stack.sessions() as session:
+        listing = await advice_requests.team_requests_page(session, team=team, page=1)
+    return listing.total
+
+
+async def _signed_in_to_list(stack: Stack) -> httpx.AsyncClient:
+    """Signed in from a link made in the store (the emailed links are rate-limited per
+    address, and other tests here ask for them)."""
+    async with stack.sessions() as session:
+        token = await team_portal.create_link(
+            session, team="community-paediatrics", email=OWN, advice_id=None, now=stack.clock()
+        )
+    http = client(stack)
+    used = await http.post("/respond/link", data={"token": token})
+    assert used.headers["location"] == "/respond"
+    return http
+
+
+async def test_a_long_list_shows_fifty_requests_a_page_soonest_due_first_and_logs_only_those(
+    ts_stack: Stack,
+) -> None:
+    # Due long ago, so they head the team's list whatever else the shared store holds.
+    other = await seed_requests(ts_stack, "camhs", 3, date(1999, 12, 1))
+    own = await seed_requests(ts_stack, "community-paediatrics", 55, date(2000, 1, 1))
+    total = await _open_total(ts_stack, "community-paediatrics")
+    http = await _signed_in_to_list(ts_stack)
+
+    first = await http.get("/respond")
+    assert first.status_code == 200
+    assert ROW_LINK.findall(first.text) == own[:50]
+    assert f"Showing 1 to 50 of {total:,} requests" in first.text
+    assert _family_name(own[0].removesuffix("-adv1")) in first.text  # the child, named
+    assert _family_name(own[50].removesuffix("-adv1")) not in first.text
+    nav = first.text.split('<nav class="govuk-pagination')[1].split("</nav>")[0]
+    assert 'href="/respond?page=2"' in nav
+    assert 'rel="next"' in nav
+    assert 'aria-current="page"' in nav
+    assert 'rel="prev"' not in nav
+
+    log = (await ts_stack.get("/access-log", role="manager")).json()
+    listed = [e["advice_id"] for e in log if e["what"] == "team_request_list"]
+    assert sorted(a for a in listed if a in own) == own[:50]  # the children shown, once each
+
+    second = await http.get("/respond?page=2")
+    assert second.status_code == 200
+    assert ROW_LINK.findall(second.text)[:5] == own[50:]
+    assert f"Showing 51 to {min(100, total):,} of {total:,} requests" in second.text
+    nav = second.text.split('<nav class="govuk-pagination')[1].split("</nav>")[0]
+    assert 'href="/respond"' in nav
+    assert 'rel="prev"' in nav
+    for page in (first, second):
+        assert not set(ROW_LINK.findall(page.text)) & set(other)  # another team's: never
+
+
+async def test_a_page_that_is_not_there_gets_a_clear_answer(
+    ts_stack: Stack,
+) -> None:
+    await seed_requests(ts_stack, "community-paediatrics", 1, date(2000, 1, 1))
+    total = await _open_total(ts_stack, "community-paediatrics")
+    last = -(-total // 50)
+    http = await _signed_in_to_list(ts_stack)
+    for junk in ("abc", "0", "-1", "2.5", "99999999999999999999999"):
+        answer = await http.get("/respond", params={"page": junk})
+        assert answer.status_code == 303, (junk, answer.status_code)
+        assert answer.headers["location"] == "/respond"
+    beyond = await http.get("/respond", params={"page": str(last + 1)})
+    assert beyond.status_code == 404
+    assert "Page not found" in beyond.text
+    assert f"There is no page {last + 1} of your team&#39;s requests" in beyond.text
+    assert 'href="/respond"' in beyond.text
+
+
+def test_the_page_numbers_keep_the_ends_and_the_neighbours_with_an_ellipsis_between() -> None:
+    assert shown_pages(1, 1) == [1]
+    assert shown_pages(1, 3) == [1, 2, 3]
+    assert shown_pages(1, 144) == [1, 2, None, 144]
+    assert shown_pages(7, 144) == [1, None, 6, 7, 8, None, 144]
+    assert shown_pages(3, 144) == [1, 2, 3, 4, None, 144]
+    assert shown_pages(144, 144) == [1, None, 143, 144]
+    assert pagination(1, 1, "/respond", "Pages") is None
+    last = pagination(3, 3, "/respond", "Pages")
+    assert last is not None
+    assert last["previous"] == {"href": "/respond?page=2"}
+    assert "next" not in last
+    assert [i.get("href") for i in last["items"]] == [
+        "/respond",
+        "/respond?page=2",
+        "/respond?page=3",
+    ]

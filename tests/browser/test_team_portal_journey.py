@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 from typing import Any
 
 from ehc.store import accounts, repository
 from tests.api.scenarios import new_case_body, weeks
+from tests.api.test_team_portal import seed_requests
 from tests.browser.conftest import Live, chromium_path
 from tests.browser.test_caseworker_journey import PASSWORD, check_axe
 from tests.conftest import MailServer, Received
@@ -141,6 +143,19 @@ async def test_a_clinician_answers_a_request_from_the_email_alone(
             other = await page.goto(f"{base}/respond/{other_id}")
             assert other is not None
             assert other.status == 404
+
+            # A long list comes 50 at a time, with the Design System's pagination.
+            await seed_requests(live.stack, "community-paediatrics", 55, date(2000, 1, 1))
+            await page.goto(f"{base}/respond")
+            await check_axe(page, "list, page 1")
+            assert (await page.locator("#showing").inner_text()).startswith("Showing 1 to 50 of ")
+            assert await page.locator("tbody tr").count() == 50
+            pages = page.get_by_role("navigation", name="Pages of your team's requests")
+            await pages.get_by_role("link", name="Next").click()
+            await page.wait_for_url(f"{base}/respond?page=2")
+            await check_axe(page, "list, page 2")
+            assert (await page.locator("#showing").inner_text()).startswith("Showing 51 to ")
+            assert await pages.locator("[aria-current=page]").inner_text() == "2"
 
             # The caseworker's case page shows the sections the team sent.
             staff = await browser.new_page()
