@@ -401,11 +401,10 @@ async def run_all(args: argparse.Namespace) -> None:
             run_folder = Path(folder) / f"starts-{i}"
             run_folder.mkdir()
             url = stores[label]
-            store = (
-                f"sqlite+aiosqlite:///{run_folder}/ehc.db"
-                if url.startswith("sqlite")
-                else await fresh_postgres(args.postgres)
-            )
+            if url.startswith("sqlite"):
+                store: str | None = f"sqlite+aiosqlite:///{run_folder}/ehc.db"
+            else:  # the store's first run takes the database made above, the next a new one
+                store = url if tiers is None else await fresh_postgres(args.postgres)
             assert store is not None
             phases = await bench_starts.measure(
                 args.starts, str(run_folder), store, api_workers=API_WORKERS, tiers=tiers

@@ -244,19 +244,30 @@ async def _log_listed(
     children: dict[str, Any],
 ) -> None:
     """One access-log row for each child the page shows (the page's requests only)."""
-    at = _clock(request)()
     for row in rows:
         if row.case_ref in children:
-            await team_portal.log_access(
-                session,
-                at=at,
-                viewer=member.email,
-                team=member.team,
-                case_ref=row.case_ref,
-                advice_id=row.id,
-                what="team_request_list",
-            )
+            await _log_view(request, session, member, row, "team_request_list")
     await session.commit()
+
+
+async def _log_view(
+    request: Request,
+    session: SessionDep,
+    member: team_portal.TeamMember,
+    row: AdviceRequestRecord,
+    what: str,
+) -> None:
+    """Write to the access log that ``member`` was shown the child of ``row`` (``what``:
+    the page). The caller commits."""
+    await team_portal.log_access(
+        session,
+        at=_clock(request)(),
+        viewer=member.email,
+        team=member.team,
+        case_ref=row.case_ref,
+        advice_id=row.id,
+        what=what,
+    )
 
 
 def _directory(request: Request) -> Directory:
@@ -324,15 +335,7 @@ async def _request_page(
 ) -> HTMLResponse:
     template = _directory(request).template(Agency(row.agency))
     child = await repository.get_child(session, case_ref=row.case_ref)
-    await team_portal.log_access(
-        session,
-        at=_clock(request)(),
-        viewer=member.email,
-        team=member.team,
-        case_ref=row.case_ref,
-        advice_id=row.id,
-        what="team_request_page",
-    )
+    await _log_view(request, session, member, row, "team_request_page")
     await session.commit()
     reasons = None
     if row.outcome == "returned_for_quality":
