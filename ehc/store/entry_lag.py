@@ -57,18 +57,23 @@ def lag_counts(events: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, int]]:
     )
 
 
+def lag_rows(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``entry_lag_counts`` rows to add for ``events``, in key order (so concurrent
+    writers take the counters' row locks in the same order and cannot deadlock)."""
+    return [
+        {"kind": kind, "lag_days": lag, "events": n}
+        for (kind, lag), n in sorted(lag_counts(events).items())
+    ]
+
+
 async def count_entered_events(session: AsyncSession, events: Iterable[Mapping[str, Any]]) -> None:
     """Add ``events`` (just inserted, in this transaction) to the lag counts.
 
-    Rows are upserted in key order, so concurrent projections take the counters' row
-    locks in the same order and cannot deadlock on them.
+    Rows are upserted in key order (``lag_rows``).
     """
-    counts = lag_counts(events)
-    if not counts:
+    rows = lag_rows(events)
+    if not rows:
         return
-    rows = [
-        {"kind": kind, "lag_days": lag, "events": n} for (kind, lag), n in sorted(counts.items())
-    ]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         pg = pg_insert(EntryLagCountRow)

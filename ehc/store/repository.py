@@ -50,7 +50,7 @@ from ehc.models import (
     UserRecord,
 )
 from ehc.statutory import Limit, LimitStatus
-from ehc.store import entry_lag
+from ehc.store import entry_lag, opening_pg
 from ehc.store.tables import (
     AdviceRequestRow,
     Base,
@@ -159,15 +159,7 @@ async def save_child(
     when another case holds the reference in other capital or small letters
     (``"variant"``): checked in the insert itself, not by a query of its own.
     """
-    data = child.model_dump(mode="json")
-    values: dict[str, Any] = {
-        "case_ref": case_ref,
-        "given_name": child.given_name,
-        "family_name": child.family_name,
-        "date_of_birth": child.date_of_birth,
-        "extra": {k: v for k, v in data.items() if k not in _CHILD_FIELDS},
-        "fingerprint": fingerprint,
-    }
+    values = _child_values(case_ref, child, fingerprint)
     insert = _insert(session, ChildRow)
     if unless_letter_case_variant:
         c = ChildRow.__table__.c
@@ -183,6 +175,26 @@ async def save_child(
     )
     if created is not None:
         return "created"
+    return await _why_not_saved(session, case_ref=case_ref, fingerprint=fingerprint)
+
+
+def _child_values(case_ref: str, child: ChildDetails, fingerprint: str) -> dict[str, Any]:
+    data = child.model_dump(mode="json")
+    return {
+        "case_ref": case_ref,
+        "given_name": child.given_name,
+        "family_name": child.family_name,
+        "date_of_birth": child.date_of_birth,
+        "extra": {k: v for k, v in data.items() if k not in _CHILD_FIELDS},
+        "fingerprint": fingerprint,
+    }
+
+
+async def _why_not_saved(
+    session: AsyncSession, *, case_ref: str, fingerprint: str
+) -> SaveChildOutcome:
+    """Why a child under ``case_ref`` was not written: the same request again, another
+    child under the reference, or the reference taken in other letter case."""
     existing = await session.scalar(
         select(ChildRow.fingerprint).where(ChildRow.case_ref == case_ref)
     )
@@ -245,6 +257,10 @@ def _case_values(view: CaseView) -> dict[str, Any]:
         "breached": view.breached,
         "projected_seq": max((e.seq for e in view.events), default=0),
     }
+
+
+def _opened_case_values(view: CaseView, at: datetime) -> dict[str, Any]:
+    return {**_case_values(view), "updated_at": at}
 
 
 def _limit_rows(view: CaseView) -> dict[str, dict[str, Any]]:
@@ -806,7 +822,7 @@ async def record_opened_case(
     """
     inserted = await session.scalar(
         _insert(session, CaseRow)
-        .values(**_case_values(view), updated_at=at)
+        .values(**_opened_case_values(view, at))
         .on_conflict_do_nothing(index_elements=["case_ref"])
         .returning(CaseRow.__table__.c.case_ref)
     )
@@ -901,10 +917,22 @@ async def open_new_case(
     taken: ``"variant"`` if a case exists under it in other letter case, else as
     ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
 
-    Step by step: a one-statement version (data-modifying CTEs over VALUES lists) was
-    measured slower, as SQLAlchemy cannot cache its compiled form (docs/performance.md).
-    Nothing is committed.
+    On PostgreSQL the rows are written in one statement that commits itself
+    (``ehc.store.opening_pg``); on SQLite step by step, and nothing is committed.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        written = await opening_pg.open_case_rows(
+            session,
+            child=_child_values(view.case_ref, child, fingerprint),
+            case=_opened_case_values(view, at),
+            limits=list(_limit_rows(view).values()),
+            events=(events := [_event_row(view.case_ref, e) for e in view.events]),
+            lag=entry_lag.lag_rows(events),
+            pending={"case_ref": view.case_ref, "start": dict(start), "created_at": at},
+        )
+        if written:
+            return "created"
+        return await _why_not_saved(session, case_ref=view.case_ref, fingerprint=fingerprint)
     outcome = await save_child(
         session,
         case_ref=view.case_ref,
