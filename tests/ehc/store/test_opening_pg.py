@@ -3,6 +3,7 @@ statement, ``ehc.store.opening_pg``; on SQLite step by step in the caller's tran
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -70,3 +71,29 @@ async def test_a_store_error_part_way_leaves_nothing_of_the_case(db: Sessions) -
 def test_only_the_tables_own_columns_reach_the_statement() -> None:
     with pytest.raises(ValueError, match="children has no column 'name; DROP'"):
         opening_pg.statement(("case_ref", "name; DROP"), ("case_ref",), (), (), ("case_ref",))
+
+
+async def test_the_same_case_opened_twice_at_once_is_written_once(db: Sessions) -> None:
+    """A caseworker's double click: two opens of one reference at the same moment. One
+    writes the case; the other waits for it and answers "same" (not a letter-case clash)."""
+    view = case_view(
+        "TWICE-1",
+        limits=[limit_view(Limit.DECISION_TO_ASSESS, due_on=TODAY)],
+        events=[event_view(1, "request_received")],
+    )
+
+    async def open_once() -> str:
+        async with db() as session:
+            outcome = await repository.open_new_case(
+                session, child=CHILD, fingerprint="f", view=view, start={}, at=AT
+            )
+            await session.commit()
+            return outcome
+
+    outcomes = await asyncio.gather(*(open_once() for _ in range(4)))
+    assert sorted(outcomes) == ["created", "same", "same", "same"]
+    for row in (ChildRow, CaseRow, LimitRow, EventRow, PendingStartRow):
+        assert await _count(db, row, "TWICE-1") == 1, row.__tablename__
+    async with db() as session:
+        lag = await session.scalar(select(func.sum(EntryLagCountRow.events)))
+    assert lag == 1  # the opening's request_received counted once
