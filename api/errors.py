@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -208,6 +208,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _store_down(_: Request, exc: OperationalError) -> JSONResponse:
         log.warning("store_unavailable", error_type=type(exc.orig).__name__)
         error = unavailable("The case store did not answer in time; try again in a few seconds.")
+        return _error(error.status, error.error, error.detail, error.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _store_connection_lost(_: Request, exc: DBAPIError) -> JSONResponse:
+        """The database closed the connection under the request (a restart): the pool
+        has dropped it, so the same request succeeds a moment later. Any other driver
+        error is unexpected (500, from ``UnexpectedErrors``)."""
+        if not exc.connection_invalidated:
+            raise exc
+        log.warning("store_connection_lost", error_type=type(exc.orig).__name__)
+        error = unavailable(
+            "The case store restarted during this request. Send it again in a few seconds: "
+            "a repeated request is recorded only once."
+        )
         return _error(error.status, error.error, error.detail, error.headers)
 
     app.add_middleware(UnexpectedErrors)

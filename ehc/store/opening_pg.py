@@ -8,9 +8,10 @@ on both sides. Here it is one: data-modifying common table expressions, each fed
 parameter that ``json_populate_record(set)`` turns into rows of its table. A statement is
 its own transaction in autocommit, so the rows are all written or none.
 
-The statement's text depends only on the tables, so SQLAlchemy compiles it once and
-asyncpg prepares it once per connection. ``ehc.store.repository.open_new_case`` calls
-this on PostgreSQL and writes step by step on SQLite; a test holds the two to the same rows.
+The statement's text depends only on which columns the rows carry (always the same for a
+start), so SQLAlchemy compiles it once and asyncpg prepares it once per connection.
+``ehc.store.repository.open_new_case`` calls this on PostgreSQL and writes step by step on
+SQLite; a test holds the two to the same rows.
 """
 
 from __future__ import annotations

@@ -917,8 +917,9 @@ async def open_new_case(
     taken: ``"variant"`` if a case exists under it in other letter case, else as
     ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
 
-    On PostgreSQL the rows are written in one statement that commits itself
-    (``ehc.store.opening_pg``); on SQLite step by step, and nothing is committed.
+    On PostgreSQL the rows are written in one statement (``ehc.store.opening_pg``), which
+    commits itself unless ``session`` already has a transaction open; on SQLite step by
+    step, and nothing is committed.
     """
     if session.get_bind().dialect.name == "postgresql":
         written = await opening_pg.open_case_rows(

@@ -4,6 +4,7 @@ tests run on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -11,10 +12,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
-from ehc.store import tables
-from ehc.store.db import make_engine, sessionmaker
+from ehc.store import opening_pg, tables
+from ehc.store.db import make_engine, read_outside_a_transaction, sessionmaker
 from ehc.store.migrate import upgrade
 from tests.api.scenarios import new_case_body
 from tests.conftest import MailServer, Stack, make_tokens, open_stack
@@ -75,3 +77,33 @@ async def test_a_case_starts_once_and_its_reference_is_kept_on_postgresql(pg_sta
     read = await s.get(f"/assessments/{ref}")
     assert read.status_code == 200, read.text
     assert read.json()["stage"] == first.json()["stage"]
+
+
+async def test_a_store_restart_under_a_request_answers_503_and_the_retry_starts_the_case(
+    pg_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ends the connection a request holds, between its checkout and the
+    case's statement (as in a restart): the caseworker is told to try again (503 with
+    Retry-After), not shown an error, and the retry of the same request starts the case."""
+    s = pg_stack
+    admin = await _postgres_admin()
+
+    async def autocommit_then_restart(session: AsyncSession) -> None:
+        await read_outside_a_transaction(session)
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.2)  # the API's event loop reads the server's goodbye
+
+    monkeypatch.setattr(opening_pg, "read_outside_a_transaction", autocommit_then_restart)
+    body = new_case_body(await s.today())
+    try:
+        lost = await s.post("/assessments", body)
+    finally:
+        monkeypatch.undo()
+        await admin.dispose()
+    assert (lost.status_code, lost.json()["error"]) == (503, "unavailable"), lost.text
+    assert "Retry-After" in lost.headers
+    assert "Send it again" in lost.json()["detail"]
+    retry = await s.post("/assessments", body)
+    assert retry.status_code == 201, retry.text
