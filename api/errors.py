@@ -66,6 +66,22 @@ def unavailable(detail: str) -> ApiError:
     return ApiError(503, "unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def store_unavailable(exc: DBAPIError) -> ApiError | None:
+    """The 503 for a store error that a retry gets past: the store did not answer in time,
+    or it closed the connection under the request (a restart; the pool has dropped the
+    connection, so the retry runs on a new one). None for any other driver error."""
+    if isinstance(exc, OperationalError):
+        log.warning("store_unavailable", error_type=type(exc.orig).__name__)
+        return unavailable("The case store did not answer in time; try again in a few seconds.")
+    if exc.connection_invalidated:
+        log.warning("store_connection_lost", error_type=type(exc.orig).__name__)
+        return unavailable(
+            "The case store restarted during this request. Send it again in a few seconds: "
+            "a repeated request is recorded only once."
+        )
+    return None
+
+
 def _location(err: dict[str, Any]) -> str:
     return ".".join(
         str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")
@@ -204,24 +220,11 @@ def install_error_handlers(app: FastAPI) -> None:
             409, "conflict", "That conflicts with something already recorded; nothing was changed."
         )
 
-    @app.exception_handler(OperationalError)
-    async def _store_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("store_unavailable", error_type=type(exc.orig).__name__)
-        error = unavailable("The case store did not answer in time; try again in a few seconds.")
-        return _error(error.status, error.error, error.detail, error.headers)
-
     @app.exception_handler(DBAPIError)
-    async def _store_connection_lost(_: Request, exc: DBAPIError) -> JSONResponse:
-        """The database closed the connection under the request (a restart): the pool
-        has dropped it, so the same request succeeds a moment later. Any other driver
-        error is unexpected (500, from ``UnexpectedErrors``)."""
-        if not exc.connection_invalidated:
-            raise exc
-        log.warning("store_connection_lost", error_type=type(exc.orig).__name__)
-        error = unavailable(
-            "The case store restarted during this request. Send it again in a few seconds: "
-            "a repeated request is recorded only once."
-        )
+    async def _store_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        error = store_unavailable(exc)
+        if error is None:
+            raise exc  # unexpected: 500 from UnexpectedErrors
         return _error(error.status, error.error, error.detail, error.headers)
 
     app.add_middleware(UnexpectedErrors)

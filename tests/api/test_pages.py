@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from api.webauth import COOKIE
 from ehc.store import accounts, repository
@@ -627,3 +628,25 @@ def test_reopen_is_offered_only_on_a_mistaken_closing_inside_its_grace_period() 
     assert offered(Stage.WITHDRAWN, False) == ["correction"]
     assert offered(Stage.PLAN_ISSUED, True) == ["correction"]
     assert "reopen" not in offered(Stage.GATHERING_ADVICE, True)
+
+
+async def test_a_store_outage_shows_a_browser_the_service_error_page(
+    ts_stack: Stack, browser: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case store not answering: a caseworker's browser gets the service's error page
+    (503, Retry-After, a way back), and an API client still gets JSON."""
+
+    async def store_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT", {}, TimeoutError("timed out"))
+
+    monkeypatch.setattr(accounts, "session_user", store_down)
+    monkeypatch.setattr(repository, "user_by_token", store_down)
+    page = await browser.get("/cases", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Retry-After" in page.headers
+    assert "Sorry, there is a problem with the service" in page.text
+    assert "try again in a few seconds" in page.text
+    assert 'href="/cases"' in page.text
+    api = await ts_stack.get("/assessments")
+    assert (api.status_code, api.json()["error"]) == (503, "unavailable")

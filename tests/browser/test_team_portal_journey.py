@@ -143,6 +143,7 @@ async def test_a_clinician_answers_a_request_from_the_email_alone(
             other = await page.goto(f"{base}/respond/{other_id}")
             assert other is not None
             assert other.status == 404
+            await check_axe(page, "not found (the service's error page)")
 
             # A long list comes 50 at a time, with the Design System's pagination.
             await seed_requests(live.stack, "community-paediatrics", 55, date(2000, 1, 1))
