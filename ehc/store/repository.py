@@ -922,12 +922,13 @@ async def open_new_case(
     step, and nothing is committed.
     """
     if session.get_bind().dialect.name == "postgresql":
+        events = [_event_row(view.case_ref, e) for e in view.events]
         written = await opening_pg.open_case_rows(
             session,
             child=_child_values(view.case_ref, child, fingerprint),
             case=_opened_case_values(view, at),
             limits=list(_limit_rows(view).values()),
-            events=(events := [_event_row(view.case_ref, e) for e in view.events]),
+            events=events,
             lag=entry_lag.lag_rows(events),
             pending={"case_ref": view.case_ref, "start": dict(start), "created_at": at},
         )
