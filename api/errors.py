@@ -69,7 +69,8 @@ def unavailable(detail: str) -> ApiError:
 def store_unavailable(exc: DBAPIError) -> ApiError | None:
     """The 503 for a store error that a retry gets past: the store did not answer in time,
     or it closed the connection under the request (a restart; the pool has dropped the
-    connection, so the retry runs on a new one). None for any other driver error."""
+    connection, so the retry runs on a new one), logged by its kind. None for any other
+    driver error."""
     if isinstance(exc, OperationalError):
         log.warning("store_unavailable", error_type=type(exc.orig).__name__)
         return unavailable("The case store did not answer in time; try again in a few seconds.")

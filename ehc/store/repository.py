@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -257,10 +257,6 @@ def _case_values(view: CaseView) -> dict[str, Any]:
         "breached": view.breached,
         "projected_seq": max((e.seq for e in view.events), default=0),
     }
-
-
-def _opened_case_values(view: CaseView, at: datetime) -> dict[str, Any]:
-    return {**_case_values(view), "updated_at": at}
 
 
 def _limit_rows(view: CaseView) -> dict[str, dict[str, Any]]:
@@ -812,32 +808,49 @@ async def list_case_refs(session: AsyncSession) -> list[str]:
 # --- starts recorded before their workflow (issue 14) -----------------------------------
 
 
+class _OpeningRows(NamedTuple):
+    """A new case's first rows, as both ways of writing them take them."""
+
+    case: dict[str, Any]
+    limits: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    pending: dict[str, Any]
+
+
+def _opening_rows(view: CaseView, start: Mapping[str, Any], at: datetime) -> _OpeningRows:
+    return _OpeningRows(
+        case={**_case_values(view), "updated_at": at},
+        limits=list(_limit_rows(view).values()),
+        events=[_event_row(view.case_ref, e) for e in view.events],
+        pending={"case_ref": view.case_ref, "start": dict(start), "created_at": at},
+    )
+
+
 async def record_opened_case(
     session: AsyncSession, *, view: CaseView, start: Mapping[str, Any], at: datetime
 ) -> bool:
     """Write a new case's first view and its pending start; ``False`` if the case exists.
 
-    The lean path for a case nobody has projected yet: three inserts, no reads. The
+    The lean path for a case nobody has projected yet: inserts only, no reads. The
     workflow's own first projection (``project_case``) then finds the same rows.
     """
+    rows = _opening_rows(view, start, at)
     inserted = await session.scalar(
         _insert(session, CaseRow)
-        .values(**_opened_case_values(view, at))
+        .values(**rows.case)
         .on_conflict_do_nothing(index_elements=["case_ref"])
         .returning(CaseRow.__table__.c.case_ref)
     )
     if inserted is None:
         return False
-    limits = list(_limit_rows(view).values())
-    if limits:
-        await session.execute(_insert(session, LimitRow), limits)
-    events = [_event_row(view.case_ref, e) for e in view.events]
-    if events:
-        await session.execute(_insert(session, EventRow), events)
-        await entry_lag.count_entered_events(session, events)
+    if rows.limits:
+        await session.execute(_insert(session, LimitRow), rows.limits)
+    if rows.events:
+        await session.execute(_insert(session, EventRow), rows.events)
+        await entry_lag.count_entered_events(session, rows.events)
     await session.execute(
         _insert(session, PendingStartRow)
-        .values(case_ref=view.case_ref, start=dict(start), created_at=at)
+        .values(**rows.pending)
         .on_conflict_do_nothing(index_elements=["case_ref"])
     )
     return True
@@ -901,9 +914,6 @@ async def count_cases(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
 
-OpenOutcome = SaveChildOutcome
-
-
 async def open_new_case(
     session: AsyncSession,
     *,
@@ -912,7 +922,7 @@ async def open_new_case(
     view: CaseView,
     start: Mapping[str, Any],
     at: datetime,
-) -> OpenOutcome:
+) -> SaveChildOutcome:
     """Store a new case's child, first view and pending start, unless its reference is
     taken: ``"variant"`` if a case exists under it in other letter case, else as
     ``save_child`` (``"created"``, ``"same"``, ``"conflict"``); only ``"created"`` writes.
@@ -922,15 +932,15 @@ async def open_new_case(
     step, and nothing is committed.
     """
     if session.get_bind().dialect.name == "postgresql":
-        events = [_event_row(view.case_ref, e) for e in view.events]
+        rows = _opening_rows(view, start, at)
         written = await opening_pg.open_case_rows(
             session,
             child=_child_values(view.case_ref, child, fingerprint),
-            case=_opened_case_values(view, at),
-            limits=list(_limit_rows(view).values()),
-            events=events,
-            lag=entry_lag.lag_rows(events),
-            pending={"case_ref": view.case_ref, "start": dict(start), "created_at": at},
+            case=rows.case,
+            limits=rows.limits,
+            events=rows.events,
+            lag=entry_lag.lag_rows(rows.events),
+            pending=rows.pending,
         )
         if written:
             return "created"
