@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,37 +41,15 @@ def private_file(path: Path) -> None:
             file.chmod(0o600)
 
 
-def write_ahead_log(path: Path, *, attempts: int = 50) -> None:
-    """Switch the SQLite file at ``path`` to WAL journaling (it stays so), before any
-    pooled connection opens it.
-
-    Two connections switching a new file at the same moment can each hold the lock the
-    other needs; SQLite then answers "database is locked" at once, without waiting for the
-    busy timeout (seen when the API, the worker or concurrent migrations open a new store
-    together). Switching here, once per engine and retried briefly, leaves each pooled
-    connection's own ``PRAGMA journal_mode=WAL`` with nothing to change.
-    """
-    for attempt in range(attempts):
-        try:
-            with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.02)
-
-
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for ``url``.
 
     Statement parameters never appear in error messages (they can hold a child's personal
-    data). For SQLite the parent folder of the database file is created, the file is
-    switched to WAL journaling once (API and worker share it: ``write_ahead_log``), and
-    every new connection gets a busy timeout and enforced foreign keys. Every SQLite
-    transaction is ``BEGIN IMMEDIATE``: a transaction that read first and then writes would
-    otherwise fail at once with "database is locked" when another writer got in between,
-    instead of waiting for the busy timeout.
+    data). For SQLite the parent folder of the database file is created, and every new
+    connection gets WAL journaling (API and worker share the file), a busy timeout and
+    enforced foreign keys. Every SQLite transaction is ``BEGIN IMMEDIATE``: a transaction
+    that read first and then writes would otherwise fail at once with "database is locked"
+    when another writer got in between, instead of waiting for the busy timeout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -86,7 +62,6 @@ def make_engine(url: str) -> AsyncEngine:
     path = _sqlite_file(parsed.database)
     if path is not None:
         private_file(path)
-        write_ahead_log(path)
     engine = create_async_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
